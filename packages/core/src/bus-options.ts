@@ -1,0 +1,147 @@
+/**
+ * The public shapes of the `Bus`: options, handlers, policies and events.
+ *
+ * The `Bus` (see `bus.ts`) sits on a `Transport` and adds what is written once for every broker:
+ * codecs, retry with backoff, delayed redelivery, dead-lettering, per-message timeouts, per-key
+ * serial processing, graceful drain, and hooks for tracing and metrics. Policies are data: plain
+ * objects you can keep in configuration.
+ */
+import type { SchedulerLike } from 'rxjs'
+import type { Delivery, Message, OutgoingMessage } from './message.js'
+import type { SubscribeOptions } from './transport.js'
+
+/**
+ * Turns values into bytes and back. `decode` throws (or rejects with) `DecodeError` for a payload
+ * it cannot accept; the Bus then dead-letters the message with that reason.
+ */
+export interface Codec<T> {
+  /** Written to the `content-type` header on publish. */
+  readonly contentType: string
+  encode(value: T, topic: string): Uint8Array
+  decode(bytes: Uint8Array, message: Message): T | Promise<T>
+}
+
+export interface PublishOptions<T = unknown> {
+  /** Ordering / partitioning key. Messages with the same key keep their order where the transport says so. */
+  readonly key?: string
+  readonly headers?: Readonly<Record<string, string>>
+  /** Message id (default: a random UUID). Use a business id to make redelivery dedupe easy. */
+  readonly id?: string
+  /** 0-9, where `capabilities.priority`; ignored elsewhere. */
+  readonly priority?: number
+  /** Codec for this message (default: the Bus codec, JSON unless configured). */
+  readonly codec?: Codec<T>
+}
+
+/** One entry of `publishBatch`. */
+export interface BatchEntry<T = unknown> extends PublishOptions<T> {
+  readonly topic: string
+  readonly payload: T
+}
+
+/** Retry policy of a handler. Attempts count the first delivery: `attempts: 3` = 1 try + 2 retries. */
+export interface RetryPolicy {
+  /** Total attempts before dead-lettering (default 3). */
+  readonly attempts?: number
+  /** `exponential` (default), `fixed`, or a function of the attempt that failed (1-based) giving the delay in ms. */
+  readonly backoff?: 'exponential' | 'fixed' | ((attempt: number, error: Error) => number)
+  /** First retry delay in ms (default 100). */
+  readonly initialDelayMs?: number
+  /** Cap for exponential backoff in ms (default 30,000). */
+  readonly maxDelayMs?: number
+  /** Full jitter: the delay is drawn uniformly from [delay/2, delay] (default true). */
+  readonly jitter?: boolean
+  /** Return false to dead-letter at once (default: errors whose `retryable === false` are still retried; DecodeError never is). */
+  readonly retryable?: (error: Error, attempt: number) => boolean
+}
+
+export interface ConsumeOptions<T = unknown> extends SubscribeOptions {
+  /** Codec for payloads of this subscription (default: the Bus codec). */
+  readonly codec?: Codec<T>
+  /** Where undecodable messages go (default `<topic>.dlq`). */
+  readonly deadLetterTopic?: string
+}
+
+export interface HandleOptions<T = unknown> extends ConsumeOptions<T> {
+  /**
+   * Handlers running at once (default 1). Messages with the same key never run concurrently and
+   * run in delivery order; messages without a key run in any order.
+   */
+  readonly concurrency?: number
+  /** Retry policy, a number of attempts, or `false` for a single attempt (default `{ attempts: 3 }`). */
+  readonly retry?: RetryPolicy | number | false
+  /** Abort and count as a failure after this many ms (default: none). The handler's `signal` fires. */
+  readonly timeoutMs?: number
+  /** `false`: after the last attempt drop the message instead of dead-lettering it (not recommended). */
+  readonly deadLetter?: boolean
+}
+
+export interface HandlerContext {
+  /** Aborted when the per-message timeout passes or the Bus stops without waiting for this handler. */
+  readonly signal: AbortSignal
+  /** The raw delivery, for headers; the Bus settles it, so never call `ack`/`nack` yourself. */
+  readonly delivery: Delivery<unknown>
+}
+
+/** A message handler. Resolve to acknowledge; throw or reject to fail the attempt. */
+export type Handler<T> = (message: Message<T>, context: HandlerContext) => unknown
+
+/** A running `handle`: stop it to unsubscribe after draining in-flight handlers. */
+export interface HandlerSubscription {
+  readonly topic: string
+  readonly group: string | undefined
+  /** Resolves once the subscription is attached to the broker (see `SubscribeOptions.onReady`). */
+  readonly ready: Promise<void>
+  /** Stops taking messages, waits up to `timeoutMs` (default 10,000) for running handlers, then unsubscribes. */
+  stop(options?: { readonly timeoutMs?: number }): Promise<void>
+}
+
+/** Everything the Bus does, as a stream of events (for metrics, logs and tests). */
+export type BusEvent =
+  | {
+      readonly type: 'published'
+      readonly topic: string
+      readonly count: number
+      readonly durationMs: number
+    }
+  | { readonly type: 'delivered'; readonly message: Message<Uint8Array>; readonly group: string | undefined }
+  | {
+      readonly type: 'handled'
+      readonly message: Message<unknown>
+      readonly group: string | undefined
+      readonly durationMs: number
+    }
+  | {
+      readonly type: 'handler-failed'
+      readonly message: Message<unknown>
+      readonly group: string | undefined
+      readonly error: Error
+      readonly willRetry: boolean
+      readonly delayMs: number
+    }
+  | {
+      readonly type: 'dead-lettered'
+      readonly message: Message<Uint8Array>
+      readonly group: string | undefined
+      readonly deadLetterTopic: string
+      readonly error: Error
+    }
+  | { readonly type: 'decode-failed'; readonly message: Message<Uint8Array>; readonly error: Error }
+
+/** Interception points for tracing (e.g. W3C `traceparent`) and metrics; all optional. */
+export interface BusHooks {
+  /** Called for every outgoing message; return it with extra headers (e.g. a trace context). */
+  readonly beforePublish?: (message: OutgoingMessage) => OutgoingMessage
+  /** Wraps each handler call; call `next()` exactly once and return its promise (e.g. inside a span). */
+  readonly aroundHandle?: (message: Message<unknown>, next: () => Promise<void>) => Promise<void>
+}
+
+export interface BusOptions {
+  /** Default codec (JSON). */
+  readonly codec?: Codec<unknown>
+  readonly hooks?: BusHooks
+  /** Scheduler for timers (backoff, timeouts); tests may pass a virtual-time scheduler. */
+  readonly scheduler?: SchedulerLike
+  /** Dead-letter topic for a topic (default `${topic}.dlq`). */
+  readonly deadLetterTopic?: (topic: string) => string
+}

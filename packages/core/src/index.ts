@@ -1,0 +1,54 @@
+/**
+ * `@switchyard/core`: the application API. Adapter authors also import `@switchyard/core/spi`.
+ */
+export type {
+  BatchEntry,
+  BusEvent,
+  BusHooks,
+  BusOptions,
+  Codec,
+  ConsumeOptions,
+  HandleOptions,
+  Handler,
+  HandlerContext,
+  HandlerSubscription,
+  PublishOptions,
+  RetryPolicy,
+} from './bus-options.js'
+export type { ErrorContext, SwitchyardErrorName, SwitchyardErrorOptions } from './errors.js'
+export {
+  AuthenticationError,
+  BrokerUnavailableError,
+  CancelledError,
+  CapabilityError,
+  ConfigError,
+  DecodeError,
+  EncodeError,
+  InvalidTopicError,
+  isSwitchyardError,
+  LeaseLostError,
+  MessageTooLargeError,
+  PublishError,
+  RevisionConflictError,
+  SecretKeyError,
+  SwitchyardError,
+  TimeoutError,
+  TransportClosedError,
+  toError,
+  UnknownTopicError,
+} from './errors.js'
+export type { SwitchyardHeaderName } from './headers.js'
+export { reservedHeaderPrefix, SwitchyardHeaders } from './headers.js'
+export type { Delivery, Message, NackOptions, OutgoingMessage, Settlement } from './message.js'
+export { isPattern, topicMatches, validateGroup, validateTopic } from './topic.js'
+export type {
+  Capabilities,
+  CloseOptions,
+  HealthReport,
+  ProvisionOptions,
+  SubscribeOptions,
+  SubscriptionHealth,
+  Transport,
+  TransportState,
+  TransportStatus,
+} from './transport.js'

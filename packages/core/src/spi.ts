@@ -1,0 +1,8 @@
+/**
+ * `@switchyard/core/spi`: what adapter authors need beyond the application API.
+ * Applications should not import this entry point.
+ */
+
+export type { DeliverySettler } from './delivery.js'
+export { createDelivery, normaliseNack } from './delivery.js'
+export * from './index.js'

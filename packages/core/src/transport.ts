@@ -1,0 +1,188 @@
+/**
+ * The Transport SPI: the one interface every broker adapter implements.
+ *
+ * This module defines the operations and their meaning; `@switchyard/memory`, `@switchyard/kafka`
+ * and `@switchyard/rabbitmq` only map them onto a broker. Applications normally use the `Bus`
+ * (codecs, retry, dead-letter, timeouts) on top of a transport rather than the SPI directly.
+ * Differences between brokers are stated here, on the member they affect, and declared at run
+ * time through {@link Capabilities}; code that needs a feature checks the flag, never the kind.
+ *
+ * Semantics every transport keeps:
+ * - Topics and groups: every group subscribed to a topic receives each message once (fan-out
+ *   across groups); consumers of one group compete (work queue). A subscription without a group
+ *   is an ephemeral broadcast that sees only messages published after it is ready.
+ * - At-least-once: a delivery not settled when its subscription, process or connection ends is
+ *   delivered again. Consumers must tolerate duplicates (dedupe by `message.id`).
+ * - Backpressure: a subscription never holds more than `inFlight` unsettled deliveries; the
+ *   broker is paused (Kafka `pause`, RabbitMQ prefetch) instead of buffering without bound.
+ * - Recovery: after a broker restart the transport reconnects, recreates its topology and resumes
+ *   every subscription; `status$` shows `reconnecting` meanwhile.
+ */
+import type { Observable } from 'rxjs'
+import type { SwitchyardError } from './errors.js'
+import type { Delivery, OutgoingMessage } from './message.js'
+
+/** What a transport guarantees. The contract suite tests exactly what is claimed here. */
+export interface Capabilities {
+  /**
+   * Messages with the same key reach a group in publish order, and a message is not delivered
+   * while an earlier one with the same key is unsettled in that group.
+   * Kafka: key → partition. RabbitMQ: only for `ordered` subscriptions (single active consumer).
+   * Memory: per key.
+   */
+  readonly orderedByKey: boolean
+  /** Published messages survive a broker restart (Kafka, RabbitMQ: true; memory: false). */
+  readonly persistent: boolean
+  /** A new group can read messages published before it existed (`fromBeginning`). Kafka: true. */
+  readonly replay: boolean
+  /** `OutgoingMessage.priority` is honoured within a queue (RabbitMQ with `x-max-priority`). */
+  readonly priority: boolean
+  /** Subscriptions accept `*` (one word) and `#` (zero or more words) patterns over dot-separated topics. */
+  readonly patterns: boolean
+  /** `nack({ delayMs })` is held by the broker (survives a crash of the consumer) rather than by this process. */
+  readonly durableDelay: boolean
+  /** Largest payload plus headers the broker accepts, in bytes, if it has a limit. */
+  readonly maxMessageBytes: number | undefined
+}
+
+/** Options of one subscription. */
+export interface SubscribeOptions {
+  /**
+   * Consumer group. Every group gets every message; members of one group share them.
+   * Without a group the subscription is ephemeral: it sees only messages published after it is
+   * ready and leaves nothing behind (Kafka: a unique group from the latest offset; RabbitMQ: an
+   * exclusive auto-delete queue; memory: a private queue).
+   */
+  readonly group?: string
+  /** Most unsettled deliveries this subscription holds at once (default 64, at least 1). */
+  readonly inFlight?: number
+  /**
+   * For a group that has never consumed: start from the oldest retained message instead of
+   * messages published after the group was created. Needs `capabilities.replay`; a transport
+   * without it rejects with `CapabilityError`.
+   */
+  readonly fromBeginning?: boolean
+  /**
+   * Ask for strict per-key order even where the broker needs a special mode for it
+   * (RabbitMQ: single active consumer on the group's queue). Where `orderedByKey` already holds, no-op.
+   */
+  readonly ordered?: boolean
+  /**
+   * Called once when the subscription is attached to the broker (Kafka: partitions assigned;
+   * RabbitMQ: consume-ok; memory: at once). Messages published after it are seen.
+   */
+  readonly onReady?: () => void
+}
+
+/** Lifecycle state of a transport. */
+export type TransportState =
+  | 'idle'
+  | 'connecting'
+  | 'connected'
+  | 'rebalancing'
+  | 'reconnecting'
+  | 'closing'
+  | 'closed'
+
+export interface TransportStatus {
+  readonly state: TransportState
+  /** When this state began, ms since the epoch. */
+  readonly since: number
+  /** The error behind `reconnecting` (or behind a `closed` that was not asked for). */
+  readonly error?: SwitchyardError
+}
+
+/** Health of one subscription. Fields a broker cannot tell are absent. */
+export interface SubscriptionHealth {
+  readonly topic: string
+  readonly group: string | undefined
+  /** Unsettled deliveries held now. */
+  readonly inFlight: number
+  /** Messages waiting for this group (Kafka: sum of partition lag; RabbitMQ: queue depth). */
+  readonly lag?: number
+  /** Kafka: lag per partition. */
+  readonly partitions?: readonly { readonly partition: number; readonly lag: number }[]
+  /** RabbitMQ: consumers attached to the group's queue. */
+  readonly consumers?: number
+}
+
+export interface HealthReport {
+  /** `up`: connected; `degraded`: reconnecting or rebalancing; `down`: not connected or closed. */
+  readonly status: 'up' | 'degraded' | 'down'
+  readonly kind: string
+  readonly state: TransportState
+  readonly subscriptions: readonly SubscriptionHealth[]
+  /** Adapter-specific facts (broker version, channels, …); never credentials. */
+  readonly details: Readonly<Record<string, unknown>>
+  /** Why the transport is not `up`, if known. */
+  readonly error?: string
+}
+
+export interface CloseOptions {
+  /**
+   * `true` (default): stop taking new deliveries, wait up to `timeoutMs` for unsettled ones to be
+   * settled, then close. `false`: close now; unsettled deliveries go back to the broker.
+   */
+  readonly drain?: boolean
+  /** Upper bound for the drain in ms (default 10,000). Deliveries still unsettled then are redelivered later. */
+  readonly timeoutMs?: number
+}
+
+/** Declares topology ahead of consumers, so that nothing published meanwhile is missed. */
+export interface ProvisionOptions {
+  /**
+   * Groups that must receive every message published after `provision` resolves, even before any
+   * of their consumers subscribes (Kafka: committed offsets at the current end for a new group;
+   * RabbitMQ: durable queues bound now; memory: group queues created now).
+   */
+  readonly groups?: readonly string[]
+}
+
+/**
+ * A connection to one broker.
+ *
+ * Every method may be called before `connect()`: the transport connects on first use. `connect()`
+ * exists to fail fast at start-up (it rejects with `BrokerUnavailableError` or
+ * `AuthenticationError`). After `close()` every method rejects with `TransportClosedError`.
+ */
+export interface Transport {
+  /** `memory`, `kafka`, `rabbitmq`, …: for logs and metrics, never for branching. */
+  readonly kind: string
+  readonly capabilities: Capabilities
+  /** Current status first (replayed to each subscriber), then every change; completes after `closed`. */
+  readonly status$: Observable<TransportStatus>
+
+  /** Connects (idempotent). */
+  connect(): Promise<void>
+
+  /**
+   * Publishes messages, in order per key, and resolves once the broker has durably accepted all of
+   * them (Kafka: acks=-1 on an idempotent producer; RabbitMQ: publisher confirms, persistent
+   * messages). Rejects with `InvalidTopicError`, `MessageTooLargeError` (before anything is sent),
+   * `PublishError`, `BrokerUnavailableError` or `TransportClosedError`; on rejection any subset may
+   * have been stored, so publishing again may duplicate, never lose. Topics are created on demand.
+   */
+  publish(messages: readonly OutgoingMessage[]): Promise<void>
+
+  /**
+   * Declares a topic (and groups) before anyone consumes it. Optional for users — publish and
+   * subscribe declare what they need — but a group that must not miss messages published before
+   * its first consumer joins is provisioned first.
+   */
+  provision(topic: string, options?: ProvisionOptions): Promise<void>
+
+  /**
+   * A cold stream of deliveries: subscribing attaches a consumer, unsubscribing detaches it and
+   * gives unsettled deliveries back to the broker. The stream errors with a `SwitchyardError` only
+   * when it cannot continue (the transport was closed, the topic was invalid); broker outages are
+   * recovered from inside the stream. Deliveries of one key come in publish order; processing them
+   * concurrently is up to the consumer (the `Bus` serialises per key).
+   */
+  subscribe(topic: string, options?: SubscribeOptions): Observable<Delivery>
+
+  /** A snapshot of connection and subscription health; never throws for a broker outage. */
+  health(): Promise<HealthReport>
+
+  /** Closes, draining by default (see {@link CloseOptions}). Idempotent; concurrent calls share one close. */
+  close(options?: CloseOptions): Promise<void>
+}

@@ -1,0 +1,35 @@
+import { defineConfig } from 'vitest/config'
+
+// Tests run against `src` through the `@switchyard/source` export condition, so no build is needed.
+// Two projects: `unit` (pure logic and the in-memory transport, parallel) and `integration`
+// (`*.integration.test.ts`, real brokers started by `npm run brokers -- up`, one file at a time
+// because some scenarios restart a broker).
+const conditions = ['@switchyard/source', 'node', 'import', 'module', 'default']
+
+export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: ['@switchyard/source'] } },
+  test: {
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['packages/*/src/**/*.test.ts', 'examples/*/src/**/*.test.ts', 'test/*/src/**/*.test.ts'],
+          exclude: ['**/*.integration.test.ts', '**/node_modules/**', '**/dist/**'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['packages/*/src/**/*.integration.test.ts', 'examples/*/src/**/*.integration.test.ts', 'test/*/src/**/*.integration.test.ts'],
+          exclude: ['**/node_modules/**', '**/dist/**'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+})
