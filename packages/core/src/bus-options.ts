@@ -92,7 +92,13 @@ export interface HandlerSubscription {
   readonly group: string | undefined
   /** Resolves once the subscription is attached to the broker (see `SubscribeOptions.onReady`). */
   readonly ready: Promise<void>
-  /** Stops taking messages, waits up to `timeoutMs` (default 10,000) for running handlers, then unsubscribes. */
+  /**
+   * Stops taking messages, waits up to `timeoutMs` (default 10,000) for running handlers (and
+   * their ack/nack/dead-letter), aborts the `signal` of any still running, then unsubscribes.
+   * Deliveries not started yet are not run: they stay unsettled and the broker delivers them
+   * again after the unsubscribe (to another member of the group, or to the next subscriber).
+   * Idempotent.
+   */
   stop(options?: { readonly timeoutMs?: number }): Promise<void>
 }
 
@@ -127,6 +133,29 @@ export type BusEvent =
       readonly error: Error
     }
   | { readonly type: 'decode-failed'; readonly message: Message<Uint8Array>; readonly error: Error }
+  | {
+      /** Publishing to the dead-letter topic failed; the message was given back (nack with delay) to try again. */
+      readonly type: 'dead-letter-failed'
+      readonly message: Message<Uint8Array>
+      readonly group: string | undefined
+      readonly deadLetterTopic: string
+      readonly error: Error
+    }
+  | {
+      /** `ack`/`nack` of a delivery failed (e.g. the transport closed); the broker will deliver it again. */
+      readonly type: 'settle-failed'
+      readonly message: Message<Uint8Array>
+      readonly group: string | undefined
+      readonly operation: 'ack' | 'nack'
+      readonly error: Error
+    }
+  | {
+      /** A `handle` subscription's transport stream ended with an error (e.g. the transport closed); it is stopped. */
+      readonly type: 'subscription-failed'
+      readonly topic: string
+      readonly group: string | undefined
+      readonly error: Error
+    }
 
 /** Interception points for tracing (e.g. W3C `traceparent`) and metrics; all optional. */
 export interface BusHooks {

@@ -1,6 +1,8 @@
 /**
  * `@switchyard/core`: the application API. Adapter authors also import `@switchyard/core/spi`.
  */
+
+export { Bus } from './bus.js'
 export type {
   BatchEntry,
   BusEvent,
@@ -15,6 +17,8 @@ export type {
   PublishOptions,
   RetryPolicy,
 } from './bus-options.js'
+export { bytesCodec, formatIssues, jsonCodec, schemaCodec, stringCodec } from './codecs.js'
+export type * from './config-store.js'
 export type { ErrorContext, SwitchyardErrorName, SwitchyardErrorOptions } from './errors.js'
 export {
   AuthenticationError,
@@ -40,6 +44,8 @@ export {
 export type { SwitchyardHeaderName } from './headers.js'
 export { reservedHeaderPrefix, SwitchyardHeaders } from './headers.js'
 export type { Delivery, Message, NackOptions, OutgoingMessage, Settlement } from './message.js'
+export type { NormalisedRetry } from './retry.js'
+export { backoffDelay, normaliseRetry, retryDefaults, shouldRetry } from './retry.js'
 export { isPattern, topicMatches, validateGroup, validateTopic } from './topic.js'
 export type {
   Capabilities,

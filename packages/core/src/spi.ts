@@ -5,4 +5,7 @@
 
 export type { DeliverySettler } from './delivery.js'
 export { createDelivery, normaliseNack } from './delivery.js'
+export { InFlightTracker } from './in-flight-tracker.js'
 export * from './index.js'
+export { KeyedExecutor } from './keyed-executor.js'
+export { StatusSubject } from './status-subject.js'

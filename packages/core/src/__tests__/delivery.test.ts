@@ -1,7 +1,15 @@
 import { describe, expect, it } from 'vitest'
 import { createDelivery, isSwitchyardError } from '../spi.js'
 
-const message = { id: '1', topic: 't', key: undefined, headers: {}, payload: new Uint8Array(), timestamp: 0, attempt: 1 }
+const message = {
+  id: '1',
+  topic: 't',
+  key: undefined,
+  headers: {},
+  payload: new Uint8Array(),
+  timestamp: 0,
+  attempt: 1,
+}
 
 describe('createDelivery', () => {
   it('settles once: a second ack or nack is a no-op', async () => {

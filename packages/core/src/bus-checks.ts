@@ -1,0 +1,114 @@
+/**
+ * Option checks of the `Bus`: every user-supplied option is validated once, up front, and a bad
+ * one becomes a `ConfigError` whose `context.field` names it (`concurrency`, `retry.attempts`, …).
+ *
+ * Internal to core. It normalises options into plain values; it runs nothing.
+ */
+import type { Codec, ConsumeOptions, HandleOptions } from './bus-options.js'
+import { ConfigError, DecodeError, EncodeError } from './errors.js'
+import type { Message } from './message.js'
+import { type NormalisedRetry, normaliseRetry } from './retry.js'
+import { validateGroup, validateTopic } from './topic.js'
+import type { SubscribeOptions } from './transport.js'
+
+function fail(what: string, field: string, issue: string): never {
+  throw new ConfigError(what, [`${field} ${issue}`], { context: { field } })
+}
+
+function positiveInteger(what: string, field: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    fail(what, field, `must be an integer >= 1, got ${String(value)}`)
+  }
+  return value
+}
+
+function checkCodec(what: string, codec: unknown): void {
+  if (codec === undefined) return
+  const c = codec as Partial<Codec<unknown>> | null
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    typeof c.encode !== 'function' ||
+    typeof c.decode !== 'function' ||
+    typeof c.contentType !== 'string'
+  ) {
+    fail(what, 'codec', 'must be a codec ({ contentType, encode, decode })')
+  }
+}
+
+/** The subscribe part of consume/handle options, validated and without Bus-only fields. */
+export function subscribeOptionsOf(
+  what: string,
+  options: ConsumeOptions<unknown>,
+  minInFlight = 1,
+): SubscribeOptions {
+  const picked: { -readonly [K in keyof SubscribeOptions]: SubscribeOptions[K] } = {}
+  if (options.group !== undefined) picked.group = validateGroup(options.group)
+  const inFlight = positiveInteger(what, 'inFlight', options.inFlight)
+  if (inFlight !== undefined) picked.inFlight = inFlight
+  else if (minInFlight > 64) picked.inFlight = minInFlight
+  if (options.fromBeginning !== undefined) picked.fromBeginning = options.fromBeginning
+  if (options.ordered !== undefined) picked.ordered = options.ordered
+  if (options.onReady !== undefined) picked.onReady = options.onReady
+  checkCodec(what, options.codec)
+  if (options.deadLetterTopic !== undefined) validateTopic(options.deadLetterTopic)
+  return picked
+}
+
+/** `handle` options with every default applied. */
+export interface CheckedHandleOptions {
+  readonly subscribe: SubscribeOptions
+  readonly concurrency: number
+  readonly retry: NormalisedRetry
+  readonly timeoutMs: number | undefined
+  readonly deadLetter: boolean
+}
+
+/** Validates `handle` options; throws `ConfigError` naming the field. */
+export function checkHandleOptions(options: HandleOptions<unknown>): CheckedHandleOptions {
+  const what = 'handle options'
+  if (typeof options !== 'object' || options === null) fail(what, 'options', 'must be an object')
+  const concurrency = positiveInteger(what, 'concurrency', options.concurrency) ?? 1
+  let timeoutMs: number | undefined
+  if (options.timeoutMs !== undefined) {
+    const t = options.timeoutMs
+    if (typeof t !== 'number' || !Number.isFinite(t) || t <= 0) {
+      fail(what, 'timeoutMs', `must be a finite number > 0, got ${String(t)}`)
+    }
+    timeoutMs = t
+  }
+  if (options.deadLetter !== undefined && typeof options.deadLetter !== 'boolean') {
+    fail(what, 'deadLetter', `must be a boolean, got ${String(options.deadLetter)}`)
+  }
+  return {
+    subscribe: subscribeOptionsOf(what, options, concurrency),
+    concurrency,
+    retry: normaliseRetry(options.retry),
+    timeoutMs,
+    deadLetter: options.deadLetter !== false,
+  }
+}
+
+/** Codecs should throw `DecodeError`; anything else they throw is wrapped in one. */
+export function asDecodeError(thrown: unknown, message: Message): DecodeError {
+  if (thrown instanceof DecodeError) return thrown
+  const reason = thrown instanceof Error ? thrown.message : String(thrown)
+  return new DecodeError(message.topic, `the codec failed: ${reason}`, { cause: thrown })
+}
+
+/** Codecs should throw `EncodeError`; anything else they throw is wrapped in one. */
+export function asEncodeError(thrown: unknown, topic: string): EncodeError {
+  if (thrown instanceof EncodeError) return thrown
+  const reason = thrown instanceof Error ? thrown.message : String(thrown)
+  return new EncodeError(topic, `the codec failed: ${reason}`, { cause: thrown })
+}
+
+/** True for a promise or any thenable. */
+export function isPromiseLike<T = unknown>(value: unknown): value is PromiseLike<T> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}

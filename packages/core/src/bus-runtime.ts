@@ -1,0 +1,216 @@
+/**
+ * `BusRuntime`: the state a `Bus` shares with its consume streams and handler subscriptions —
+ * transport, scheduler, hooks, the event subject — and the dead-letter step they all use.
+ *
+ * Internal to core (not exported from the package). It never retries and never decides whether
+ * to dead-letter; callers do (see `handler-subscription.ts`, `decode-deliveries.ts`).
+ */
+import { asyncScheduler, type SchedulerLike, Subject } from 'rxjs'
+import type { BusEvent, BusHooks, BusOptions, Codec } from './bus-options.js'
+import { jsonCodec } from './codecs.js'
+import { TransportClosedError, toError } from './errors.js'
+import { SwitchyardHeaders } from './headers.js'
+import type { Delivery, Message, OutgoingMessage } from './message.js'
+import { validateTopic } from './topic.js'
+import type { Transport } from './transport.js'
+
+/** Longest error message written to the dead-letter header. */
+const maxErrorMessage = 1000
+
+/** Headers describing a delivery's state, not the message: dropped from dead-letter copies. */
+const deliveryStateHeaders: readonly string[] = [SwitchyardHeaders.attempt, SwitchyardHeaders.notBefore]
+
+export class BusRuntime {
+  readonly transport: Transport
+  readonly scheduler: SchedulerLike
+  readonly hooks: BusHooks
+  readonly codec: Codec<unknown>
+  readonly events = new Subject<BusEvent>()
+  readonly #deadLetterTopic: ((topic: string) => string) | undefined
+  closed = false
+
+  constructor(transport: Transport, options: BusOptions) {
+    this.transport = transport
+    this.scheduler = options.scheduler ?? asyncScheduler
+    this.hooks = options.hooks ?? {}
+    this.codec = options.codec ?? jsonCodec
+    this.#deadLetterTopic = options.deadLetterTopic
+  }
+
+  /** True when someone listens to `events$`: build event objects only then. */
+  get observed(): boolean {
+    return this.events.observed
+  }
+
+  emit(event: BusEvent): void {
+    this.events.next(event)
+  }
+
+  closedError(operation: string): TransportClosedError {
+    return new TransportClosedError(operation, { context: { transport: this.transport.kind } })
+  }
+
+  /** The dead-letter topic for `topic`: the explicit one, else the Bus rule, else `<topic>.dlq`. */
+  deadLetterTopicFor(topic: string, explicit: string | undefined): string {
+    if (explicit !== undefined) return explicit
+    const chosen = this.#deadLetterTopic ? this.#deadLetterTopic(topic) : `${topic}.dlq`
+    return validateTopic(chosen)
+  }
+
+  /**
+   * Applies `beforePublish` and hands the messages to the transport in one call. Never throws:
+   * a throwing hook or transport becomes a rejection.
+   */
+  send(messages: OutgoingMessage[]): Promise<void> {
+    try {
+      const before = this.hooks.beforePublish
+      if (before) {
+        for (let i = 0; i < messages.length; i++) messages[i] = before(messages[i] as OutgoingMessage)
+      }
+      if (!this.events.observed) return this.transport.publish(messages)
+      const started = performance.now()
+      return this.transport.publish(messages).then(() => this.#reportPublished(messages, started))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+
+  #reportPublished(messages: readonly OutgoingMessage[], started: number): void {
+    const durationMs = performance.now() - started
+    const counts = new Map<string, number>()
+    for (const m of messages) counts.set(m.topic, (counts.get(m.topic) ?? 0) + 1)
+    for (const [topic, count] of counts) this.emit({ type: 'published', topic, count, durationMs })
+  }
+
+  /**
+   * Publishes a copy of `delivery`'s message to `deadLetterTopic` with the reason headers, then
+   * acks it. If the dead-letter publish fails, the delivery is nacked with `retryDelayMs` so that
+   * it comes back later (never dropped). Never rejects.
+   */
+  deadLetter(
+    delivery: Delivery,
+    group: string | undefined,
+    deadLetterTopic: string,
+    error: Error,
+    attempts: number,
+    firstFailureAt: number,
+    retryDelayMs: number,
+  ): Promise<void> {
+    let message: OutgoingMessage
+    try {
+      message = deadLetterCopy(
+        delivery.message,
+        deadLetterTopic,
+        group,
+        error,
+        attempts,
+        firstFailureAt,
+        this.scheduler.now(),
+      )
+    } catch (thrown) {
+      return this.#deadLetterFailed(delivery, group, deadLetterTopic, toError(thrown), retryDelayMs)
+    }
+    return this.send([message]).then(
+      () => {
+        if (this.events.observed) {
+          this.emit({ type: 'dead-lettered', message: delivery.message, group, deadLetterTopic, error })
+        }
+        return this.settle(delivery, group, 'ack')
+      },
+      (thrown: unknown) =>
+        this.#deadLetterFailed(delivery, group, deadLetterTopic, toError(thrown), retryDelayMs),
+    )
+  }
+
+  #deadLetterFailed(
+    delivery: Delivery,
+    group: string | undefined,
+    deadLetterTopic: string,
+    error: Error,
+    retryDelayMs: number,
+  ): Promise<void> {
+    if (this.events.observed) {
+      this.emit({ type: 'dead-letter-failed', message: delivery.message, group, deadLetterTopic, error })
+    }
+    return this.settle(delivery, group, 'nack', retryDelayMs)
+  }
+
+  /** Acks or nacks (requeue, with an optional delay); a failure becomes a `settle-failed` event. */
+  settle(
+    delivery: Delivery,
+    group: string | undefined,
+    operation: 'ack' | 'nack',
+    delayMs = 0,
+  ): Promise<void> {
+    let settled: Promise<void>
+    try {
+      settled =
+        operation === 'ack' ? delivery.ack() : delivery.nack(delayMs > 0 ? { delayMs } : { requeue: true })
+    } catch (thrown) {
+      settled = Promise.reject(thrown)
+    }
+    return settled.then(undefined, (thrown: unknown) => {
+      if (this.events.observed) {
+        this.emit({
+          type: 'settle-failed',
+          message: delivery.message,
+          group,
+          operation,
+          error: toError(thrown),
+        })
+      }
+    })
+  }
+}
+
+/**
+ * The dead-letter copy of a message: same id, key, payload bytes and headers (minus delivery
+ * state), plus the `SwitchyardHeaders` that say where from and why.
+ */
+export function deadLetterCopy(
+  message: Message<Uint8Array>,
+  deadLetterTopic: string,
+  group: string | undefined,
+  error: Error,
+  attempts: number,
+  firstFailureAt: number,
+  now: number = Date.now(),
+): OutgoingMessage {
+  const headers: Record<string, string> = { ...message.headers }
+  for (const name of deliveryStateHeaders) delete headers[name]
+  headers[SwitchyardHeaders.originalTopic] = message.headers[SwitchyardHeaders.originalTopic] ?? message.topic
+  if (group !== undefined) headers[SwitchyardHeaders.originalGroup] = group
+  else delete headers[SwitchyardHeaders.originalGroup]
+  headers[SwitchyardHeaders.errorName] = error.name
+  headers[SwitchyardHeaders.errorMessage] = truncate(error.message, maxErrorMessage)
+  headers[SwitchyardHeaders.errorRetryable] = String((error as { retryable?: unknown }).retryable === true)
+  headers[SwitchyardHeaders.attempts] = String(attempts)
+  headers[SwitchyardHeaders.firstFailureAt] = new Date(firstFailureAt).toISOString()
+  headers[SwitchyardHeaders.deadLetteredAt] = new Date(now).toISOString()
+  const copy: { -readonly [K in keyof OutgoingMessage]: OutgoingMessage[K] } = {
+    topic: deadLetterTopic,
+    payload: message.payload,
+    id: message.id,
+    timestamp: now,
+    headers,
+  }
+  if (message.key !== undefined) copy.key = message.key
+  return copy
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`
+}
+
+/** A decoded view of a raw message (same fields, decoded payload). */
+export function withPayload<T>(raw: Message<Uint8Array>, payload: T): Message<T> {
+  return {
+    id: raw.id,
+    topic: raw.topic,
+    key: raw.key,
+    headers: raw.headers,
+    payload,
+    timestamp: raw.timestamp,
+    attempt: raw.attempt,
+  }
+}
