@@ -1,0 +1,86 @@
+/**
+ * Test helpers for the memory transport's own tests: unique names, outgoing messages, a
+ * recording consumer and a deadline-bounded wait. Not part of the package.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Delivery, OutgoingMessage, SubscribeOptions, Transport } from '@switchyard/core/spi'
+import type { Subscription } from 'rxjs'
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder()
+
+/** A unique topic or group name. */
+export function unique(label: string): string {
+  return `${label}.${randomUUID().slice(0, 8)}`
+}
+
+/** An outgoing message whose payload is `text`. */
+export function message(
+  topic: string,
+  text: string,
+  extra: { key?: string; priority?: number; headers?: Record<string, string> } = {},
+): OutgoingMessage {
+  return {
+    topic,
+    payload: encoder.encode(text),
+    id: randomUUID(),
+    timestamp: Date.now(),
+    headers: extra.headers ?? {},
+    ...(extra.key === undefined ? {} : { key: extra.key }),
+    ...(extra.priority === undefined ? {} : { priority: extra.priority }),
+  }
+}
+
+/** The payload of a delivery as text. */
+export function text(delivery: Delivery): string {
+  return decoder.decode(delivery.message.payload)
+}
+
+/** Records deliveries without settling them; tests settle by hand. */
+export interface Recorder {
+  readonly deliveries: Delivery[]
+  readonly unsettled: () => Delivery[]
+  readonly texts: () => string[]
+  error: unknown
+  readonly subscription: Subscription
+}
+
+export function record(transport: Transport, topic: string, options: SubscribeOptions = {}): Recorder {
+  const deliveries: Delivery[] = []
+  const recorder: Recorder = {
+    deliveries,
+    unsettled: () => deliveries.filter((d) => !d.settled),
+    texts: () => deliveries.map(text),
+    error: undefined,
+    subscription: undefined as unknown as Subscription,
+  }
+  ;(recorder as { subscription: Subscription }).subscription = transport.subscribe(topic, options).subscribe({
+    next: (d) => void deliveries.push(d),
+    error: (e: unknown) => {
+      recorder.error = e
+    },
+  })
+  return recorder
+}
+
+/** Resolves once `condition()` holds; rejects with what was last seen after `timeoutMs`. */
+export async function until(
+  condition: () => boolean,
+  timeoutMs = 2_000,
+  describe?: () => unknown,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) {
+      throw new Error(
+        `condition not met within ${timeoutMs} ms${describe ? `: ${JSON.stringify(describe())}` : ''}`,
+      )
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2))
+  }
+}
+
+/** Lets queued microtasks and one macrotask turn run, so that nothing pending is left to deliver. */
+export function settle(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve))
+}
