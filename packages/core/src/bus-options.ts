@@ -25,7 +25,10 @@ export interface PublishOptions<T = unknown> {
   /** Ordering / partitioning key. Messages with the same key keep their order where the transport says so. */
   readonly key?: string
   readonly headers?: Readonly<Record<string, string>>
-  /** Message id (default: a random UUID). Use a business id to make redelivery dedupe easy. */
+  /**
+   * Message id (default: a UUIDv8 unique across processes: a per-process random part and a
+   * counter, see the core README). Use a business id to make redelivery dedupe easy.
+   */
   readonly id?: string
   /** 0-9, where `capabilities.priority`; ignored elsewhere. */
   readonly priority?: number

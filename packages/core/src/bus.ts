@@ -26,10 +26,12 @@ import { ConfigError } from './errors.js'
 import { HandlerRun } from './handler-subscription.js'
 import { SwitchyardHeaders } from './headers.js'
 import type { Delivery, OutgoingMessage } from './message.js'
+import { nextMessageId } from './message-id.js'
 import { validateTopic } from './topic.js'
 import type { CloseOptions, Transport } from './transport.js'
 
 const contentTypeHeader = SwitchyardHeaders.contentType
+const noTopicYet: unique symbol = Symbol('no topic validated yet')
 
 function badOption(field: string, issue: string): never {
   throw new ConfigError('publish options', [`${field} ${issue}`], { context: { field } })
@@ -66,6 +68,11 @@ export class Bus {
   readonly #runtime: BusRuntime
   readonly #handlers = new Set<HandlerSubscription>()
   #closing: Promise<void> | undefined
+  /** The last topic `publish` validated (a symbol no caller can pass, until the first one). */
+  #lastTopic: string | symbol = noTopicYet
+  /** The codec whose shared headers are in `#headers`. */
+  #headersCodec: Codec<unknown> | undefined
+  #headers: Readonly<Record<string, string>> = {}
 
   constructor(transport: Transport, options: BusOptions = {}) {
     if (typeof transport?.publish !== 'function' || typeof transport.subscribe !== 'function') {
@@ -87,7 +94,7 @@ export class Bus {
     if (this.#runtime.closed) return Promise.reject(this.#runtime.closedError('publish'))
     let message: OutgoingMessage
     try {
-      message = this.#outgoing(topic, payload, options)
+      message = this.#outgoing(topic, payload, options, Date.now())
     } catch (error) {
       return Promise.reject(error)
     }
@@ -101,10 +108,12 @@ export class Bus {
   publishBatch(entries: readonly BatchEntry[]): Promise<void> {
     if (this.#runtime.closed) return Promise.reject(this.#runtime.closedError('publish'))
     const messages: OutgoingMessage[] = new Array(entries.length)
+    // One clock read per batch: every message of a batch is published at the same time.
+    const timestamp = Date.now()
     try {
       for (let i = 0; i < entries.length; i++) {
         const entry = entries[i] as BatchEntry
-        messages[i] = this.#outgoing(entry.topic, entry.payload, entry)
+        messages[i] = this.#outgoing(entry.topic, entry.payload, entry, timestamp)
       }
     } catch (error) {
       return Promise.reject(error)
@@ -190,8 +199,32 @@ export class Bus {
     validateTopic(topic, { allowPatterns: this.transport.capabilities.patterns })
   }
 
-  #outgoing<T>(topic: string, payload: T, options: PublishOptions<T> | undefined): OutgoingMessage {
+  /** Validates a topic once per distinct name in a row (a batch usually repeats one topic). */
+  #checkPublishTopic(topic: string): void {
+    if (topic === this.#lastTopic) return
     validateTopic(topic)
+    this.#lastTopic = topic
+  }
+
+  /**
+   * The headers of a message published without `headers`: one frozen object per codec, shared
+   * by every such message (headers are read-only on the SPI), so none is allocated per message.
+   */
+  #codecHeaders(codec: Codec<unknown>): Readonly<Record<string, string>> {
+    if (codec !== this.#headersCodec) {
+      this.#headersCodec = codec
+      this.#headers = Object.freeze({ [contentTypeHeader]: codec.contentType })
+    }
+    return this.#headers
+  }
+
+  #outgoing<T>(
+    topic: string,
+    payload: T,
+    options: PublishOptions<T> | undefined,
+    timestamp: number,
+  ): OutgoingMessage {
+    this.#checkPublishTopic(topic)
     const codec = options?.codec ?? (this.#runtime.codec as Codec<T>)
     let bytes: Uint8Array
     try {
@@ -203,9 +236,9 @@ export class Bus {
       return {
         topic,
         payload: bytes,
-        id: globalThis.crypto.randomUUID(),
-        timestamp: Date.now(),
-        headers: { [contentTypeHeader]: codec.contentType },
+        id: nextMessageId(),
+        timestamp,
+        headers: this.#codecHeaders(codec as Codec<unknown>),
       }
     }
     const { id, key, priority, headers } = options
@@ -215,23 +248,24 @@ export class Bus {
     if (priority !== undefined && !(Number.isInteger(priority) && priority >= 0 && priority <= 9)) {
       badOption('priority', `must be an integer from 0 to 9, got ${String(priority)}`)
     }
-    let all: Record<string, string>
+    let all: Readonly<Record<string, string>>
     if (headers === undefined) {
-      all = { [contentTypeHeader]: codec.contentType }
+      all = this.#codecHeaders(codec as Codec<unknown>)
     } else {
-      all = {}
+      const own: Record<string, string> = {}
       for (const name in headers) {
         const value = headers[name]
         if (typeof value !== 'string') badOption(`headers.${name}`, `must be a string, got ${typeof value}`)
-        all[name] = value
+        own[name] = value
       }
-      all[contentTypeHeader] = codec.contentType
+      own[contentTypeHeader] = codec.contentType
+      all = own
     }
     const message: { -readonly [K in keyof OutgoingMessage]: OutgoingMessage[K] } = {
       topic,
       payload: bytes,
-      id: id ?? globalThis.crypto.randomUUID(),
-      timestamp: Date.now(),
+      id: id ?? nextMessageId(),
+      timestamp,
       headers: all,
     }
     if (key !== undefined) message.key = key

@@ -34,6 +34,8 @@ export function normaliseNack(options: NackOptions = {}): { requeue: boolean; de
   return { requeue: options.requeue ?? true }
 }
 
+const done: Promise<void> = Promise.resolve()
+
 class SettleOnceDelivery<T> implements Delivery<T> {
   #settled = false
   readonly message: Message<T>
@@ -49,7 +51,13 @@ class SettleOnceDelivery<T> implements Delivery<T> {
   }
 
   ack(): Promise<void> {
-    return this.#settle('ack', () => this.#settler.ack())
+    const refused = this.#begin('ack')
+    if (refused !== undefined) return refused
+    try {
+      return this.#settler.ack()
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   nack(options?: NackOptions): Promise<void> {
@@ -59,11 +67,21 @@ class SettleOnceDelivery<T> implements Delivery<T> {
     } catch (error) {
       return Promise.reject(error)
     }
-    return this.#settle('nack', () => this.#settler.nack(normalised))
+    const refused = this.#begin('nack')
+    if (refused !== undefined) return refused
+    try {
+      return this.#settler.nack(normalised)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
-  #settle(operation: string, run: () => Promise<void>): Promise<void> {
-    if (this.#settled) return Promise.resolve()
+  /**
+   * Marks the delivery settled, or returns the promise to answer with instead of settling at the
+   * broker: resolved when already settled or detached, rejected when the transport is closed.
+   */
+  #begin(operation: 'ack' | 'nack'): Promise<void> | undefined {
+    if (this.#settled) return done
     if (this.#settler.isClosed()) {
       return Promise.reject(
         new TransportClosedError(`${operation} a delivery`, {
@@ -72,12 +90,8 @@ class SettleOnceDelivery<T> implements Delivery<T> {
       )
     }
     this.#settled = true
-    if (this.#settler.isDetached()) return Promise.resolve()
-    try {
-      return run()
-    } catch (error) {
-      return Promise.reject(error)
-    }
+    if (this.#settler.isDetached()) return done
+    return undefined
   }
 }
 

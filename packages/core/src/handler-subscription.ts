@@ -10,7 +10,8 @@
  * public surface is `HandlerSubscription` in `bus-options.ts`.
  *
  * Hot-path rule: no event objects unless `events$` is observed, no timers unless `timeoutMs`,
- * no AbortController unless the handler reads `context.signal`.
+ * no AbortController unless the handler reads `context.signal`, no promise reaction per
+ * settlement when the transport settles synchronously.
  */
 import type { Subscription } from 'rxjs'
 import { asDecodeError, type CheckedHandleOptions, isPromiseLike } from './bus-checks.js'
@@ -49,6 +50,8 @@ export class HandlerRun<T> implements HandlerSubscription {
   /** First failure time per message id, as seen by this process (bounded; oldest dropped first). */
   readonly #firstFailures = new Map<string, number>()
   #settling = 0
+  /** The last settle promise seen fulfilled (see `#settle`). */
+  #fulfilled: Promise<void> | undefined
   #stopping = false
   #ended = false
   #isReady = false
@@ -324,19 +327,32 @@ export class HandlerRun<T> implements HandlerSubscription {
     } catch (thrown) {
       settled = Promise.reject(thrown)
     }
-    settled.then(this.#settled, (thrown: unknown) => {
+    // A transport that settles synchronously may hand back one shared, already fulfilled promise
+    // (the memory transport does). Promises never change state, so once that one is seen to
+    // fulfil, the settlement is complete now: count it without a promise reaction per message.
+    if (settled === this.#fulfilled) {
       this.#settled()
-      if (this.#runtime.observed) {
-        const error = toError(thrown)
-        this.#runtime.emit({
-          type: 'settle-failed',
-          message: delivery.message,
-          group: this.group,
-          operation,
-          error,
-        })
-      }
-    })
+      return
+    }
+    settled.then(
+      () => {
+        if (settled instanceof Promise) this.#fulfilled = settled
+        this.#settled()
+      },
+      (thrown: unknown) => {
+        this.#settled()
+        if (this.#runtime.observed) {
+          const error = toError(thrown)
+          this.#runtime.emit({
+            type: 'settle-failed',
+            message: delivery.message,
+            group: this.group,
+            operation,
+            error,
+          })
+        }
+      },
+    )
   }
 
   readonly #settled = (): void => {

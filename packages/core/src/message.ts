@@ -9,7 +9,10 @@
 
 /** A message as a consumer sees it. `T` is `Uint8Array` on the SPI and the decoded value on the Bus. */
 export interface Message<T = Uint8Array> {
-  /** Unique id given at publish time (a UUID unless the publisher chose one); stable across redeliveries. */
+  /**
+   * Unique id given at publish time (a version-8 UUID unless the publisher chose one; see the core
+   * README for its format); stable across redeliveries.
+   */
   readonly id: string
   /** The topic it was published to (for pattern subscriptions, the concrete topic). */
   readonly topic: string

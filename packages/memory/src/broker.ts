@@ -65,6 +65,9 @@ export class MemoryBroker implements SettlementTarget {
     const count = messages.length
     const maxBytes = this.#limits.maxMessageBytes
     let checkedTopic: string | undefined
+    // Messages of a batch often share one headers object (the Bus's defaults): count it once.
+    let countedHeaders: Readonly<Record<string, string>> | undefined
+    let headerChars = 0
     for (let i = 0; i < count; i++) {
       const message = messages[i] as OutgoingMessage
       const topic = message.topic
@@ -76,8 +79,11 @@ export class MemoryBroker implements SettlementTarget {
       if (typeof payloadBytes !== 'number') throw invalidMessageError(topic, 'payload must be a Uint8Array')
       if (payloadBytes > maxBytes) throw tooLargeError(topic, payloadBytes, maxBytes)
       const headers = message.headers
-      let headerChars = 0
-      for (const name in headers) headerChars += name.length + (headers[name] as string).length
+      if (headers !== countedHeaders || headers === undefined) {
+        headerChars = 0
+        for (const name in headers) headerChars += name.length + (headers[name] as string).length
+        countedHeaders = headers
+      }
       // A UTF-16 code unit is at most 3 UTF-8 bytes: count exactly only near the limit.
       if (payloadBytes + headerChars * 3 > maxBytes) {
         const size = payloadBytes + headerBytes(headers)

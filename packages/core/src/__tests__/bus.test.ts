@@ -44,7 +44,7 @@ describe('Bus.publish', () => {
     expect(text(m.payload)).toBe('{"a":1}')
     expect(m.key).toBe('k1')
     expect(m.headers).toEqual({ 'x-user': 'u', 'content-type': 'application/json' })
-    expect(m.id).toMatch(/^[0-9a-f-]{36}$/)
+    expect(m.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     expect(m.timestamp).toBeGreaterThanOrEqual(before)
   })
 
@@ -94,6 +94,57 @@ describe('Bus.publish', () => {
     const error = await bus.publish('', 1).catch((e) => e)
     expect(isSwitchyardError(error, 'InvalidTopicError')).toBe(true)
     expect(transport.publishCalls).toBe(0)
+  })
+
+  it('checks every topic of every call, even right after a valid one', async () => {
+    const { transport, bus } = setup()
+    const topic = uniqueTopic()
+    await bus.publish(topic, 1)
+    for (const bad of [undefined, '', 'a b', `${topic}!`]) {
+      const error = await bus.publish(bad as unknown as string, 1).catch((e) => e)
+      expect(isSwitchyardError(error, 'InvalidTopicError')).toBe(true)
+      const batchError = await bus
+        .publishBatch([
+          { topic, payload: 1 },
+          { topic: bad as unknown as string, payload: 2 },
+        ])
+        .catch((e) => e)
+      expect(isSwitchyardError(batchError, 'InvalidTopicError')).toBe(true)
+    }
+    await bus.publish(topic, 2)
+    expect(transport.published.map((m) => m.topic)).toEqual([topic, topic])
+  })
+
+  it('gives each message of a batch its own id and the batch one timestamp', async () => {
+    const { transport, bus } = setup()
+    const topic = uniqueTopic()
+    const before = Date.now()
+    await bus.publishBatch(Array.from({ length: 50 }, (_, n) => ({ topic, payload: { n } })))
+    const after = Date.now()
+    const sent = transport.published
+    expect(new Set(sent.map((m) => m.id)).size).toBe(50)
+    expect(new Set(sent.map((m) => m.timestamp)).size).toBe(1)
+    expect(sent[0]?.timestamp).toBeGreaterThanOrEqual(before)
+    expect(sent[0]?.timestamp).toBeLessThanOrEqual(after)
+    expect(sent.map((m) => text(m.payload))).toEqual(Array.from({ length: 50 }, (_, n) => `{"n":${n}}`))
+  })
+
+  it('writes content-type per codec and keeps given headers apart from the defaults', async () => {
+    const { transport, bus } = setup()
+    const topic = uniqueTopic()
+    await bus.publish(topic, 1)
+    await bus.publish(topic, new Uint8Array([1]), { codec: bytesCodec })
+    await bus.publish(topic, 2, { headers: { 'x-a': 'a' } })
+    await bus.publish(topic, 3)
+    const headers = transport.published.map((m) => m.headers)
+    expect(headers).toEqual([
+      { 'content-type': 'application/json' },
+      { 'content-type': 'application/octet-stream' },
+      { 'x-a': 'a', 'content-type': 'application/json' },
+      { 'content-type': 'application/json' },
+    ])
+    // Default headers are shared between messages, so they are frozen: no message can change another's.
+    expect(Object.isFrozen(headers[0])).toBe(true)
   })
 
   it('rejects an unencodable value with EncodeError and publishes nothing', async () => {
