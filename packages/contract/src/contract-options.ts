@@ -1,0 +1,52 @@
+/**
+ * Options of `transportContract`: how a transport's test file tunes the shared suite.
+ *
+ * Only what differs between a process-local transport and a real broker lives here (time and the
+ * power to restart the broker). What a transport can do is read from its `capabilities`, never
+ * from these options.
+ */
+
+/** Options of {@link transportContract}. */
+export interface TransportContractOptions {
+  /**
+   * Restarts the broker the transports talk to and resolves once it accepts connections again.
+   * When given (and the transport claims `persistent`), the broker-restart scenario is registered.
+   *
+   * @example
+   * restartBroker: () => restart('kafka') // from @switchyard/brokers
+   */
+  readonly restartBroker?: () => Promise<void>
+  /**
+   * Multiplies every deadline and test timeout (default 1, tuned for the memory transport).
+   * Real brokers join consumer groups and create topics in seconds: use 5-20. Deadlines only bound
+   * waits for conditions, so a larger scale never slows a passing run.
+   */
+  readonly timeScale?: number
+  /**
+   * How much earlier than asked a delayed redelivery may arrive, in ms (default 20), for clocks
+   * and timers of different resolution (broker TTLs, timer coalescing).
+   */
+  readonly clockToleranceMs?: number
+}
+
+/** Options with defaults applied, as scenarios see them. */
+export interface ResolvedContractOptions {
+  readonly restartBroker: (() => Promise<void>) | undefined
+  readonly timeScale: number
+  readonly clockToleranceMs: number
+}
+
+/** Applies defaults and checks ranges; throws a plain `Error` for a misuse of the suite. */
+export function resolveContractOptions(options: TransportContractOptions = {}): ResolvedContractOptions {
+  const timeScale = options.timeScale ?? 1
+  if (!(Number.isFinite(timeScale) && timeScale > 0)) {
+    throw new Error(`transportContract: timeScale must be a positive number, got ${String(timeScale)}`)
+  }
+  const clockToleranceMs = options.clockToleranceMs ?? 20
+  if (!(Number.isFinite(clockToleranceMs) && clockToleranceMs >= 0)) {
+    throw new Error(
+      `transportContract: clockToleranceMs must be a number >= 0, got ${String(clockToleranceMs)}`,
+    )
+  }
+  return { restartBroker: options.restartBroker, timeScale, clockToleranceMs }
+}
