@@ -189,7 +189,7 @@ export interface LeaderState {
 /** Participation in one leader election. */
 export interface LeaderElection {
   readonly candidate: string
-  /** Current state first, then every change; completes after `close()`. */
+  /** Current state first, then every change; completes when the store is closed. */
   readonly leader$: Observable<LeaderState>
   /** Lease losses while leading or campaigning (the participant stops leading). */
   readonly errors$: Observable<LeaseLostError>

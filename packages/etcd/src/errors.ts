@@ -1,0 +1,85 @@
+/**
+ * The one place that maps etcd3 (gRPC) errors onto Switchyard's typed errors.
+ *
+ * Authentication and permission failures become `AuthenticationError`; unreachable, timed-out or
+ * broken connections become `BrokerUnavailableError` (retryable); a closed client becomes
+ * `TransportClosedError`. Messages never contain values or credentials.
+ */
+import './long-support.js'
+import {
+  AuthenticationError,
+  BrokerUnavailableError,
+  isSwitchyardError,
+  type SwitchyardError,
+  TransportClosedError,
+} from '@switchyard/core'
+import {
+  ClientClosedError,
+  EtcdAuthenticationFailedError,
+  EtcdInvalidAuthTokenError,
+  EtcdPermissionDeniedError,
+  GRPCOutOfRangeError,
+  GRPCUnauthenticatedError,
+} from 'etcd3'
+
+const TRANSPORT = 'etcd'
+
+/** Maps anything thrown by etcd3 during `operation` to a Switchyard error. */
+export function mapEtcdError(error: unknown, operation: string, endpoint: string): SwitchyardError {
+  if (isSwitchyardError(error)) return error
+  const context = { operation }
+  if (
+    error instanceof EtcdAuthenticationFailedError ||
+    error instanceof EtcdInvalidAuthTokenError ||
+    error instanceof EtcdPermissionDeniedError ||
+    error instanceof GRPCUnauthenticatedError
+  ) {
+    return new AuthenticationError(TRANSPORT, `${(error as Error).message} (during ${operation})`, {
+      cause: error,
+      context,
+    })
+  }
+  const text = error instanceof Error ? error.message : String(error)
+  if (/user name is empty|authentication failed|invalid auth token|permission denied/i.test(text)) {
+    return new AuthenticationError(TRANSPORT, `${text} (during ${operation})`, { cause: error, context })
+  }
+  if (error instanceof ClientClosedError) {
+    return new TransportClosedError(operation, { cause: error, context: { transport: TRANSPORT } })
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  return new BrokerUnavailableError(TRANSPORT, endpoint, `${operation} failed: ${message}`, {
+    cause: error,
+    context,
+  })
+}
+
+/** True when etcd says a revision was compacted away (history and watches cannot reach it). */
+export function isCompacted(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error)
+  return error instanceof GRPCOutOfRangeError || /compacted/i.test(message)
+}
+
+/** Resolves `promise`, or rejects with `BrokerUnavailableError` after `ms`; maps etcd3 errors. */
+export async function bounded<T>(
+  promise: Promise<T>,
+  ms: number,
+  operation: string,
+  endpoint: string,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new BrokerUnavailableError(TRANSPORT, endpoint, `${operation} got no answer within ${ms} ms`)),
+      ms,
+    )
+  })
+  try {
+    return await Promise.race([promise, timeout])
+  } catch (error) {
+    throw mapEtcdError(error, operation, endpoint)
+  } finally {
+    clearTimeout(timer)
+    promise.catch(() => undefined)
+  }
+}
