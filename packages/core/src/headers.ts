@@ -10,6 +10,10 @@ export const SwitchyardHeaders = {
   attempt: 'x-switchyard-attempt',
   /** Message id, for transports without a native id field (Kafka). */
   messageId: 'x-switchyard-id',
+  /** Ordering key, for transports without a native key field (RabbitMQ). */
+  key: 'x-switchyard-key',
+  /** Topic of a copy republished by the transport through another exchange (RabbitMQ delay and requeue). */
+  topic: 'x-switchyard-topic',
   /** Publish time, ms since the epoch, for transports without a native timestamp. */
   timestamp: 'x-switchyard-timestamp',
   /** Codec content type (`application/json`, `application/octet-stream`, `text/plain`). */

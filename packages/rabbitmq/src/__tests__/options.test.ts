@@ -1,0 +1,74 @@
+import { isSwitchyardError } from '@switchyard/core'
+import { describe, expect, it } from 'vitest'
+import { queueOptionsFor, resolveOptions } from '../options.js'
+import { RabbitMqTransport } from '../rabbitmq-transport.js'
+
+describe('resolveOptions', () => {
+  it('reads the URL, lets explicit fields win, and keeps credentials out of the endpoint', () => {
+    const o = resolveOptions({ url: 'amqp://u%40x:p%2Fw@broker:5673/my%2Fvhost', password: 'explicit' })
+    expect(o).toMatchObject({
+      protocol: 'amqp',
+      host: 'broker',
+      port: 5673,
+      vhost: 'my/vhost',
+      username: 'u@x',
+    })
+    expect(o.password).toBe('explicit')
+    expect(o.endpoint).toBe('amqp://broker:5673/my%2Fvhost')
+    expect(o.endpoint).not.toContain('explicit')
+  })
+
+  it('applies the documented defaults', () => {
+    const o = resolveOptions()
+    expect(o).toMatchObject({
+      host: '127.0.0.1',
+      port: 5672,
+      vhost: '/',
+      prefix: 'switchyard',
+      prefetch: 64,
+      mandatory: false,
+      deadLetterGroup: 'dlq',
+      maxMessageBytes: 134_217_728,
+    })
+    expect(resolveOptions({ tls: true }).port).toBe(5671)
+  })
+
+  it('names every invalid field in one ConfigError', () => {
+    let caught: unknown
+    try {
+      resolveOptions({
+        url: 'http://x',
+        prefetch: 0,
+        prefix: 'a b',
+        queueDefaults: { quorum: true, maxPriority: 5 },
+      })
+    } catch (error) {
+      caught = error
+    }
+    expect(isSwitchyardError(caught, 'ConfigError')).toBe(true)
+    const issues = (caught as { issues: string[] }).issues
+    expect(issues).toHaveLength(4)
+  })
+
+  it('merges queue options: defaults, then the group, then ordered', () => {
+    const o = resolveOptions({ queueDefaults: { maxPriority: 9 }, groups: { g: { maxLength: 10 } } })
+    expect(queueOptionsFor(o, 'g', true)).toEqual({
+      maxPriority: 9,
+      maxLength: 10,
+      singleActiveConsumer: true,
+    })
+    expect(queueOptionsFor(o, undefined, false)).toEqual({ maxPriority: 9 })
+  })
+
+  it('declares priority as a capability only when queues get a max priority', () => {
+    expect(new RabbitMqTransport().capabilities.priority).toBe(false)
+    expect(new RabbitMqTransport({ queueDefaults: { maxPriority: 9 } }).capabilities).toMatchObject({
+      priority: true,
+      orderedByKey: false,
+      replay: false,
+      persistent: true,
+      patterns: true,
+      durableDelay: true,
+    })
+  })
+})

@@ -1,0 +1,64 @@
+/**
+ * Behaviour without a broker: nothing listens on the port, so these run in the unit tier.
+ */
+import { createServer } from 'node:net'
+import { createMessage, expectSwitchyardError } from '@switchyard/contract'
+import type { TransportStatus } from '@switchyard/core'
+import { lastValueFrom, toArray } from 'rxjs'
+import { describe, expect, it } from 'vitest'
+import { RabbitMqTransport } from '../rabbitmq-transport.js'
+
+/** A loopback port with nothing listening on it. */
+async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+describe('RabbitMqTransport without a broker', () => {
+  it('rejects connect() with BrokerUnavailableError naming the endpoint, not the password', async () => {
+    const port = await closedPort()
+    const t = new RabbitMqTransport({ port, password: 'secret-password' })
+    const error = await expectSwitchyardError(t.connect(), 'BrokerUnavailableError')
+    expect(error.message).toContain(`127.0.0.1:${port}`)
+    expect(error.message).not.toContain('secret-password')
+    expect(error.retryable).toBe(true)
+    await t.close()
+  })
+
+  it('keeps a publish waiting for publishWaitMs, then rejects with BrokerUnavailableError', async () => {
+    const t = new RabbitMqTransport({
+      port: await closedPort(),
+      publishWaitMs: 400,
+      reconnect: { maxDelayMs: 100 },
+    })
+    const started = Date.now()
+    await expectSwitchyardError(t.publish([createMessage('orders.created')]), 'BrokerUnavailableError')
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390)
+    expect((await t.health()).status).not.toBe('up')
+    await t.close()
+  })
+
+  it('rejects at once when the publish buffer is full', async () => {
+    const t = new RabbitMqTransport({ port: await closedPort(), publishBufferMessages: 1 })
+    const started = Date.now()
+    const error = await expectSwitchyardError(
+      t.publish([createMessage('a.b'), createMessage('a.b')]),
+      'BrokerUnavailableError',
+    )
+    expect(error.message).toContain('publishBufferMessages')
+    expect(Date.now() - started).toBeLessThan(1_000)
+    await t.close()
+  })
+
+  it('ends status$ with closed after close(), and rejects later calls with TransportClosedError', async () => {
+    const t = new RabbitMqTransport({ port: await closedPort() })
+    const states = lastValueFrom(t.status$.pipe(toArray()))
+    await t.close()
+    expect((await states).map((s: TransportStatus) => s.state)).toEqual(['idle', 'closing', 'closed'])
+    await expectSwitchyardError(t.publish([createMessage('a.b')]), 'TransportClosedError')
+    await expectSwitchyardError(t.connect(), 'TransportClosedError')
+  })
+})

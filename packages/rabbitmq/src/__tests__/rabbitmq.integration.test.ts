@@ -1,0 +1,254 @@
+/**
+ * RabbitMQ-specific behaviour beyond the contract suite, against the real test broker: pattern
+ * bindings, per-group priority queues, single-active-consumer order and failover, dead letters
+ * kept for a later consumer, delayed redelivery to one group only, `mandatory`, refused
+ * credentials, and a queue deleted under a live consumer.
+ */
+import { rabbitmqConnection, up } from '@switchyard/brokers'
+import {
+  type Collector,
+  collect,
+  createMessage,
+  expectSwitchyardError,
+  payloadText,
+  uniqueName,
+  waitFor,
+} from '@switchyard/contract'
+import { Bus, SwitchyardHeaders, type Transport, type TransportStatus } from '@switchyard/core'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { RabbitMqTransportOptions } from '../options.js'
+import { RabbitMqTransport } from '../rabbitmq-transport.js'
+
+const open: { close(): Promise<void> }[] = []
+const collectors: Collector[] = []
+
+function transport(options: RabbitMqTransportOptions = {}): RabbitMqTransport {
+  const t = new RabbitMqTransport({ url: rabbitmqConnection.url, ...options })
+  open.push({ close: () => t.close({ drain: false, timeoutMs: 2_000 }) })
+  return t
+}
+
+function track(c: Collector): Collector {
+  collectors.push(c)
+  return c
+}
+
+beforeAll(async () => {
+  await up('rabbitmq')
+}, 120_000)
+
+afterEach(async () => {
+  for (const c of collectors.splice(0)) c.stop()
+  await Promise.allSettled(open.splice(0).map((o) => o.close()))
+})
+
+describe('RabbitMqTransport on RabbitMQ', () => {
+  it('routes pattern subscriptions through binding keys, for groups and ephemeral subscribers', async () => {
+    const t = transport()
+    const p = uniqueName('rmq.pat')
+    const star = track(collect(t, `${p}.*`, { group: 'star' }))
+    const hash = track(collect(t, `${p}.#.done`))
+    await Promise.all([star.ready, hash.ready])
+    const sent = [`${p}.a`, `${p}.a.b`, `${p}.done`, `${p}.x.y.done`].map((topic) => createMessage(topic))
+    await t.publish(sent)
+    await star.waitForIds(2)
+    await hash.waitForIds(2)
+    expect([...star.ids].sort()).toEqual([sent[0]!.id, sent[2]!.id].sort())
+    expect([...hash.ids].sort()).toEqual([sent[2]!.id, sent[3]!.id].sort())
+    expect(star.deliveries.map((d) => d.message.topic).sort()).toEqual([`${p}.a`, `${p}.done`])
+  })
+
+  it('delivers a backlog by priority on a group configured with maxPriority', async () => {
+    const group = uniqueName('prio')
+    const t = transport({ groups: { [group]: { maxPriority: 9 } } })
+    const topic = uniqueName('rmq.prio')
+    await t.provision(topic, { groups: [group] })
+    const priorities = [1, 9, 0, 5, 9, 3]
+    const sent = priorities.map((priority, i) =>
+      createMessage(topic, { priority, payload: `${priority}:${i}` }),
+    )
+    await t.publish(sent)
+    const c = track(collect(t, topic, { group, inFlight: 1 }))
+    await c.waitForIds(sent.length)
+    expect(c.deliveries.map((d) => payloadText(d.message.payload))).toEqual([
+      '9:1',
+      '9:4',
+      '5:3',
+      '3:5',
+      '1:0',
+      '0:2',
+    ])
+  })
+
+  it('keeps publish order with a single active consumer and fails over to the standby', async () => {
+    const topic = uniqueName('rmq.sac')
+    const group = 'ordered'
+    const [a, b, producer] = [transport(), transport(), transport()]
+    const first = track(collect(a, topic, { group, ordered: true, inFlight: 16 }))
+    await first.ready
+    const second = track(collect(b, topic, { group, ordered: true, inFlight: 16 }))
+    await second.ready
+    const batch1 = Array.from({ length: 200 }, (_, i) =>
+      createMessage(topic, { key: `k${i % 7}`, payload: `${i}` }),
+    )
+    await producer.publish(batch1)
+    await first.waitForIds(200)
+    expect(second.deliveries).toHaveLength(0)
+    await a.close({ drain: true, timeoutMs: 5_000 })
+    const batch2 = Array.from({ length: 100 }, (_, i) => createMessage(topic, { payload: `${200 + i}` }))
+    await producer.publish(batch2)
+    await second.waitForIds(100, 15_000)
+    expect(first.deliveries.map((d) => payloadText(d.message.payload))).toEqual(
+      batch1.map((m) => payloadText(m.payload)),
+    )
+    expect(second.deliveries.map((d) => payloadText(d.message.payload))).toEqual(
+      batch2.map((m) => payloadText(m.payload)),
+    )
+  })
+
+  it('keeps dead letters of a Bus handler for a consumer that comes later, with their headers', async () => {
+    const t = transport()
+    const topic = uniqueName('rmq.dlq')
+    const bus = new Bus(t)
+    const handler = bus.handle(
+      topic,
+      { group: 'billing', retry: { attempts: 2, initialDelayMs: 20, jitter: false } },
+      () => {
+        throw new TypeError('no such customer')
+      },
+    )
+    open.unshift({ close: () => handler.stop({ timeoutMs: 2_000 }) })
+    await handler.ready
+    await bus.publish(topic, { id: 7 }, { key: 'c7', headers: { 'x-tenant': 'acme' } })
+    const probe = t.naming.groupQueue(`${topic}.dlq`, 'dlq')
+    await waitFor(async () => ((await queueDepth(t, probe)) ?? 0) === 1, {
+      timeoutMs: 10_000,
+      description: 'one dead letter',
+    })
+    const dlq = track(collect(t, `${topic}.dlq`, { group: 'dlq' }))
+    await dlq.waitForIds(1)
+    const dead = dlq.deliveries[0]!.message
+    expect(JSON.parse(payloadText(dead.payload))).toEqual({ id: 7 })
+    expect(dead.topic).toBe(`${topic}.dlq`)
+    expect(dead.headers['x-tenant']).toBe('acme')
+    expect(dead.headers[SwitchyardHeaders.originalTopic]).toBe(topic)
+    expect(dead.headers[SwitchyardHeaders.originalGroup]).toBe('billing')
+    expect(dead.headers[SwitchyardHeaders.errorName]).toBe('TypeError')
+    expect(dead.headers[SwitchyardHeaders.errorMessage]).toBe('no such customer')
+    expect(dead.headers[SwitchyardHeaders.attempts]).toBe('2')
+    expect(
+      Object.keys(dead.headers).filter((h) => h.startsWith('x-death') || h.startsWith('x-first-death')),
+    ).toEqual([])
+  })
+
+  it('redelivers a delayed nack after the delay, to the nacking group only', async () => {
+    const t = transport()
+    const topic = uniqueName('rmq.delay')
+    const arrivals: number[] = []
+    let nackedAt = 0
+    const slow = track(
+      collect(t, topic, {
+        group: 'slow',
+        settle: (d) => {
+          if (d.message.attempt === 1) {
+            nackedAt = Date.now()
+            return d.nack({ delayMs: 700 })
+          }
+          arrivals.push(Date.now())
+          return d.ack()
+        },
+      }),
+    )
+    const other = track(collect(t, topic, { group: 'other' }))
+    await Promise.all([slow.ready, other.ready])
+    const sent = createMessage(topic, { key: 'k', headers: { h: 'v' } })
+    await t.publish([sent])
+    await slow.waitForDeliveries(2, 10_000)
+    const waited = arrivals[0]! - nackedAt
+    expect(waited).toBeGreaterThanOrEqual(700)
+    expect(waited).toBeLessThan(700 * 1.125 + 2_000)
+    expect(slow.deliveries[1]!.message).toMatchObject({
+      id: sent.id,
+      attempt: 2,
+      key: 'k',
+      headers: { h: 'v' },
+      topic,
+    })
+    const sentinel = createMessage(topic)
+    await t.publish([sentinel])
+    await other.waitForIds(2)
+    expect(other.deliveries.map((d) => d.message.id)).toEqual([sent.id, sentinel.id])
+  })
+
+  it('rejects an unroutable publish with PublishError when mandatory, and accepts a routable one', async () => {
+    const t = transport({ mandatory: true })
+    const nobody = uniqueName('rmq.unroutable')
+    const error = await expectSwitchyardError(t.publish([createMessage(nobody)]), 'PublishError')
+    expect(error.retryable).toBe(false)
+    const routed = uniqueName('rmq.routed')
+    await t.provision(routed, { groups: ['g'] })
+    await t.publish([createMessage(routed), createMessage(routed)])
+    expect(await queueDepth(t, t.naming.groupQueue(routed, 'g'))).toBe(2)
+  })
+
+  it('fails fast with AuthenticationError on wrong credentials and does not retry', async () => {
+    const t = transport({ password: 'wrong-password' })
+    const states: TransportStatus[] = []
+    t.status$.subscribe((s) => states.push(s))
+    const started = Date.now()
+    await expectSwitchyardError(t.connect(), 'AuthenticationError')
+    expect(Date.now() - started).toBeLessThan(5_000)
+    await expectSwitchyardError(t.publish([createMessage(uniqueName('rmq.auth'))]), 'AuthenticationError')
+    const c = track(collect(t, uniqueName('rmq.auth'), { group: 'g' }))
+    await waitFor(() => c.ended, { timeoutMs: 5_000, description: 'the stream to end' })
+    expect((c.error as Error).name).toBe('AuthenticationError')
+    expect(states.at(-1)?.state).toBe('closed')
+    expect(states.at(-1)?.error?.name).toBe('AuthenticationError')
+    expect(states.filter((s) => s.state === 'connecting')).toHaveLength(1)
+  })
+
+  it('surfaces a queue deleted under a live consumer and consumes again once it is declared back', async () => {
+    const t = transport()
+    const topic = uniqueName('rmq.deleted')
+    const states: TransportStatus[] = []
+    t.status$.subscribe((s) => states.push(s))
+    const c = track(collect(t, topic, { group: 'g' }))
+    await c.ready
+    const queue = t.naming.groupQueue(topic, 'g')
+    const admin = await t.connection!.createChannel()
+    await admin.deleteQueue(queue)
+    await admin.close()
+    await waitFor(() => states.some((s) => s.state === 'rebalancing'), {
+      timeoutMs: 5_000,
+      description: 'rebalancing',
+    })
+    const lost = states.find((s) => s.state === 'rebalancing')!
+    expect(lost.error?.name).toBe('BrokerUnavailableError')
+    expect(lost.error?.message).toContain(queue)
+    await waitFor(() => states.at(-1)?.state === 'connected', {
+      timeoutMs: 10_000,
+      description: 'connected again',
+    })
+    const health = await t.health()
+    expect(health.status).toBe('up')
+    expect(health.subscriptions).toEqual([{ topic, group: 'g', inFlight: 0, lag: 0, consumers: 1 }])
+    const sent = createMessage(topic)
+    await t.publish([sent])
+    await c.waitForIds(1)
+    expect(c.ended).toBe(false)
+  })
+})
+
+async function queueDepth(t: Transport, queue: string): Promise<number | undefined> {
+  const model = (t as RabbitMqTransport).connection
+  if (!model) return undefined
+  const ch = await model.createChannel()
+  ch.on('error', () => undefined)
+  try {
+    return (await ch.checkQueue(queue)).messageCount
+  } catch {
+    return undefined
+  } finally {
+    await ch.close().catch(() => undefined)
+  }
+}

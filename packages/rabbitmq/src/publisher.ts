@@ -1,0 +1,241 @@
+/**
+ * `Publisher`: publishes on one confirm channel and resolves when the broker has confirmed.
+ *
+ * A batch is written in one go and its confirms are awaited together (a window), never one round
+ * trip per message. Socket backpressure (`publish` returning false) waits for `drain`. A message
+ * that was written but not confirmed when the connection dropped is written again once the
+ * connection is back (it may then be stored twice, never lost), within `publishWaitMs` and
+ * `publishBufferMessages`; after that the batch rejects with `BrokerUnavailableError`. A broker
+ * nack, or a `mandatory` message the broker returns as unroutable, rejects with `PublishError`.
+ *
+ * It validates nothing about topics or sizes (the transport does) and declares no topology.
+ */
+import { BrokerUnavailableError, type SwitchyardError, TransportClosedError } from '@switchyard/core/spi'
+import type { Message as AmqpMessage, ChannelModel, ConfirmChannel, Options } from 'amqplib'
+import type { ConnectionManager } from './connection-manager.js'
+import { encodeError, nackedError, unroutableError } from './errors.js'
+import type { ResolvedOptions } from './options.js'
+
+/** One message ready for `basic.publish`. */
+export interface Outgoing {
+  readonly exchange: string
+  readonly routingKey: string
+  readonly content: Buffer
+  readonly properties: Options.Publish
+  /** For errors: the topic the message belongs to. */
+  readonly topic: string
+}
+
+const kind = 'rabbitmq'
+
+export class Publisher {
+  readonly #options: ResolvedOptions
+  readonly #connection: ConnectionManager
+  #channel: ConfirmChannel | undefined
+  #opening: Promise<ConfirmChannel> | undefined
+  /** Message ids the broker returned as unroutable, until their confirm arrives. */
+  readonly #returned = new Map<string, string>()
+  #waiting = 0
+  #inFlight = 0
+  #idle: (() => void)[] = []
+  #closed = false
+
+  readonly #repairTopology: () => Promise<void>
+
+  /** `repairTopology` runs when the broker closed the channel while the connection stayed up. */
+  constructor(options: ResolvedOptions, connection: ConnectionManager, repairTopology: () => Promise<void>) {
+    this.#options = options
+    this.#connection = connection
+    this.#repairTopology = repairTopology
+  }
+
+  /** Messages waiting for the connection right now (demand for reconnection). */
+  get waiting(): number {
+    return this.#waiting
+  }
+
+  get channelOpen(): boolean {
+    return this.#channel !== undefined
+  }
+
+  async onConnected(model: ChannelModel): Promise<void> {
+    this.#channel = undefined
+    this.#opening = undefined
+    await this.#open(model)
+  }
+
+  onLost(): void {
+    this.#channel = undefined
+    this.#opening = undefined
+  }
+
+  /** Rejects new publishes; those already waiting fail as the connection closes. */
+  close(): void {
+    this.#closed = true
+  }
+
+  /** Resolves when no publish is in flight, or after `timeoutMs`. */
+  settled(timeoutMs: number): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve()
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs)
+      this.#idle.push(() => {
+        clearTimeout(timer)
+        resolve()
+      })
+    })
+  }
+
+  /** Publishes all messages and resolves once every one is confirmed. */
+  async publish(batch: readonly Outgoing[]): Promise<void> {
+    this.#inFlight++
+    try {
+      const deadline = Date.now() + this.#options.publishWaitMs
+      let pending: readonly number[] | undefined
+      for (;;) {
+        const channel = this.#channel ?? (await this.#ready(deadline, pending?.length ?? batch.length))
+        const lost = await this.#write(channel, batch, pending)
+        if (lost.length === 0) return
+        pending = lost
+        if (Date.now() >= deadline) {
+          throw new BrokerUnavailableError(
+            kind,
+            this.#options.endpoint,
+            `${lost.length} messages stayed unconfirmed for ${this.#options.publishWaitMs} ms (publishWaitMs)`,
+            { cause: this.#connection.status.error },
+          )
+        }
+        if (this.#connection.model) {
+          // Only the channel failed (e.g. 404 after an exchange was deleted): repair, then retry calmly.
+          await new Promise((resolve) => setTimeout(resolve, 100))
+          await this.#repairTopology().catch(() => undefined)
+        }
+      }
+    } finally {
+      if (--this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve()
+    }
+  }
+
+  /** Writes the batch (or the listed indices of it); resolves with the indices lost to a closed channel. */
+  async #write(
+    channel: ConfirmChannel,
+    batch: readonly Outgoing[],
+    indices?: readonly number[],
+  ): Promise<number[]> {
+    const count = indices ? indices.length : batch.length
+    const lost: number[] = []
+    let failure: SwitchyardError | undefined
+    let remaining = count
+    let finish: () => void = () => undefined
+    const confirmed = new Promise<void>((resolve) => {
+      finish = resolve
+    })
+    const returned = this.#returned
+    for (let k = 0; k < count; k++) {
+      const i = indices ? (indices[k] as number) : k
+      const item = batch[i] as Outgoing
+      let written: boolean
+      try {
+        written = channel.publish(item.exchange, item.routingKey, item.content, item.properties, (error) => {
+          if (error) {
+            if (error.message === 'message nacked') failure ??= nackedError(item.topic)
+            else lost.push(i)
+          } else if (item.properties.mandatory) {
+            const reason = returned.get(item.properties.messageId as string)
+            if (reason !== undefined) {
+              returned.delete(item.properties.messageId as string)
+              failure ??= unroutableError(item.topic, reason)
+            }
+          }
+          if (--remaining === 0) finish()
+        })
+      } catch (error) {
+        if (error instanceof RangeError || error instanceof TypeError) {
+          failure ??= encodeError(item.topic, error)
+          remaining -= count - k
+          if (remaining === 0) finish()
+          break
+        }
+        // The channel closed under us: everything not yet written is lost and will be re-sent.
+        for (let rest = k; rest < count; rest++) lost.push(indices ? (indices[rest] as number) : rest)
+        remaining -= count - k
+        if (remaining === 0) finish()
+        if (this.#channel === channel) this.#channel = undefined
+        break
+      }
+      if (!written) await this.#drained(channel)
+    }
+    await confirmed
+    if (failure) throw failure
+    return lost
+  }
+
+  #drained(channel: ConfirmChannel): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        channel.off('drain', done)
+        channel.off('close', done)
+        resolve()
+      }
+      channel.on('drain', done)
+      channel.on('close', done)
+    })
+  }
+
+  /** Waits for a publish channel, bounded by the deadline and the buffer limit. */
+  async #ready(deadline: number, count: number): Promise<ConfirmChannel> {
+    for (;;) {
+      if (this.#closed) throw new TransportClosedError('publish', { context: { transport: kind } })
+      const model = this.#connection.model
+      const state = this.#connection.status.state
+      if (model && (state === 'connected' || state === 'rebalancing')) {
+        try {
+          return await this.#open(model)
+        } catch {
+          // the connection dropped while the channel opened: wait for the next one
+        }
+      }
+      const left = deadline - Date.now()
+      if (left <= 0 || this.#waiting + count > this.#options.publishBufferMessages) {
+        const why =
+          left <= 0
+            ? `no connection for ${this.#options.publishWaitMs} ms (publishWaitMs)`
+            : `${this.#waiting} messages already wait for the connection (publishBufferMessages)`
+        throw new BrokerUnavailableError(kind, this.#options.endpoint, `publish gave up: ${why}`, {
+          cause: this.#connection.status.error,
+        })
+      }
+      this.#waiting += count
+      try {
+        await this.#connection.within(left)
+      } finally {
+        this.#waiting -= count
+      }
+    }
+  }
+
+  #open(model: ChannelModel): Promise<ConfirmChannel> {
+    if (this.#channel) return Promise.resolve(this.#channel)
+    if (this.#opening) return this.#opening
+    const opening = model.createConfirmChannel().then((channel) => {
+      channel.on('error', () => {
+        // 'close' follows; unconfirmed messages are re-sent on the next channel
+      })
+      channel.on('return', (message: AmqpMessage) => {
+        const id = message.properties.messageId
+        if (typeof id === 'string') this.#returned.set(id, `${message.fields.routingKey}: NO_ROUTE`)
+      })
+      channel.on('close', () => {
+        if (this.#channel === channel) this.#channel = undefined
+        if (this.#opening === opening) this.#opening = undefined
+      })
+      if (this.#opening === opening) this.#channel = channel
+      return channel
+    })
+    this.#opening = opening
+    opening.catch(() => {
+      if (this.#opening === opening) this.#opening = undefined
+    })
+    return opening
+  }
+}
