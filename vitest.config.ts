@@ -23,7 +23,11 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['packages/*/src/**/*.integration.test.ts', 'examples/*/src/**/*.integration.test.ts', 'test/*/src/**/*.integration.test.ts'],
+          include: [
+            'packages/*/src/**/*.integration.test.ts',
+            'examples/*/src/**/*.integration.test.ts',
+            'test/*/src/**/*.integration.test.ts',
+          ],
           exclude: ['**/node_modules/**', '**/dist/**'],
           fileParallelism: false,
           testTimeout: 120_000,

@@ -2,6 +2,9 @@
  * Where the test brokers listen and how to log in: one place, read from environment variables
  * with loopback defaults. Tests, benchmarks and examples import these instead of hard-coding.
  */
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
 const env = (name: string, fallback: string): string => process.env[name] ?? fallback
 
 /** Apache Kafka, single-node KRaft. */
@@ -49,3 +52,26 @@ export const etcdAuthConnection = {
 }
 
 export type BrokerName = 'kafka' | 'rabbitmq' | 'etcd' | 'etcd-auth'
+
+/** The repository root: this file sits in `test/brokers/src` (or `dist`), three folders below it. */
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
+
+/**
+ * Where the broker manager keeps what it starts: downloaded Kafka jars, data folders, logs and pid
+ * files. `.brokers/` at the repository root (gitignored) unless `SWITCHYARD_BROKERS_DIR` says otherwise.
+ */
+export const brokersSettings = {
+  dir: resolve(env('SWITCHYARD_BROKERS_DIR', join(repoRoot, '.brokers'))),
+  /** Apache Kafka version resolved from Maven Central (`test/brokers/kafka/pom.xml`). */
+  kafkaVersion: env('SWITCHYARD_KAFKA_VERSION', '4.4.0'),
+  /** Maximum Java heap of the Kafka broker. */
+  kafkaHeap: env('SWITCHYARD_KAFKA_HEAP', '768m'),
+  /** How long one broker may take to become ready after its process was started. */
+  readyTimeoutMs: Number(env('SWITCHYARD_BROKERS_READY_TIMEOUT_MS', '90000')),
+  /** How long downloads and package installs (Maven, apt-get) may take. */
+  installTimeoutMs: Number(env('SWITCHYARD_BROKERS_INSTALL_TIMEOUT_MS', '600000')),
+  /** Commands the manager runs; override to pick another JDK or binary. */
+  javaCommand: env('SWITCHYARD_JAVA', 'java'),
+  mavenCommand: env('SWITCHYARD_MVN', 'mvn'),
+  etcdCommand: env('SWITCHYARD_ETCD', 'etcd'),
+}

@@ -1,7 +1,18 @@
 /**
- * `@switchyard/brokers` (private): start, stop and restart the real test brokers.
- * The lead helper implements `up`, `down`, `restart` here; the connection facts are in `env.ts`.
+ * `@switchyard/brokers` (private): starts, stops and restarts the real test brokers — Apache Kafka
+ * (KRaft), RabbitMQ and etcd (plain and auth-enabled) on 127.0.0.1 — and pins how to reach them.
+ * Tests import the connection facts from here and call `restart(...)` for broker-restart scenarios.
  */
 
+export type { BrokerStatus, UpAction, UpResult } from './broker.js'
+export { BrokerError } from './broker.js'
 export type { BrokerName } from './env.js'
-export { etcdAuthConnection, etcdConnection, kafkaConnection, rabbitmqConnection } from './env.js'
+export {
+  brokersSettings,
+  etcdAuthConnection,
+  etcdConnection,
+  kafkaConnection,
+  rabbitmqConnection,
+} from './env.js'
+export type { BrokerTarget } from './manager.js'
+export { down, logs, restart, status, up } from './manager.js'
