@@ -1,0 +1,199 @@
+/**
+ * Adapter tests beyond the contract suite, against the real Kafka of `@switchyard/brokers`:
+ * contiguous commits with out-of-order acks, rebalancing while messages flow, lag in health(),
+ * oversized messages and an unreachable broker.
+ */
+import { createServer } from 'node:net'
+import { kafkaConnection } from '@switchyard/brokers'
+import {
+  type Collector,
+  collect,
+  createMessage,
+  expectSwitchyardError,
+  payloadText,
+  uniqueName,
+  waitFor,
+} from '@switchyard/contract'
+import type { Delivery, Transport } from '@switchyard/core'
+import { afterEach, describe, expect, it } from 'vitest'
+import { KafkaTransport } from '../kafka-transport.js'
+import type { KafkaTransportOptions } from '../options.js'
+
+const opened: Transport[] = []
+const collectors: Collector[] = []
+const transport = (extra: Partial<KafkaTransportOptions> = {}): KafkaTransport => {
+  const t = new KafkaTransport({
+    brokers: kafkaConnection.brokers,
+    clientId: 'switchyard-kafka-test',
+    ...extra,
+  })
+  opened.push(t)
+  return t
+}
+const track = (c: Collector): Collector => {
+  collectors.push(c)
+  return c
+}
+
+afterEach(async () => {
+  for (const c of collectors.splice(0)) c.stop()
+  await Promise.all(opened.splice(0).map((t) => t.close({ drain: false })))
+})
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+
+describe('KafkaTransport against real Kafka', () => {
+  it('round-trips key, headers, id and timestamp', async () => {
+    const t = transport()
+    const topic = uniqueName('kafka.smoke')
+    const group = uniqueName('g')
+    await t.provision(topic, { groups: [group] })
+    const c = track(collect(t, topic, { group, timeoutMs: 30_000 }))
+    await c.ready
+    const m = createMessage(topic, { payload: 'hello', key: 'k1', headers: { 'x-a': 'b' } })
+    await t.publish([m])
+    await c.waitForIds(1)
+    const got = c.deliveries[0] as Delivery
+    expect(got.message.id).toBe(m.id)
+    expect(got.message.key).toBe('k1')
+    expect(got.message.headers).toEqual({ 'x-a': 'b' })
+    expect(payloadText(got.message.payload)).toBe('hello')
+    expect(got.message.timestamp).toBe(m.timestamp)
+    expect(got.message.attempt).toBe(1)
+  })
+
+  it('commits only the contiguous settled prefix: acks of 0, 2, 3 without 1 redeliver exactly 1, 2, 3', async () => {
+    const topic = uniqueName('kafka.prefix')
+    const group = uniqueName('g')
+    const first = transport({ partitions: 1 })
+    await first.provision(topic, { groups: [group] })
+    const messages = [0, 1, 2, 3].map((i) => createMessage(topic, { payload: `m${i}` }))
+    const held = track(collect(first, topic, { group, settle: 'hold', timeoutMs: 30_000 }))
+    await held.ready
+    await first.publish(messages)
+    await held.waitForIds(4)
+    const byText = new Map(held.deliveries.map((d) => [payloadText(d.message.payload), d]))
+    await Promise.all(['m0', 'm2', 'm3'].map((text) => byText.get(text)?.ack()))
+    await first.close({ drain: false })
+
+    const second = transport({ partitions: 1 })
+    const again = track(collect(second, topic, { group, timeoutMs: 30_000 }))
+    await again.ready
+    const sentinel = createMessage(topic, { payload: 'sentinel' })
+    await second.publish([sentinel])
+    await again.waitForDelivery((d) => d.message.id === sentinel.id, 'the sentinel')
+    expect(again.deliveries.map((d) => payloadText(d.message.payload))).toEqual([
+      'm1',
+      'm2',
+      'm3',
+      'sentinel',
+    ])
+  })
+
+  it('loses nothing and keeps per-key order while a second consumer joins and the first leaves', async () => {
+    const topic = uniqueName('kafka.rebalance')
+    const group = uniqueName('g')
+    const keys = Array.from({ length: 12 }, (_, i) => `key-${i}`)
+    const publisher = transport()
+    await publisher.provision(topic, { groups: [group] })
+    const slowAck = (d: Delivery): void => {
+      setTimeout(() => void d.ack().catch(() => undefined), Math.floor(Math.random() * 3))
+    }
+    const a = track(collect(transport(), topic, { group, inFlight: 16, settle: slowAck, timeoutMs: 60_000 }))
+    await a.ready
+
+    const total = 2_400
+    const sent: string[] = []
+    let b: Collector | undefined
+    for (let batch = 0; batch < 24; batch++) {
+      const messages = Array.from({ length: total / 24 }, (_, i) => {
+        const n = batch * (total / 24) + i
+        const key = keys[n % keys.length] as string
+        return createMessage(topic, { key, payload: `${key}:${n}` })
+      })
+      await publisher.publish(messages)
+      sent.push(...messages.map((m) => m.id))
+      if (batch === 6) {
+        b = track(collect(transport(), topic, { group, inFlight: 16, settle: slowAck, timeoutMs: 60_000 }))
+        await b.ready
+      }
+      if (batch === 14) a.stop()
+      await waitFor(() => a.ids.size + (b?.ids.size ?? 0) >= sent.length * 0.5, { timeoutMs: 30_000 })
+    }
+    const second = b as Collector
+    await waitFor(() => sent.every((id) => a.ids.has(id) || second.ids.has(id)), { timeoutMs: 60_000 })
+
+    for (const c of [a, second]) {
+      const last = new Map<string, number>()
+      for (const d of c.deliveries) {
+        const [key, n] = payloadText(d.message.payload).split(':')
+        const previous = last.get(key as string) ?? -1
+        expect(Number(n)).toBeGreaterThan(previous)
+        last.set(key as string, Number(n))
+      }
+    }
+    expect(second.ids.size).toBeGreaterThan(0)
+    expect(a.ids.size).toBeGreaterThan(0)
+    expect(new Set([...a.ids, ...second.ids]).size).toBe(total)
+  })
+
+  it('reports consumer lag per partition in health()', async () => {
+    const t = transport({ partitions: 1 })
+    const topic = uniqueName('kafka.lag')
+    const group = uniqueName('g')
+    await t.provision(topic, { groups: [group] })
+    const c = track(collect(t, topic, { group, inFlight: 2, settle: 'hold', timeoutMs: 30_000 }))
+    await c.ready
+    await t.publish([0, 1, 2, 3, 4].map((i) => createMessage(topic, { payload: `m${i}` })))
+    await c.waitForDeliveries(2)
+    const before = await t.health()
+    expect(before.status).toBe('up')
+    const sub = before.subscriptions.find((s) => s.topic === topic)
+    expect(sub).toMatchObject({ group, inFlight: 2, lag: 5, partitions: [{ partition: 0, lag: 5 }] })
+    await Promise.all(c.deliveries.slice(0, 2).map((d) => d.ack()))
+    await waitFor(async () => (await t.health()).subscriptions.find((s) => s.topic === topic)?.lag === 3, {
+      timeoutMs: 15_000,
+    })
+  })
+
+  it('rejects an oversized message with MessageTooLargeError and publishes nothing of its batch', async () => {
+    const t = transport()
+    await t.connect()
+    const limit = t.capabilities.maxMessageBytes as number
+    expect(limit).toBeGreaterThan(1_000_000)
+    const topic = uniqueName('kafka.large')
+    const group = uniqueName('g')
+    await t.provision(topic, { groups: [group] })
+    const c = track(collect(t, topic, { group, timeoutMs: 30_000 }))
+    await c.ready
+    const small = createMessage(topic, { payload: 'small' })
+    const huge = createMessage(topic, { payload: new Uint8Array(limit + 1) })
+    await expectSwitchyardError(t.publish([small, huge]), 'MessageTooLargeError')
+    const sentinel = createMessage(topic, { payload: 'sentinel' })
+    await t.publish([sentinel])
+    await c.waitForDelivery((d) => d.message.id === sentinel.id, 'the sentinel')
+    expect([...c.ids]).toEqual([sentinel.id])
+  })
+
+  it('fails connect and publish with BrokerUnavailableError when nothing listens, without hanging', async () => {
+    const port = await freePort()
+    const t = transport({ brokers: [`127.0.0.1:${port}`], retry: { retries: 2, initialRetryTime: 100 } })
+    const started = Date.now()
+    await expectSwitchyardError(t.connect(), 'BrokerUnavailableError')
+    await expectSwitchyardError(
+      t.publish([createMessage('kafka.nowhere', { payload: 'x' })]),
+      'BrokerUnavailableError',
+    )
+    expect(Date.now() - started).toBeLessThan(30_000)
+    expect((await t.health()).status).toBe('down')
+  })
+})

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest'
+import { PartitionFlow } from '../partition-flow.js'
+
+const drain = <R>(flow: PartitionFlow<R>) => {
+  const out = []
+  for (let e = flow.take(); e !== undefined; e = flow.take()) out.push(e)
+  return out
+}
+
+describe('PartitionFlow commit point', () => {
+  it('is undefined before anything is received', () => {
+    expect(new PartitionFlow().commitPoint()).toBeUndefined()
+  })
+
+  it('never passes an unsettled offset when acks come out of order', () => {
+    const flow = new PartitionFlow<string>()
+    for (let o = 0; o < 4; o++) flow.receive(o, undefined, `m${o}`)
+    const [e0, e1, e2, e3] = drain(flow)
+    expect(flow.commitPoint()).toBe(0)
+    flow.settle(e0!)
+    flow.settle(e2!)
+    flow.settle(e3!)
+    expect(flow.commitPoint()).toBe(1)
+    flow.settle(e1!)
+    expect(flow.commitPoint()).toBe(4)
+    expect(flow.inFlight).toBe(0)
+  })
+
+  it('holds the commit point at a requeued or deferred record', () => {
+    const flow = new PartitionFlow<string>()
+    for (let o = 10; o < 13; o++) flow.receive(o, undefined, `m${o}`)
+    const [a, b, c] = drain(flow)
+    flow.settle(a!)
+    flow.requeue(b!)
+    flow.defer(c!)
+    expect(flow.commitPoint()).toBe(11)
+    const again = flow.take()
+    expect(again?.offset).toBe(11)
+    expect(again?.attempt).toBe(2)
+    flow.settle(again!)
+    expect(flow.commitPoint()).toBe(12)
+    flow.undefer(c!)
+    expect(flow.take()?.attempt).toBe(2)
+    flow.settle(c!)
+    expect(flow.commitPoint()).toBe(13)
+  })
+
+  it('skips offsets already received (re-fetch after a rebalance)', () => {
+    const flow = new PartitionFlow<string>()
+    expect(flow.receive(5, undefined, 'a')).toBeDefined()
+    expect(flow.receive(6, undefined, 'b')).toBeDefined()
+    expect(flow.receive(5, undefined, 'a')).toBeUndefined()
+    expect(flow.receive(6, undefined, 'b')).toBeUndefined()
+    expect(flow.receive(7, undefined, 'c')?.offset).toBe(7)
+    expect(drain(flow).map((e) => e.offset)).toEqual([5, 6, 7])
+  })
+
+  it('compacts its log without losing the commit point over many records', () => {
+    const flow = new PartitionFlow<number>()
+    for (let o = 0; o < 5000; o++) flow.receive(o, undefined, o)
+    const all = drain(flow)
+    for (const e of all.slice(0, 4999)) flow.settle(e)
+    expect(flow.commitPoint()).toBe(4999)
+    flow.settle(all[4999]!)
+    expect(flow.commitPoint()).toBe(5000)
+  })
+})
+
+describe('PartitionFlow per-key hold-back', () => {
+  it('delivers one record per key at a time, in offset order, while other keys flow', () => {
+    const flow = new PartitionFlow<string>()
+    flow.receive(0, 'a', 'a0')
+    flow.receive(1, 'a', 'a1')
+    flow.receive(2, 'b', 'b0')
+    flow.receive(3, undefined, 'x')
+    flow.receive(4, 'a', 'a2')
+    const first = drain(flow)
+    expect(first.map((e) => e.record)).toEqual(['a0', 'b0', 'x'])
+    expect(flow.heldCount).toBe(2)
+    flow.settle(first[0]!)
+    const second = drain(flow)
+    expect(second.map((e) => e.record)).toEqual(['a1'])
+    flow.settle(second[0]!)
+    expect(drain(flow).map((e) => e.record)).toEqual(['a2'])
+    expect(flow.heldCount).toBe(0)
+  })
+
+  it('keeps the key taken while a record is requeued, so later records of the key wait', () => {
+    const flow = new PartitionFlow<string>()
+    flow.receive(0, 'k', 'k0')
+    flow.receive(1, 'k', 'k1')
+    const [k0] = drain(flow)
+    flow.requeue(k0!)
+    expect(drain(flow).map((e) => e.record)).toEqual(['k0'])
+    flow.settle(k0!)
+    expect(drain(flow).map((e) => e.record)).toEqual(['k1'])
+  })
+
+  it('lets later records of a key overtake a deferred one, which then comes next for its key', () => {
+    const flow = new PartitionFlow<string>()
+    flow.receive(0, 'k', 'k0')
+    flow.receive(1, 'k', 'k1')
+    flow.receive(2, 'k', 'k2')
+    const [k0] = drain(flow)
+    flow.defer(k0!)
+    const [k1] = drain(flow)
+    expect(k1?.record).toBe('k1')
+    flow.undefer(k0!)
+    expect(flow.take()).toBeUndefined()
+    flow.settle(k1!)
+    expect(drain(flow).map((e) => e.record)).toEqual(['k0'])
+    expect(flow.deferredCount).toBe(0)
+    expect(flow.commitPoint()).toBe(0)
+  })
+})

@@ -1,0 +1,148 @@
+/**
+ * The one place where kafkajs errors become Switchyard's typed errors.
+ *
+ * kafkajs wraps failures in layers (`KafkaJSNumberOfRetriesExceeded` around a
+ * `KafkaJSConnectionError`, `KafkaJSAggregateError` around per-broker errors), so the mapping walks
+ * the `cause`/`errors` chain and decides on the innermost meaningful error. This module never logs
+ * and never puts payloads or credentials into messages.
+ */
+import {
+  AuthenticationError,
+  BrokerUnavailableError,
+  isSwitchyardError,
+  MessageTooLargeError,
+  PublishError,
+  type SwitchyardError,
+  TimeoutError,
+  UnknownTopicError,
+} from '@switchyard/core/spi'
+
+const transport = 'kafka'
+
+interface KafkaErrorLike {
+  readonly name?: string
+  readonly message?: string
+  readonly type?: string
+  readonly code?: string | number
+  readonly cause?: unknown
+  readonly errors?: readonly unknown[]
+  readonly retriable?: boolean
+}
+
+/** Every error in the chain, outermost first (bounded, cycles ignored). */
+function chain(error: unknown): KafkaErrorLike[] {
+  const out: KafkaErrorLike[] = []
+  const queue: unknown[] = [error]
+  while (queue.length > 0 && out.length < 20) {
+    const e = queue.shift()
+    if (typeof e !== 'object' || e === null || out.includes(e as KafkaErrorLike)) continue
+    const k = e as KafkaErrorLike
+    out.push(k)
+    if (k.cause !== undefined) queue.push(k.cause)
+    if (Array.isArray(k.errors)) queue.push(...k.errors)
+  }
+  return out
+}
+
+const connectionNames = new Set([
+  'KafkaJSConnectionError',
+  'KafkaJSConnectionClosedError',
+  'KafkaJSBrokerNotFound',
+  'KafkaJSNoBrokerAvailableError',
+  'KafkaJSRequestTimeoutError',
+  'KafkaJSMetadataNotLoaded',
+  'KafkaJSServerDoesNotSupportApiKey',
+])
+const connectionCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'EPIPE',
+])
+const authTypes = new Set([
+  'SASL_AUTHENTICATION_FAILED',
+  'UNSUPPORTED_SASL_MECHANISM',
+  'ILLEGAL_SASL_STATE',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'GROUP_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+])
+
+/** What was being done when the error happened. */
+export interface ErrorSite {
+  readonly operation: string
+  readonly brokers: readonly string[]
+  readonly topic?: string
+  readonly group?: string
+}
+
+/** True when the error means the broker could not be reached (as opposed to a refusal). */
+export function isConnectionFailure(error: unknown): boolean {
+  return chain(error).some(
+    (e) =>
+      (e.name !== undefined && connectionNames.has(e.name)) ||
+      (typeof e.code === 'string' && connectionCodes.has(e.code)) ||
+      (e.name === 'KafkaJSNumberOfRetriesExceeded' &&
+        /connect|ECONN|socket|timed? ?out/i.test(e.message ?? '')) ||
+      // kafkajs throws a plain Error from a broker object whose connection is gone (after a restart).
+      /^(Broker not connected|Not connected)$/.test(e.message ?? ''),
+  )
+}
+
+/** True for kafkajs' plain error about a broker connection that is gone (it is not retried by kafkajs). */
+export function isStaleConnection(error: unknown): boolean {
+  return chain(error).some((e) => /^(Broker not connected|Not connected)$/.test(e.message ?? ''))
+}
+
+/** Maps anything kafkajs throws onto a Switchyard error; Switchyard errors pass through unchanged. */
+export function mapKafkaError(error: unknown, site: ErrorSite): SwitchyardError {
+  if (isSwitchyardError(error)) return error
+  const errors = chain(error)
+  const context = {
+    transport,
+    operation: site.operation,
+    ...(site.topic === undefined ? {} : { topic: site.topic }),
+    ...(site.group === undefined ? {} : { group: site.group }),
+  }
+  const options = { cause: error, context }
+  const innermost = errors[errors.length - 1]
+  const detail = (innermost?.message ?? String(error)).slice(0, 300)
+
+  const auth = errors.find(
+    (e) => e.name === 'KafkaJSSASLAuthenticationError' || (e.type !== undefined && authTypes.has(e.type)),
+  )
+  if (auth) return new AuthenticationError(transport, auth.message ?? 'authentication failed', options)
+
+  if (errors.some((e) => e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE')) {
+    return new MessageTooLargeError(site.topic ?? '(unknown)', -1, -1, options)
+  }
+  if (errors.some((e) => e.type === 'UNKNOWN_TOPIC_OR_PARTITION' || e.type === 'INVALID_TOPIC_EXCEPTION')) {
+    if (!isConnectionFailure(error)) return new UnknownTopicError(site.topic ?? '(unknown)', options)
+  }
+  if (isConnectionFailure(error)) {
+    return new BrokerUnavailableError(
+      transport,
+      site.brokers.join(','),
+      `${site.operation} failed: ${detail}`,
+      options,
+    )
+  }
+  if (errors.some((e) => e.name === 'KafkaJSTimeout' || e.name === 'KafkaJSLockTimeout')) {
+    return new TimeoutError(`kafka ${site.operation}`, 0, options)
+  }
+  if (site.operation === 'publish') {
+    const retriable = errors.some((e) => e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded')
+    return new PublishError(site.topic ?? '(several)', detail, { ...options, retryable: retriable })
+  }
+  // Anything else (protocol errors during admin/consume) is reported as an unavailable broker:
+  // it is retryable from the user's point of view and keeps the kafkajs error as its cause.
+  return new BrokerUnavailableError(
+    transport,
+    site.brokers.join(','),
+    `${site.operation} failed: ${detail}`,
+    options,
+  )
+}

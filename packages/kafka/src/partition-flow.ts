@@ -1,0 +1,171 @@
+/**
+ * `PartitionFlow`: the bookkeeping of one assigned partition of one subscription — pure logic,
+ * no kafkajs, no timers, no I/O (the subscription drives it and unit tests cover it alone).
+ *
+ * It answers three questions:
+ * - What may be delivered now? Records wait in a ready queue; a record whose key already has an
+ *   unsettled record in this partition is held back until that one is settled, so one key is
+ *   never processed twice at once and keeps publish order (key → partition makes this per key).
+ * - What may be committed? The commit point is the lowest offset not yet settled, or the offset
+ *   after the last record received when all are settled: never past an unsettled record, however
+ *   out of order acknowledgements arrive.
+ * - What was already received? After a rebalance that keeps this partition, kafkajs fetches again
+ *   from the committed offset; records below `next` are duplicates and are skipped.
+ */
+
+/** One received record and its state in the flow. */
+export interface FlowEntry<R> {
+  readonly offset: number
+  readonly key: string | undefined
+  readonly record: R
+  /** Delivery attempt, 1 on first delivery, +1 per local redelivery. */
+  attempt: number
+  /** Acked or dropped: no longer holds the commit point back. */
+  settled: boolean
+}
+
+export class PartitionFlow<R> {
+  /** Entries in offset order from the oldest unsettled one (`#head`). */
+  #log: FlowEntry<R>[] = []
+  #head = 0
+  #ready: FlowEntry<R>[] = []
+  #readyHead = 0
+  #held = new Map<string, FlowEntry<R>[]>()
+  #activeKeys = new Set<string>()
+  #next: number | undefined
+  #heldCount = 0
+  #deferred = 0
+  #inFlight = 0
+
+  /** Records taken for delivery and not yet settled, requeued or deferred. */
+  get inFlight(): number {
+    return this.#inFlight
+  }
+
+  /** Records waiting for the in-flight limit. */
+  get readyCount(): number {
+    return this.#ready.length - this.#readyHead
+  }
+
+  /** Records held back behind an unsettled record of the same key. */
+  get heldCount(): number {
+    return this.#heldCount
+  }
+
+  /** Records waiting for a delayed redelivery. */
+  get deferredCount(): number {
+    return this.#deferred
+  }
+
+  /** Offset after the last received record, if any was received. */
+  get next(): number | undefined {
+    return this.#next
+  }
+
+  /**
+   * Adds a fetched record. Returns undefined (and ignores it) when the offset was already received,
+   * as happens when kafkajs re-fetches a partition this subscription kept across a rebalance.
+   */
+  receive(offset: number, key: string | undefined, record: R): FlowEntry<R> | undefined {
+    if (this.#next !== undefined && offset < this.#next) return undefined
+    this.#next = offset + 1
+    const entry: FlowEntry<R> = { offset, key, record, attempt: 1, settled: false }
+    this.#log.push(entry)
+    this.#enqueue(entry, false)
+    return entry
+  }
+
+  /** The next record to deliver, if one is ready; the caller delivers it. */
+  take(): FlowEntry<R> | undefined {
+    if (this.#readyHead >= this.#ready.length) return undefined
+    const entry = this.#ready[this.#readyHead]
+    this.#ready[this.#readyHead] = undefined as unknown as FlowEntry<R>
+    this.#readyHead++
+    if (this.#readyHead > 1024 && this.#readyHead * 2 > this.#ready.length) {
+      this.#ready = this.#ready.slice(this.#readyHead)
+      this.#readyHead = 0
+    }
+    this.#inFlight++
+    return entry
+  }
+
+  /** Ack or drop: the record no longer holds the commit point, and its key is free for the next one. */
+  settle(entry: FlowEntry<R>): void {
+    if (entry.settled) return
+    entry.settled = true
+    this.#inFlight--
+    this.#release(entry.key)
+  }
+
+  /** Redeliver now: back into the ready queue with attempt + 1; its key stays taken, so order holds. */
+  requeue(entry: FlowEntry<R>): void {
+    this.#inFlight--
+    entry.attempt++
+    this.#ready.push(entry)
+  }
+
+  /**
+   * Redeliver later: the record keeps holding the commit point, but its key is released so later
+   * records of the key flow meanwhile (they may overtake it, as `nack({ delayMs })` allows).
+   */
+  defer(entry: FlowEntry<R>): void {
+    this.#inFlight--
+    this.#deferred++
+    this.#release(entry.key)
+  }
+
+  /** The delay of a deferred record is over: it is delivered next for its key (attempt + 1). */
+  undefer(entry: FlowEntry<R>): void {
+    this.#deferred--
+    entry.attempt++
+    this.#enqueue(entry, true)
+  }
+
+  /**
+   * The offset to commit: the lowest unsettled offset, or the offset after the last received record
+   * when everything received is settled; undefined before anything was received.
+   */
+  commitPoint(): number | undefined {
+    const log = this.#log
+    let head = this.#head
+    while (head < log.length && (log[head] as FlowEntry<R>).settled) head++
+    if (head > 1024 && head * 2 > log.length) {
+      this.#log = log.slice(head)
+      head = 0
+    }
+    this.#head = head
+    const first = this.#log[head]
+    return first === undefined ? this.#next : first.offset
+  }
+
+  #enqueue(entry: FlowEntry<R>, first: boolean): void {
+    const key = entry.key
+    if (key === undefined) {
+      this.#ready.push(entry)
+      return
+    }
+    if (!this.#activeKeys.has(key)) {
+      this.#activeKeys.add(key)
+      this.#ready.push(entry)
+      return
+    }
+    const queue = this.#held.get(key)
+    if (queue === undefined) this.#held.set(key, [entry])
+    else if (first) queue.unshift(entry)
+    else queue.push(entry)
+    this.#heldCount++
+  }
+
+  #release(key: string | undefined): void {
+    if (key === undefined) return
+    const queue = this.#held.get(key)
+    const next = queue?.shift()
+    if (next === undefined) {
+      this.#activeKeys.delete(key)
+      return
+    }
+    if (queue?.length === 0) this.#held.delete(key)
+    this.#heldCount--
+    this.#ready.push(next)
+  }
+}

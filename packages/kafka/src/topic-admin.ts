@@ -1,0 +1,128 @@
+/**
+ * `TopicAdmin`: the Kafka transport's admin-client work — creating topics on first use (cached),
+ * fixing where a new group starts, computing consumer lag, and reading the broker's message size
+ * limit. It neither publishes nor consumes, and holds no subscription state.
+ */
+import { type SubscriptionHealth, type SwitchyardError, UnknownTopicError } from '@switchyard/core/spi'
+import type { Admin } from 'kafkajs'
+import { type ErrorSite, isConnectionFailure } from './errors.js'
+import type { GroupOffsetWriter } from './group-offsets.js'
+import type { ResolvedKafkaOptions } from './options.js'
+
+export interface TopicAdminDeps {
+  readonly admin: Admin
+  readonly offsets: GroupOffsetWriter
+  readonly options: ResolvedKafkaOptions
+  /** Connects the transport (idempotent). */
+  readonly connect: () => Promise<void>
+  readonly mapError: (error: unknown, site: Omit<ErrorSite, 'brokers'>) => SwitchyardError
+}
+
+export class TopicAdmin {
+  readonly #deps: TopicAdminDeps
+  readonly #topics = new Map<string, Promise<void>>()
+
+  constructor(deps: TopicAdminDeps) {
+    this.#deps = deps
+  }
+
+  /** Creates `topic` unless it exists (once per transport; a failure is retried on the next call). */
+  ensureTopic(topic: string): Promise<void> {
+    let pending = this.#topics.get(topic)
+    if (pending === undefined) {
+      pending = this.#createTopic(topic)
+      this.#topics.set(topic, pending)
+      pending.catch(() => this.#topics.delete(topic))
+    }
+    return pending
+  }
+
+  /**
+   * Gives `group` committed offsets on every partition of `topic` where it has none: the current end
+   * (or the start with `fromBeginning`). Committing before any member joins fixes where a new
+   * group starts, so `onReady` and `provision` mean "everything published from now on is seen".
+   */
+  async commitStartIfNone(group: string, topic: string, fromBeginning: boolean): Promise<void> {
+    const { admin } = this.#deps
+    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
+    const has = new Set(
+      (committed?.partitions ?? []).filter((p) => Number(p.offset) >= 0).map((p) => p.partition),
+    )
+    const ends = await admin.fetchTopicOffsets(topic)
+    const missing = ends.filter((e) => !has.has(e.partition))
+    if (missing.length === 0) return
+    try {
+      await this.#deps.offsets.commit(
+        group,
+        topic,
+        missing.map((e) => ({ partition: e.partition, offset: fromBeginning ? e.low : e.high })),
+      )
+    } catch (error) {
+      // Refused because the group has running members: they own its offsets, which is fine.
+      if (isConnectionFailure(error)) throw error
+    }
+  }
+
+  /** Lag per partition of `groupId` on `topic`; undefined when the broker cannot tell within 5 s. */
+  async lag(
+    groupId: string,
+    topic: string,
+  ): Promise<Pick<SubscriptionHealth, 'lag' | 'partitions'> | undefined> {
+    const { admin } = this.#deps
+    const timeout = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 5_000).unref())
+    const ask = (async () => {
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] })
+      const ends = await admin.fetchTopicOffsets(topic)
+      const byPartition = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]))
+      const partitions = ends
+        .map((e) => {
+          const at = byPartition.get(e.partition) ?? -1
+          const start = at >= 0 ? at : Number(e.low)
+          return { partition: e.partition, lag: Math.max(0, Number(e.high) - start) }
+        })
+        .sort((a, b) => a.partition - b.partition)
+      return { lag: partitions.reduce((sum, p) => sum + p.lag, 0), partitions }
+    })().catch(() => undefined)
+    return Promise.race([ask, timeout])
+  }
+
+  /** The broker's `message.max.bytes`, or undefined when it cannot be read (e.g. ACLs). */
+  async readMessageLimit(): Promise<number | undefined> {
+    const { admin } = this.#deps
+    try {
+      const cluster = await admin.describeCluster()
+      const node = cluster.brokers[0]
+      if (node === undefined) return undefined
+      const described = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: 4 /* BROKER */, name: String(node.nodeId), configNames: ['message.max.bytes'] }],
+      })
+      const value = described.resources[0]?.configEntries.find((e) => e.configName === 'message.max.bytes')
+      const limit = Number(value?.configValue)
+      return Number.isFinite(limit) ? limit : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  async #createTopic(topic: string): Promise<void> {
+    const { admin, options } = this.#deps
+    await this.#deps.connect()
+    try {
+      if (!options.createTopics) {
+        const topics = await admin.listTopics()
+        if (!topics.includes(topic)) throw new UnknownTopicError(topic, { context: { transport: 'kafka' } })
+        return
+      }
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [{ topic, numPartitions: options.partitions, replicationFactor: options.replicationFactor }],
+      })
+    } catch (error) {
+      const already = (e: unknown): boolean =>
+        (e as { type?: string })?.type === 'TOPIC_ALREADY_EXISTS' ||
+        ((e as { errors?: unknown[] })?.errors ?? []).some(already)
+      if (!already(error)) throw this.#deps.mapError(error, { operation: 'create topic', topic })
+    }
+  }
+}
