@@ -2,8 +2,8 @@
  * Where the test brokers listen and how to log in: one place, read from environment variables
  * with loopback defaults. Tests, benchmarks and examples import these instead of hard-coding.
  */
+import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
 
 const env = (name: string, fallback: string): string => process.env[name] ?? fallback
 
@@ -53,15 +53,21 @@ export const etcdAuthConnection = {
 
 export type BrokerName = 'kafka' | 'rabbitmq' | 'etcd' | 'etcd-auth'
 
-/** The repository root: this file sits in `test/brokers/src` (or `dist`), three folders below it. */
-const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
 
 /**
  * Where the broker manager keeps what it starts: downloaded Kafka jars, data folders, logs and pid
- * files. `.brokers/` at the repository root (gitignored) unless `SWITCHYARD_BROKERS_DIR` says otherwise.
+ * files. Brokers are machine-wide (their ports are), so the folder is per user, not per clone:
+ * `$XDG_CACHE_HOME/switchyard/brokers` (default `~/.cache/switchyard/brokers`) unless
+ * `SWITCHYARD_BROKERS_DIR` says otherwise. A second clone (or CI's clean clone) therefore finds,
+ * reuses and restarts the same brokers with the same data instead of fighting over the ports.
  */
 export const brokersSettings = {
-  dir: resolve(env('SWITCHYARD_BROKERS_DIR', join(repoRoot, '.brokers'))),
+  dir: resolve(
+    env(
+      'SWITCHYARD_BROKERS_DIR',
+      join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'switchyard', 'brokers'),
+    ),
+  ),
   /** Apache Kafka version resolved from Maven Central (`test/brokers/kafka/pom.xml`). */
   kafkaVersion: env('SWITCHYARD_KAFKA_VERSION', '4.4.0'),
   /** Maximum Java heap of the Kafka broker. */
