@@ -53,7 +53,6 @@ export const etcdAuthConnection = {
 
 export type BrokerName = 'kafka' | 'rabbitmq' | 'etcd' | 'etcd-auth'
 
-
 /**
  * Where the broker manager keeps what it starts: downloaded Kafka jars, data folders, logs and pid
  * files. Brokers are machine-wide (their ports are), so the folder is per user, not per clone:
