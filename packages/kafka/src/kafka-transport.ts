@@ -27,11 +27,11 @@ import {
   validateGroup,
   validateTopic,
 } from '@switchyard/core/spi'
-import {
+// kafkajs is CommonJS: Node's ESM loader cannot see all of its named exports, so values come
+// from the default export (types are erased and may be imported by name).
+import kafkajs, {
   type Admin,
-  CompressionCodecs,
-  CompressionTypes,
-  Kafka,
+  type Kafka as KafkaClient,
   type Message as KafkaRecord,
   type Producer,
   type TopicMessages,
@@ -45,6 +45,8 @@ import { createLogCreator, kafkaLogLevel } from './logger.js'
 import { type KafkaTransportOptions, type ResolvedKafkaOptions, resolveKafkaOptions } from './options.js'
 import { StatusTracker } from './status-tracker.js'
 import { TopicAdmin } from './topic-admin.js'
+
+const { CompressionCodecs, CompressionTypes, Kafka } = kafkajs
 
 /** Kafka's default `message.max.bytes`, used until the broker's own value is read on connect. */
 const defaultBrokerLimit = 1_048_588
@@ -82,7 +84,7 @@ function messageBytes(m: OutgoingMessage): number {
 export class KafkaTransport implements Transport {
   readonly kind = 'kafka'
   /** The raw kafkajs client, as an escape hatch (its admin, producers and consumers are separate). */
-  readonly client: Kafka
+  readonly client: KafkaClient
   readonly #options: ResolvedKafkaOptions
   readonly #status = new StatusTracker()
   readonly #admin: Admin

@@ -3,10 +3,12 @@
  * kafkajs logs a lot at `info` (every pause, join and retry), so nothing reaches the console
  * unless asked for through `logLevel`.
  */
-import { type logCreator, logLevel } from 'kafkajs'
+import kafkajs, { type logLevel as LogLevel, type logCreator } from 'kafkajs'
 import type { KafkaLogLevel, KafkaTransportOptions } from './options.js'
 
-const toKafkaLevel: Record<KafkaLogLevel, logLevel> = {
+const { logLevel } = kafkajs
+
+const toKafkaLevel: Record<KafkaLogLevel, LogLevel> = {
   nothing: logLevel.NOTHING,
   error: logLevel.ERROR,
   warn: logLevel.WARN,
@@ -14,7 +16,7 @@ const toKafkaLevel: Record<KafkaLogLevel, logLevel> = {
   debug: logLevel.DEBUG,
 }
 
-const fromKafkaLevel = (level: logLevel): KafkaLogLevel =>
+const fromKafkaLevel = (level: LogLevel): KafkaLogLevel =>
   level <= logLevel.ERROR
     ? 'error'
     : level === logLevel.WARN
@@ -24,7 +26,7 @@ const fromKafkaLevel = (level: logLevel): KafkaLogLevel =>
         : 'debug'
 
 /** The kafkajs `logLevel` for an option value. */
-export function kafkaLogLevel(level: KafkaLogLevel): logLevel {
+export function kafkaLogLevel(level: KafkaLogLevel): LogLevel {
   return toKafkaLevel[level]
 }
 

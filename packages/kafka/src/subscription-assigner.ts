@@ -9,7 +9,9 @@
  * that topic, round-robin, rotating the starting member per topic to spread the load. (kafkajs
  * also gives the assigner only the leader's topics and metadata; this one reads every member's.)
  */
-import { AssignerProtocol, type GroupMemberAssignment, type PartitionAssigner } from 'kafkajs'
+import kafkajs, { type GroupMemberAssignment, type PartitionAssigner } from 'kafkajs'
+
+const { AssignerProtocol } = kafkajs
 
 /** Protocol name announced to the group coordinator. */
 export const subscriptionAssignerName = 'SwitchyardSubscriptionRoundRobin'
