@@ -1,0 +1,190 @@
+/**
+ * What the benchmark runs: the cases of each transport, with their sizes, batch/window sizes,
+ * counts and time bounds, for the full run and for `--quick`.
+ *
+ * One place for every number, so BENCHMARKS.md can quote the settings. This module runs nothing.
+ */
+
+export type TransportName = 'memory' | 'kafka' | 'rabbitmq'
+export const transportNames: readonly TransportName[] = ['memory', 'kafka', 'rabbitmq']
+
+export type Scenario =
+  | { readonly kind: 'publish'; readonly size: number; readonly batch: number }
+  | { readonly kind: 'consume'; readonly size: number; readonly concurrency: number }
+  | { readonly kind: 'rate'; readonly size: number; readonly perSecond: number }
+  | { readonly kind: 'saturation'; readonly size: number; readonly window: number; readonly batch: number }
+  | {
+      readonly kind: 'e2e'
+      readonly size: number
+      readonly window: number
+      readonly batch: number
+      readonly concurrency: number
+    }
+  | { readonly kind: 'soak'; readonly size: number; readonly window: number; readonly batch: number }
+
+/** One case as handed to a worker process. */
+export interface CaseSpec {
+  readonly id: string
+  readonly label: string
+  readonly transport: TransportName
+  readonly scenario: Scenario
+  /** Measured repetitions after one warm-up run. */
+  readonly reps: number
+  /** Upper bound of one repetition: messages, and ms. */
+  readonly maxCount: number
+  readonly maxMs: number
+  /** Latency runs: warm-up inside each run, ms. */
+  readonly warmupMs: number
+  /** Whether the raw client is measured too (the soak measures Switchyard only). */
+  readonly paired: boolean
+}
+
+export interface PlanOptions {
+  readonly quick: boolean
+}
+
+interface TransportSettings {
+  /** Messages per batch / confirm window in the batched publish mode. */
+  readonly batch: number
+  /** Upper bounds of one publish repetition. */
+  readonly publishMs: number
+  readonly publishCount: number
+  /** Messages queued for one consume repetition. */
+  readonly consumeCount: number
+  readonly consumeMs: number
+  /** Saturation: unconsumed messages at most, and publish batch. */
+  readonly window: number
+  readonly windowBatch: number
+}
+
+const settings: Record<TransportName, TransportSettings> = {
+  memory: {
+    batch: 100,
+    publishMs: 1000,
+    publishCount: 3_000_000,
+    consumeCount: 300_000,
+    consumeMs: 20_000,
+    window: 1000,
+    windowBatch: 100,
+  },
+  kafka: {
+    batch: 1000,
+    publishMs: 3000,
+    publishCount: 600_000,
+    consumeCount: 150_000,
+    consumeMs: 30_000,
+    window: 10_000,
+    windowBatch: 1000,
+  },
+  rabbitmq: {
+    batch: 500,
+    publishMs: 3000,
+    publishCount: 200_000,
+    consumeCount: 20_000,
+    consumeMs: 30_000,
+    window: 2000,
+    windowBatch: 500,
+  },
+}
+
+export function batchOf(transport: TransportName): number {
+  return settings[transport].batch
+}
+
+export function settingsOf(transport: TransportName): TransportSettings {
+  return settings[transport]
+}
+
+/** The cases of one transport, in run order. */
+export function casesFor(transport: TransportName, options: PlanOptions): CaseSpec[] {
+  const s = settings[transport]
+  const reps = options.quick ? 1 : 3
+  const scale = options.quick ? 0.5 : 1
+  const cases: CaseSpec[] = []
+  const add = (
+    id: string,
+    label: string,
+    scenario: Scenario,
+    maxCount: number,
+    maxMs: number,
+    warmupMs = 0,
+    paired = true,
+  ): void => {
+    cases.push({
+      id: `${transport}.${id}`,
+      label,
+      transport,
+      scenario,
+      reps: scenario.kind === 'soak' ? 1 : reps,
+      maxCount,
+      maxMs,
+      warmupMs,
+      paired,
+    })
+  }
+  for (const size of [100, 1024]) {
+    const name = size === 100 ? '100 B' : '1 KiB'
+    add(
+      `publish.awaited.${size}`,
+      `publish ${name}, awaited one at a time`,
+      { kind: 'publish', size, batch: 1 },
+      s.publishCount,
+      s.publishMs * scale,
+    )
+    add(
+      `publish.batched.${size}`,
+      `publish ${name}, ${transport === 'rabbitmq' ? 'confirm window' : 'batches'} of ${s.batch}`,
+      { kind: 'publish', size, batch: s.batch },
+      s.publishCount,
+      s.publishMs * scale,
+    )
+  }
+  for (const concurrency of [1, 16]) {
+    add(
+      `consume.c${concurrency}`,
+      `consume 100 B with ack, concurrency ${concurrency}`,
+      { kind: 'consume', size: 100, concurrency },
+      Math.round(s.consumeCount * scale),
+      s.consumeMs,
+    )
+  }
+  const latencyMs = options.quick ? 2500 : 3000
+  const warmupMs = 1000
+  // Memory: the simplest consumer (ack inside subscribe); brokers: the Bus's default in-flight limit.
+  const e2eConcurrency = transport === 'memory' ? 1 : 64
+  add(
+    'e2e',
+    `publish → consume → ack, 100 B, batches of ${s.windowBatch}, window ${s.window}, concurrency ${e2eConcurrency}`,
+    { kind: 'e2e', size: 100, window: s.window, batch: s.windowBatch, concurrency: e2eConcurrency },
+    Number.MAX_SAFE_INTEGER,
+    options.quick ? 2000 : 2500,
+    1000,
+  )
+  add(
+    'latency.rate1000',
+    'e2e latency 100 B at 1,000 msg/s offered, concurrency 16',
+    { kind: 'rate', size: 100, perSecond: 1000 },
+    Number.MAX_SAFE_INTEGER,
+    // 4,000 samples per repetition at 1,000 msg/s: p99.9 rests on the 4 slowest.
+    options.quick ? 2500 : 4000,
+    warmupMs,
+  )
+  add(
+    'latency.saturation',
+    `e2e at saturation, 100 B, window ${s.window} (batches of ${s.windowBatch}), concurrency 16`,
+    { kind: 'saturation', size: 100, window: s.window, batch: s.windowBatch },
+    Number.MAX_SAFE_INTEGER,
+    latencyMs,
+    warmupMs,
+  )
+  add(
+    'soak',
+    `RSS soak at saturation, ${options.quick ? 10 : 60} s`,
+    { kind: 'soak', size: 100, window: s.window, batch: s.windowBatch },
+    Number.MAX_SAFE_INTEGER,
+    options.quick ? 10_000 : 60_000,
+    options.quick ? 2000 : 5000,
+    false,
+  )
+  return cases
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# `npm run bench [-- memory|kafka|rabbitmq ...] [-- --quick] [other bench/src/main.ts flags]`
+#
+# Builds what the benchmark needs (turbo caches unchanged packages), resolves the brokers' own tools
+# through Maven (Kafka's kafka-tools, RabbitMQ PerfTest) on first use, then runs each transport:
+# memory on its own, Kafka and RabbitMQ each under the brokers lock (/tmp/switchyard-brokers.lock),
+# bringing the broker up through the broker manager first, so no broker test runs at the same time.
+# A full run (no transport named, no --quick, no --only) writes BENCHMARKS.md at the repository root.
+# Not part of the tests.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+lock=/tmp/switchyard-brokers.lock
+# Same default as test/brokers/src/env.ts: broker state is per user, shared by every clone.
+state="${SWITCHYARD_BROKERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/switchyard/brokers}"
+tools="$state/bench-tools"
+
+transports=()
+flags=()
+full=1
+for arg in "$@"; do
+  case "$arg" in
+    memory | kafka | rabbitmq) transports+=("$arg") ;;
+    all) transports=(memory kafka rabbitmq) ;;
+    --quick | --only) full=0; flags+=("$arg") ;;
+    *) flags+=("$arg") ;;
+  esac
+done
+if [ "${#transports[@]}" -eq 0 ]; then
+  transports=(memory kafka rabbitmq)
+else
+  full=0
+fi
+needs_brokers=0
+for t in "${transports[@]}"; do
+  if [ "$t" != memory ]; then needs_brokers=1; fi
+done
+
+log() { printf '%s bench.sh: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+if [ ! -d node_modules ]; then
+  log 'installing workspace dependencies (npm ci)'
+  # npm 11 may refuse a lock that lacks other platforms' optional binaries (see scripts/test.sh).
+  npm ci --no-audit --no-fund || npm install --no-audit --no-fund
+fi
+if [ ! -f bench/node_modules/hdr-histogram-js/package.json ]; then
+  log 'installing bench dependencies (npm ci --prefix bench)'
+  npm ci --prefix bench --no-audit --no-fund
+fi
+
+log 'building packages and the benchmark'
+if ! npx turbo run build --output-logs=errors-only \
+  --filter=@switchyard/core --filter=@switchyard/memory --filter=@switchyard/kafka \
+  --filter=@switchyard/rabbitmq --filter=@switchyard/brokers; then
+  # A package being edited may not build for a moment; measure its last build if there is one.
+  for pkg in packages/core packages/memory packages/kafka packages/rabbitmq test/brokers; do
+    if [ ! -f "$pkg/dist/index.js" ]; then
+      log "build failed and $pkg/dist is missing"
+      exit 1
+    fi
+  done
+  log 'build failed; measuring the packages as last built'
+fi
+npx tsc -p bench/tsconfig.build.json
+
+# Resolves one Maven dependency set into $tools/<name> once (Maven caches the jars in ~/.m2).
+resolve_tools() {
+  local name="$1"
+  if [ -f "$tools/$name/.complete" ]; then return; fi
+  log "resolving $name through Maven into $tools/$name"
+  rm -rf "${tools:?}/$name"
+  mkdir -p "$tools/$name"
+  timeout 600 mvn -B -q -f "bench/tools/$name/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$tools/$name"
+  date -u +%FT%TZ > "$tools/$name/.complete"
+}
+
+if [ "$needs_brokers" -eq 1 ]; then
+  resolve_tools kafka-tools
+  resolve_tools perf-test
+fi
+
+# Each transport's figures are kept (bench/dist is not committed), so the tables can be printed or
+# BENCHMARKS.md rewritten again without measuring: node bench/dist/main.js --merge bench/dist/results/*.json --write
+results="$root/bench/dist/results"
+rm -rf "$results"
+mkdir -p "$results"
+saved=()
+for t in "${transports[@]}"; do
+  out="$results/$t.json"
+  if [ "$t" = memory ]; then
+    timeout 900 node bench/dist/main.js "$t" --save "$out" "${flags[@]}"
+  else
+    # One hold of the brokers lock per broker: bring it up (or reuse it), then measure it.
+    log "waiting for the brokers lock to run $t"
+    flock "$lock" bash -c 'node test/brokers/dist/cli.js up "$1" >&2 && shift && exec "$@"' _ "$t" \
+      timeout 900 node bench/dist/main.js "$t" --save "$out" "${flags[@]}"
+  fi
+  saved+=("$out")
+done
+
+write=()
+if [ "$full" -eq 1 ]; then write=(--write); fi
+log 'all transports measured'
+node bench/dist/main.js --merge "${saved[@]}" "${write[@]}"
