@@ -1,0 +1,207 @@
+/**
+ * End to end on real brokers: each service of the marketplace runs as its own process, started
+ * from the built `dist/` exactly as in production (`node dist/notifications.js` …), with the
+ * transport chosen by the transport document in etcd — the only thing that differs between the
+ * Kafka and the RabbitMQ run. The same scenario and assertions as the in-memory test
+ * (marketplace-run.ts); services report outcomes to one JSON-lines file per process.
+ *
+ * Needs Kafka, RabbitMQ and etcd (`npm run brokers -- up all`). Run under the brokers lock:
+ *   flock /tmp/switchyard-brokers.lock npx vitest run --project integration examples/talent-marketplace
+ */
+import 'reflect-metadata'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { etcdConnection, kafkaConnection, rabbitmqConnection } from '@switchyard/brokers'
+import type { ConfigStore } from '@switchyard/core'
+import { EtcdConfigStore } from '@switchyard/etcd'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defaultTemplate } from '../notification-settings.js'
+import type { StampedOutcome } from '../outcome-log.js'
+import { settingsKeys } from '../topics.js'
+import { waitFor } from '../wait-for.js'
+import { runMarketplaceScenario } from './marketplace-run.js'
+
+const exampleDir = fileURLToPath(new URL('../../', import.meta.url))
+const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url))
+
+/** The transport documents of the two runs: the only difference between them. */
+const runs: { name: string; document: (store: ConfigStore) => Record<string, unknown> }[] = [
+  {
+    name: 'kafka',
+    document: () => ({ kind: 'kafka', brokers: kafkaConnection.brokers, clientId: 'talent-marketplace' }),
+  },
+  {
+    name: 'rabbitmq',
+    document: (store) => ({
+      kind: 'rabbitmq',
+      host: rabbitmqConnection.host,
+      port: rabbitmqConnection.port,
+      vhost: rabbitmqConnection.vhost,
+      username: rabbitmqConnection.username,
+      password: store.secret(rabbitmqConnection.password), // encrypted at rest in etcd
+    }),
+  },
+]
+
+/** One process per service; two workers compete for jobs. */
+const processes = [
+  ['notifications', 'notifications'],
+  ['search-index', 'search-index'],
+  ['worker', 'worker-1'],
+  ['worker', 'worker-2'],
+  ['registration', 'registration'],
+] as const
+
+beforeAll(() => {
+  // The services run from dist/, so build this package and everything it depends on (cached by turbo).
+  execFileSync(
+    'npx',
+    [
+      'turbo',
+      'run',
+      'build',
+      '--output-logs=errors-only',
+      '--filter=@switchyard-examples/talent-marketplace...',
+    ],
+    { cwd: repoRoot, stdio: 'inherit', timeout: 180_000 },
+  )
+}, 200_000)
+
+/** Reads the JSON lines appended to a file since the last call. */
+class OutcomeFile {
+  readonly outcomes: StampedOutcome[] = []
+  #offset = 0
+  #partial = ''
+  constructor(readonly path: string) {}
+  poll(): void {
+    if (!existsSync(this.path)) return
+    const fd = openSync(this.path, 'r')
+    try {
+      const buffer = Buffer.alloc(1 << 20)
+      for (;;) {
+        const n = readSync(fd, buffer, 0, buffer.length, this.#offset)
+        if (n === 0) break
+        this.#offset += n
+        const lines = (this.#partial + buffer.subarray(0, n).toString('utf8')).split('\n')
+        this.#partial = lines.pop() ?? ''
+        for (const line of lines) if (line) this.outcomes.push(JSON.parse(line) as StampedOutcome)
+      }
+    } finally {
+      closeSync(fd)
+    }
+  }
+}
+
+describe.each(runs)('the marketplace on $name, one process per service', ({ name, document }) => {
+  const run = `${name}-${randomBytes(4).toString('hex')}`
+  const dir = mkdtempSync(join(tmpdir(), `marketplace-${run}-`))
+  const namespace = `/switchyard-test/marketplace/${run}/`
+  const secretKey = randomBytes(32)
+  const store = new EtcdConfigStore({
+    endpoints: etcdConnection.endpoints,
+    namespace,
+    secrets: { current: { id: 'test', key: new Uint8Array(secretKey) } },
+  })
+  const children = new Map<string, { child: ChildProcess; output: string[] }>()
+  const files = processes.map(([, label]) => new OutcomeFile(join(dir, `${label}.jsonl`)))
+  const outcomes = (): StampedOutcome[] => {
+    for (const f of files) f.poll()
+    return files.flatMap((f) => f.outcomes)
+  }
+
+  afterAll(async () => {
+    for (const { child } of children.values()) if (child.exitCode === null) child.kill('SIGKILL')
+    await store.delete('transport').catch(() => undefined)
+    await store.delete(settingsKeys.notifications).catch(() => undefined)
+    await store.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('handles 1,000 registrations with the same outcome as on memory, and stops gracefully', async () => {
+    await store.put('transport', document(store))
+    await store.put(settingsKeys.notifications, { template: defaultTemplate })
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SWITCHYARD_ETCD_ENDPOINTS: etcdConnection.endpoints.join(','),
+      SWITCHYARD_ETCD_NAMESPACE: namespace,
+      SWITCHYARD_SECRETS_KEY: secretKey.toString('base64'),
+      SWITCHYARD_SECRETS_KEY_ID: 'test',
+      SWITCHYARD_TRANSPORT_KEY: 'transport',
+      MARKETPLACE_PREFIX: `${run}.`,
+      REGISTRATION_PORT: '0',
+    }
+    delete env.TRANSPORT
+    for (const [service, label] of processes) {
+      const child = spawn(process.execPath, [join(exampleDir, 'dist', `${service}.js`)], {
+        cwd: exampleDir,
+        env: { ...env, OUTCOMES_FILE: join(dir, `${label}.jsonl`) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      const output: string[] = []
+      const keep = (chunk: Buffer) => {
+        output.push(chunk.toString())
+        if (output.length > 200) output.shift()
+      }
+      child.stdout?.on('data', keep)
+      child.stderr?.on('data', keep)
+      children.set(label, { child, output })
+    }
+    const logs = () =>
+      [...children]
+        .map(([label, c]) => `--- ${label} (exit ${c.child.exitCode})\n${c.output.join('')}`)
+        .join('\n')
+
+    try {
+      await waitFor(
+        'every service to be ready',
+        () => {
+          const exited = [...children].find(([, c]) => c.child.exitCode !== null)
+          if (exited) throw new Error(`${exited[0]} exited with code ${exited[1].child.exitCode}`)
+          return outcomes().filter((o) => o.type === 'ready').length === processes.length
+        },
+        60_000,
+        50,
+      )
+      const listening = outcomes().find((o) => o.type === 'listening')
+      if (listening?.type !== 'listening') throw new Error('registration did not report its port')
+
+      const { templateChangeMs } = await runMarketplaceScenario({
+        publish: async (from, count) => {
+          const res = await fetch(
+            `http://127.0.0.1:${listening.port}/registrations?from=${from}&count=${count}`,
+            {
+              method: 'POST',
+            },
+          )
+          if (!res.ok) throw new Error(`registration answered ${res.status}: ${await res.text()}`)
+        },
+        outcomes,
+        setTemplate: async (template) => {
+          await store.put(settingsKeys.notifications, { template })
+        },
+        phaseTimeoutMs: 90_000,
+      })
+      console.info(`${name}: the new template was in use ${templateChangeMs} ms after the change`)
+      // Both workers took part: jobs were shared between the competing consumers.
+      const workers = new Set(outcomes().flatMap((o) => (o.type === 'job-processed' ? [o.worker] : [])))
+      expect(workers.size).toBe(2)
+    } catch (error) {
+      console.error(logs())
+      throw error
+    }
+
+    // Graceful shutdown: SIGTERM drains every service, which then exits with code 0.
+    const exits = [...children.values()].map(({ child }) =>
+      child.exitCode !== null
+        ? Promise.resolve(child.exitCode)
+        : new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))),
+    )
+    for (const { child } of children.values()) child.kill('SIGTERM')
+    const codes = await Promise.all(exits)
+    expect(codes, logs()).toEqual(processes.map(() => 0))
+  }, 200_000)
+})

@@ -1,0 +1,57 @@
+/**
+ * Wiring shared by every entry point: which classes make up each service, and how a process
+ * starts a set of them with `@switchyard/di`.
+ *
+ * The transport comes from the environment (`TRANSPORT=memory|kafka|rabbitmq`) or from the
+ * transport document in the config store (`SWITCHYARD_TRANSPORT_KEY`); the config store is etcd
+ * when `SWITCHYARD_ETCD_ENDPOINTS` is set, else memory. Nothing here names a broker.
+ */
+import 'reflect-metadata'
+import type { ConfigStore } from '@switchyard/core'
+import { configStoreFromEnv, configure, fromEnv, type ServiceClass, type SwitchyardApp } from '@switchyard/di'
+import { container as rootContainer } from 'tsyringe'
+import { DeadLetterAudit } from './dead-letter-audit.js'
+import { FileWorker } from './file-worker.js'
+import { NotificationsService } from './notifications-service.js'
+import { OUTCOME_LOG, type OutcomeLog } from './outcome-log.js'
+import { RegistrationHttp } from './registration-http.js'
+import { RegistrationService } from './registration-service.js'
+import { SearchIndexService } from './search-index-service.js'
+
+/** The classes of each service; a process runs one entry (or, on memory, all of them). */
+export const serviceClasses = {
+  registration: [RegistrationService, RegistrationHttp],
+  notifications: [NotificationsService, DeadLetterAudit],
+  'search-index': [SearchIndexService],
+  worker: [FileWorker],
+} satisfies Record<string, ServiceClass[]>
+
+export type ServiceName = keyof typeof serviceClasses
+
+export interface StartOptions {
+  /** Where services report what they do. */
+  readonly outcomes: OutcomeLog
+  /** Environment to configure from (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>>
+  /** Transport kind when neither `TRANSPORT` nor `SWITCHYARD_TRANSPORT_KEY` is set (default: none → error). */
+  readonly defaultKind?: string
+  /** A config store to use instead of the one the environment names. */
+  readonly configStore?: ConfigStore
+}
+
+/** Configures a fresh child container with `services` and starts them (handlers subscribed and ready). */
+export async function startMarketplace(
+  services: readonly ServiceClass[],
+  options: StartOptions,
+): Promise<SwitchyardApp> {
+  const env = options.env ?? process.env
+  const container = rootContainer.createChildContainer()
+  container.register(OUTCOME_LOG, { useValue: options.outcomes })
+  const app = await configure(container, {
+    transport: fromEnv({ env, ...(options.defaultKind ? { defaultKind: options.defaultKind } : {}) }),
+    configStore: options.configStore ?? configStoreFromEnv(env),
+    services,
+  })
+  await app.start()
+  return app
+}

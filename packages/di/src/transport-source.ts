@@ -1,0 +1,171 @@
+/**
+ * Where a transport configuration comes from: the environment, a config store (etcd), or etcd
+ * reached directly. A source only *reads* `{ kind, ...options }`; the registry validates it and
+ * builds the adapter (see `transport-registry.ts`), so every source gets the same checks and the
+ * same `ConfigError` naming the offending field.
+ */
+import { ConfigError, type ConfigStore } from '@switchyard/core'
+import {
+  EtcdConfigStore,
+  type EtcdConfigStoreOptions,
+  readTransportDocument,
+  transportDocumentSchema,
+} from '@switchyard/etcd'
+import type { Environment, TransportRegistry } from './transport-registry.js'
+
+const sourceBrand = Symbol.for('switchyard.di.TransportSource')
+
+/** What a source may use while loading. */
+export interface TransportSourceContext {
+  readonly registry: TransportRegistry
+  /** The config store given to `configure()` (or built from the environment), if any. */
+  readonly configStore: ConfigStore | undefined
+}
+
+/** A configuration as read by a source, before validation. */
+export interface LoadedTransportConfig {
+  readonly config: unknown
+  /** Where it came from, for error messages: `transport document at /apps/x/transport`. */
+  readonly what: string
+  /** A store the source opened itself; the app closes it on stop and offers it as `CONFIG_STORE`. */
+  readonly openedStore?: ConfigStore
+}
+
+/** A deferred transport configuration; pass one as `configure(container, { transport: source })`. */
+export interface TransportSource {
+  readonly [sourceBrand]: true
+  /** Human description, e.g. `environment (TRANSPORT)`. */
+  readonly description: string
+  load(context: TransportSourceContext): Promise<LoadedTransportConfig>
+}
+
+/** True for values made by `fromEnv`, `fromConfigStore`, `fromEtcd` or `transportSource`. */
+export function isTransportSource(value: unknown): value is TransportSource {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { [sourceBrand]?: unknown })[sourceBrand] === true
+  )
+}
+
+/** Makes a source from a loader (for a configuration kept somewhere Switchyard does not know). */
+export function transportSource(
+  description: string,
+  load: (context: TransportSourceContext) => Promise<LoadedTransportConfig>,
+): TransportSource {
+  return { [sourceBrand]: true, description, load }
+}
+
+/** Kinds whose stored document `@switchyard/etcd` defines, read off `transportDocumentSchema` itself. */
+const documentedKinds = new Set<unknown>(
+  transportDocumentSchema.options.map((member) => member.shape.kind.value),
+)
+
+/**
+ * Reads the document at `key`: validated by `transportDocumentSchema` for the built-in kinds (so
+ * passwords must be secrets), then mapped onto adapter options by the kind's factory. A kind the
+ * schema does not know but the registry does is left to that factory's own schema.
+ */
+async function readDocument(
+  store: ConfigStore,
+  key: string,
+  registry: TransportRegistry,
+): Promise<LoadedTransportConfig> {
+  const what = `transport document at ${JSON.stringify(key)}`
+  const entry = await store.get<Record<string, unknown>>(key)
+  if (entry === undefined) {
+    throw new ConfigError(
+      what,
+      [`(root): no document is stored under this key; put one like { "kind": "memory" }`],
+      {
+        context: { field: '(root)', key },
+      },
+    )
+  }
+  const rawKind = typeof entry.value === 'object' && entry.value !== null ? entry.value.kind : undefined
+  const document: Record<string, unknown> = documentedKinds.has(rawKind)
+    ? ((await readTransportDocument(store, key)) as Record<string, unknown>)
+    : entry.value
+  const { kind, ...rest } = document
+  const factory = registry.factory(kind, what)
+  return { config: { kind, ...(factory.fromDocument ? factory.fromDocument(rest) : rest) }, what }
+}
+
+/**
+ * The transport document `{ kind, ...options }` stored under `key` in the config store given to
+ * `configure()` (`configStore` option). Secrets in it (e.g. `password`) are revealed for the adapter.
+ *
+ * @example
+ * await configure(container, { configStore: etcdStore, transport: fromConfigStore('/apps/billing/transport') })
+ */
+export function fromConfigStore(key: string): TransportSource {
+  return transportSource(`config store key ${key}`, async ({ configStore, registry }) => {
+    if (!configStore) {
+      throw new ConfigError('configure() options', [
+        `configStore: fromConfigStore(${JSON.stringify(key)}) needs a config store; pass configStore, or use fromEtcd`,
+      ])
+    }
+    return readDocument(configStore, key, registry)
+  })
+}
+
+/**
+ * The transport document stored under `key` in etcd, reached with `options` (endpoints, namespace,
+ * secret keys). The store opened for it becomes the app's `CONFIG_STORE` unless `configure()` was
+ * given one, and is closed on stop.
+ *
+ * @example
+ * await configure(container, { transport: fromEtcd('/apps/billing/transport', { endpoints: ['http://127.0.0.1:2379'] }) })
+ */
+export function fromEtcd(key: string, options: EtcdConfigStoreOptions): TransportSource {
+  return transportSource(`etcd key ${key}`, async ({ registry }) => {
+    const store = new EtcdConfigStore(options)
+    try {
+      return { ...(await readDocument(store, key, registry)), openedStore: store }
+    } catch (error) {
+      await store.close().catch(() => undefined)
+      throw error
+    }
+  })
+}
+
+/** Options of {@link fromEnv}. */
+export interface FromEnvOptions {
+  /** Variables to read (default `process.env`). */
+  readonly env?: Environment
+  /** Kind used when `TRANSPORT` is not set (default: none, which is a `ConfigError`). */
+  readonly defaultKind?: string
+}
+
+/**
+ * The transport named by environment variables:
+ *
+ * - `SWITCHYARD_TRANSPORT_KEY=/apps/x/transport`: read the transport document at that key of the
+ *   config store (see {@link fromConfigStore}); wins over `TRANSPORT`.
+ * - otherwise `TRANSPORT=memory|kafka|rabbitmq` plus that kind's `SWITCHYARD_*` variables
+ *   (listed in the README: `SWITCHYARD_KAFKA_BROKERS`, `SWITCHYARD_RABBITMQ_URL`, …).
+ *
+ * @example
+ * // TRANSPORT=kafka SWITCHYARD_KAFKA_BROKERS=10.0.0.5:9092 node dist/notifications.js
+ * await configure(container, { transport: fromEnv() })
+ */
+export function fromEnv(options: FromEnvOptions = {}): TransportSource {
+  return transportSource('environment (TRANSPORT / SWITCHYARD_TRANSPORT_KEY)', async (context) => {
+    const env = options.env ?? process.env
+    const key = env.SWITCHYARD_TRANSPORT_KEY
+    if (key) return fromConfigStore(key).load(context)
+    const kind = env.TRANSPORT || options.defaultKind
+    const what = 'transport environment variables'
+    if (!kind) {
+      throw new ConfigError(
+        what,
+        [
+          `TRANSPORT: set it to one of ${context.registry.kinds().join(', ')} (or set SWITCHYARD_TRANSPORT_KEY)`,
+        ],
+        { context: { field: 'TRANSPORT' } },
+      )
+    }
+    const factory = context.registry.factory(kind, `${what} (TRANSPORT)`)
+    return { config: { kind, ...factory.fromEnv(env) }, what }
+  })
+}
