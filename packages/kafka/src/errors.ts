@@ -97,6 +97,10 @@ export function isStaleConnection(error: unknown): boolean {
   return chain(error).some((e) => /^(Broker not connected|Not connected)$/.test(e.message ?? ''))
 }
 
+function isRetriable(e: { name?: string; retriable?: unknown }): boolean {
+  return e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded'
+}
+
 /** Maps anything kafkajs throws onto a Switchyard error; Switchyard errors pass through unchanged. */
 export function mapKafkaError(error: unknown, site: ErrorSite): SwitchyardError {
   if (isSwitchyardError(error)) return error
@@ -119,10 +123,21 @@ export function mapKafkaError(error: unknown, site: ErrorSite): SwitchyardError 
   if (errors.some((e) => e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE')) {
     return new MessageTooLargeError(site.topic ?? '(unknown)', -1, -1, options)
   }
-  if (errors.some((e) => e.type === 'UNKNOWN_TOPIC_OR_PARTITION' || e.type === 'INVALID_TOPIC_EXCEPTION')) {
-    if (!isConnectionFailure(error)) return new UnknownTopicError(site.topic ?? '(unknown)', options)
+  const connection = isConnectionFailure(error)
+  const timeout = errors.some((e) => e.name === 'KafkaJSTimeout' || e.name === 'KafkaJSLockTimeout')
+  if (
+    !connection &&
+    ((site.operation === 'create topic' && !timeout && !errors.some(isRetriable)) ||
+      errors.some((e) => e.type === 'UNKNOWN_TOPIC_OR_PARTITION' || e.type === 'INVALID_TOPIC_EXCEPTION'))
+  ) {
+    // A refusal to create the topic (invalid name, replication factor above the broker count, a
+    // policy) is not an outage: retrying cannot help, so it is not a BrokerUnavailableError. The
+    // kafkajs error stays the cause and its message is quoted, since it says what to change.
+    const unknown = new UnknownTopicError(site.topic ?? '(unknown)', options)
+    unknown.message = `${unknown.message} Kafka said: ${detail}`
+    return unknown
   }
-  if (isConnectionFailure(error)) {
+  if (connection) {
     return new BrokerUnavailableError(
       transport,
       site.brokers.join(','),
@@ -130,7 +145,7 @@ export function mapKafkaError(error: unknown, site: ErrorSite): SwitchyardError 
       options,
     )
   }
-  if (errors.some((e) => e.name === 'KafkaJSTimeout' || e.name === 'KafkaJSLockTimeout')) {
+  if (timeout) {
     return new TimeoutError(`kafka ${site.operation}`, 0, options)
   }
   if (site.operation === 'publish') {

@@ -1,12 +1,15 @@
 /**
  * `KafkaSubscription`: one `Transport.subscribe` stream, backed by one kafkajs consumer.
  *
- * kafkajs hands over batches per partition (`eachBatch`); this class returns from each batch at
- * once after putting its records into the partition's {@link PartitionFlow}, and emits deliveries
- * as fast as the in-flight limit and the per-key hold-back allow. Kafka offsets are committed on a
- * timer, by this class alone (kafkajs auto-commit is off), and only up to each partition's commit
- * point. A partition whose records cannot all be emitted is paused in kafkajs and resumed once it
- * can take more. It does not publish, create topics or compute lag: the transport does.
+ * kafkajs hands over batches per partition (`eachBatch`, one at a time); this class puts
+ * each batch's records into the partition's {@link PartitionFlow}, emits deliveries as fast as the
+ * in-flight limit and the per-key hold-back allow, and returns from the batch once the partition's
+ * backlog is down to its low-water mark, so kafkajs fetches the next batch while the last one is
+ * still being worked on (backpressure without pausing). A partition whose backlog does not drain
+ * within `maxWaitTimeMs` is paused in kafkajs instead, and resumed once it is down to that mark.
+ * Kafka offsets are committed on a timer, by this class alone (kafkajs auto-commit is off), and
+ * only up to each partition's commit point. It does not publish, create topics or compute lag: the
+ * transport does.
  */
 import type { Delivery, Message, SubscriptionHealth, SwitchyardError } from '@switchyard/core/spi'
 import { createDelivery, SwitchyardHeaders } from '@switchyard/core/spi'
@@ -53,10 +56,19 @@ interface PartitionState {
   committed: number
   abandoned: boolean
   paused: boolean
+  /** Backlog at or below which the partition takes another batch (set by each batch). */
+  lowWater: number
+  /** Wakes the batch waiting for the backlog to reach `lowWater`, if one is waiting. */
+  wake: (() => void) | undefined
   readonly timers: Set<ReturnType<typeof setTimeout>>
 }
 
 const emptyPayload = new Uint8Array(0)
+
+/** Records of a partition not yet emitted: ready, held back behind their key, or waiting for a delay. */
+function backlog(flow: PartitionFlow<KafkaMessage>): number {
+  return flow.readyCount + flow.heldCount + flow.deferredCount
+}
 
 function toHeaders(raw: IHeaders | undefined): Record<string, string> {
   const headers: Record<string, string> = {}
@@ -80,7 +92,6 @@ export class KafkaSubscription {
   #inFlight = 0
   #pumping = false
   #pumpAgain = false
-  #pumpScheduled = false
   #ready = false
   #stopping = false
   #detached = false
@@ -155,6 +166,7 @@ export class KafkaSubscription {
       // Without drain, the deliveries go back to Kafka now: settling them from here on is a no-op.
       if (!options.drain) this.#detached = true
       this.#wake?.()
+      for (const state of this.#partitions.values()) state.wake?.()
       this.#stopped = this.#stop(options)
     }
     return this.#stopped
@@ -300,6 +312,7 @@ export class KafkaSubscription {
     if (next !== undefined)
       this.#seenUpTo.set(state.partition, Math.max(next, this.#seenUpTo.get(state.partition) ?? 0))
     this.#partitions.delete(state.partition)
+    state.wake?.()
     for (const timer of state.timers) clearTimeout(timer)
     this.#inFlight -= state.flow.inFlight
     this.#notifyIdle()
@@ -316,6 +329,8 @@ export class KafkaSubscription {
         committed: -1,
         abandoned: false,
         paused: false,
+        lowWater: 0,
+        wake: undefined,
         timers: new Set(),
       }
       this.#partitions.set(batch.partition, state)
@@ -330,15 +345,36 @@ export class KafkaSubscription {
       // consumer restart): a redelivery, so its attempt says so.
       if (entry !== undefined && offset < seen) entry.attempt = 2
     }
+    // Take the next batch once half of this one is emitted (or the in-flight limit's worth is left),
+    // so the next fetch overlaps with the work on this one.
+    state.lowWater = Math.max(this.spec.inFlight, batch.messages.length >> 1)
     this.#pump()
+    if (await this.#drained(state, isStale)) return
+    // The backlog is not draining (slow handlers, a held-back key, delays): pause the partition,
+    // so that kafkajs is free to fetch the others, heartbeat and rebalance meanwhile.
+    if (this.#stopping || state.abandoned || state.paused) return
+    state.paused = true
+    this.#consumer?.pause([{ topic: this.spec.topic, partitions: [state.partition] }])
+    heartbeat().catch(() => undefined)
   }
 
-  #schedulePump(): void {
-    if (this.#pumpScheduled) return
-    this.#pumpScheduled = true
-    setImmediate(() => {
-      this.#pumpScheduled = false
-      this.#pump()
+  /**
+   * Waits up to `maxWaitTimeMs` for the partition's backlog to reach its low-water mark; true when
+   * it did (or there is nothing left to wait for).
+   */
+  #drained(state: PartitionState, isStale: () => boolean): Promise<boolean> {
+    if (backlog(state.flow) <= state.lowWater || this.#stopping || state.abandoned)
+      return Promise.resolve(true)
+    return new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        state.wake = undefined
+        resolve(isStale())
+      }, this.#host.options.maxWaitTimeMs)
+      state.wake = () => {
+        clearTimeout(timer)
+        state.wake = undefined
+        resolve(true)
+      }
     })
   }
 
@@ -371,21 +407,23 @@ export class KafkaSubscription {
     this.#updatePauses()
   }
 
-  /** Pauses partitions that cannot emit what they hold; resumes those that can take more. */
+  /**
+   * Partitions whose backlog reached the low-water mark: wakes the batch waiting for it, or resumes
+   * the partition if it was paused.
+   */
   #updatePauses(): void {
-    const consumer = this.#consumer
-    if (consumer === undefined || this.#stopping) return
-    const pause: number[] = []
-    const resume: number[] = []
+    if (this.#stopping) return
+    let resume: number[] | undefined
     for (const state of this.#partitions.values()) {
-      const flow = state.flow
-      const full = flow.readyCount > 0 || flow.heldCount + flow.deferredCount > this.spec.inFlight
-      if (full && !state.paused) pause.push(state.partition)
-      else if (!full && state.paused) resume.push(state.partition)
-      state.paused = full
+      if ((state.wake === undefined && !state.paused) || backlog(state.flow) > state.lowWater) continue
+      state.wake?.()
+      if (state.paused) {
+        state.paused = false
+        resume ??= []
+        resume.push(state.partition)
+      }
     }
-    if (pause.length > 0) consumer.pause([{ topic: this.spec.topic, partitions: pause }])
-    if (resume.length > 0) consumer.resume([{ topic: this.spec.topic, partitions: resume }])
+    if (resume !== undefined) this.#consumer?.resume([{ topic: this.spec.topic, partitions: resume }])
   }
 
   /** While every partition is paused kafkajs sends no heartbeats; send them so the group keeps us. */
@@ -452,7 +490,8 @@ export class KafkaSubscription {
   #released(): void {
     this.#inFlight--
     this.#notifyIdle()
-    if (!this.#stopping) this.#schedulePump()
+    // Straight on: #pump() guards against re-entrance (an ack from inside a handler it called).
+    if (!this.#stopping) this.#pump()
   }
 
   #notifyIdle(): void {

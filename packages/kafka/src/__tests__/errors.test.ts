@@ -37,6 +37,23 @@ describe('mapKafkaError', () => {
     expect(mapKafkaError(protocol('UNKNOWN_TOPIC_OR_PARTITION'), site).name).toBe('UnknownTopicError')
   })
 
+  it('maps a refused topic creation to UnknownTopicError that keeps and quotes the kafkajs error', () => {
+    const refused = protocol('INVALID_REPLICATION_FACTOR')
+    const mapped = mapKafkaError(refused, { ...site, operation: 'create topic' })
+    expect(mapped.name).toBe('UnknownTopicError')
+    expect(mapped.cause).toBe(refused)
+    expect(mapped.message).toContain('Kafka said: INVALID_REPLICATION_FACTOR')
+    const unknown = mapKafkaError(protocol('UNKNOWN_TOPIC_OR_PARTITION'), site)
+    expect(unknown.message).toContain('Kafka said: UNKNOWN_TOPIC_OR_PARTITION')
+  })
+
+  it('keeps a retriable failure to create a topic retryable (BrokerUnavailableError)', () => {
+    const busy = new KafkaJSProtocolError(
+      Object.assign(new Error('NOT_CONTROLLER'), { type: 'NOT_CONTROLLER', code: 41, retriable: true }),
+    )
+    expect(mapKafkaError(busy, { ...site, operation: 'create topic' }).name).toBe('BrokerUnavailableError')
+  })
+
   it('maps other publish failures to PublishError and keeps Switchyard errors unchanged', () => {
     const mapped = mapKafkaError(protocol('CORRUPT_MESSAGE'), site)
     expect(mapped.name).toBe('PublishError')

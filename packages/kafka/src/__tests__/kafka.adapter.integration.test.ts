@@ -1,6 +1,7 @@
 /**
  * Adapter tests beyond the contract suite, against the real Kafka of `@switchyard/brokers`:
  * contiguous commits with out-of-order acks, rebalancing while messages flow, lag in health(),
+ * backpressure by pausing a partition whose backlog does not drain, a refused topic creation,
  * oversized messages and an unreachable broker.
  */
 import { createServer } from 'node:net'
@@ -69,6 +70,45 @@ describe('KafkaTransport against real Kafka', () => {
     expect(payloadText(got.message.payload)).toBe('hello')
     expect(got.message.timestamp).toBe(m.timestamp)
     expect(got.message.attempt).toBe(1)
+  })
+
+  it('pauses a partition whose backlog does not drain, then delivers all of it once, never above inFlight', async () => {
+    // maxWaitTimeMs 20: a batch waits at most 20 ms for its backlog before the partition is paused;
+    // handlers that take 2 ms each with inFlight 2 drain 400 records in about 400 ms.
+    const t = transport({ partitions: 1, maxWaitTimeMs: 20 })
+    const topic = uniqueName('kafka.pause')
+    const group = uniqueName('g')
+    await t.provision(topic, { groups: [group] })
+    const messages = Array.from({ length: 400 }, (_, i) => createMessage(topic, { payload: `m${i}` }))
+    await t.publish(messages)
+    const seen = new Map<string, number>()
+    let inFlight = 0
+    let maxInFlight = 0
+    const subscription = t.subscribe(topic, { group, inFlight: 2 }).subscribe((delivery) => {
+      inFlight++
+      maxInFlight = Math.max(maxInFlight, inFlight)
+      seen.set(delivery.message.id, (seen.get(delivery.message.id) ?? 0) + 1)
+      setTimeout(() => {
+        inFlight--
+        void delivery.ack()
+      }, 2)
+    })
+    try {
+      await waitFor(() => seen.size === 400, { timeoutMs: 30_000 })
+      expect([...seen.values()].every((n) => n === 1)).toBe(true)
+      expect(new Set(seen.keys())).toEqual(new Set(messages.map((m) => m.id)))
+      expect(maxInFlight).toBe(2)
+    } finally {
+      subscription.unsubscribe()
+    }
+  })
+
+  it('reports a refused topic creation as UnknownTopicError quoting Kafka and keeping its error', async () => {
+    // One broker: a replication factor of 3 cannot be met, and retrying cannot change that.
+    const t = transport({ replicationFactor: 3 })
+    const error = await expectSwitchyardError(t.provision(uniqueName('kafka.refused')), 'UnknownTopicError')
+    expect(error.message).toContain('Kafka said:')
+    expect(error.cause).toBeInstanceOf(Error)
   })
 
   it('commits only the contiguous settled prefix: acks of 0, 2, 3 without 1 redeliver exactly 1, 2, 3', async () => {
