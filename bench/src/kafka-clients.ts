@@ -8,6 +8,8 @@
  * only parallelises across partitions), resolving offsets in order. Topics are created and
  * deleted through an admin client on both sides; that work is never measured.
  */
+
+import { randomUUID } from 'node:crypto'
 import { kafkaConnection } from '@switchyard/brokers'
 import { Bus, bytesCodec } from '@switchyard/core'
 import { KafkaTransport } from '@switchyard/kafka'
@@ -46,6 +48,20 @@ async function createTopic(admin: Admin, topic: string): Promise<void> {
  */
 async function deleteTopics(admin: Admin, topics: ReadonlySet<string>): Promise<void> {
   if (topics.size > 0) await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined)
+}
+
+/**
+ * One raw kafkajs record. With `SWITCHYARD_BENCH_RAW_METADATA=1` (an experiment, off in
+ * `npm run bench`) the raw side also sends the two headers Switchyard puts on every record
+ * (`x-switchyard-id`, `content-type`), to separate kafkajs's per-header encoding cost from the cost
+ * of the Switchyard layer.
+ */
+function rawRecord(payload: Uint8Array): { value: Buffer; headers?: Record<string, string> } {
+  if (process.env.SWITCHYARD_BENCH_RAW_METADATA !== '1') return { value: asBuffer(payload) }
+  return {
+    value: asBuffer(payload),
+    headers: { 'x-switchyard-id': randomUUID(), 'content-type': 'application/octet-stream' },
+  }
 }
 
 class SwitchyardKafkaClient implements BenchClient {
@@ -135,13 +151,13 @@ class RawKafkaClient implements BenchClient {
   }
 
   async publishOne(topic: string, payload: Uint8Array): Promise<void> {
-    await this.#producer.send({ topic, acks: -1, messages: [{ value: asBuffer(payload) }] })
+    await this.#producer.send({ topic, acks: -1, messages: [rawRecord(payload)] })
   }
 
   async publishBatch(topic: string, payloads: readonly Uint8Array[]): Promise<void> {
     await this.#producer.sendBatch({
       acks: -1,
-      topicMessages: [{ topic, messages: payloads.map((p) => ({ value: asBuffer(p) })) }],
+      topicMessages: [{ topic, messages: payloads.map(rawRecord) }],
     })
   }
 
