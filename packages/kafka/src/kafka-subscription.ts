@@ -228,8 +228,12 @@ export class KafkaSubscription {
       retry: { ...options.retry, restartOnFailure: async () => true },
     })
     this.#consumer = consumer
+    // A consumer replaced after a crash may still emit events while it shuts down (a fetch failing
+    // as "rebalancing", say): only the current consumer's events change this subscription's state,
+    // or a stale `rebalancing` report would outlive the rebalance.
+    const current = (): boolean => this.#consumer === consumer && !this.#stopping
     consumer.on(consumer.events.REBALANCING, () => {
-      if (this.#stopping) return
+      if (!current()) return
       this.#host.status.report(this, { state: 'rebalancing' })
       // Kafka still accepts commits of the ending generation: commit now, so that a partition that
       // moves is not redelivered from an older offset than necessary.
@@ -237,8 +241,12 @@ export class KafkaSubscription {
       this.#commitTimer = undefined
       void this.#commit()
     })
-    consumer.on(consumer.events.GROUP_JOIN, (event) => this.#onJoin(event.payload.memberAssignment))
-    consumer.on(consumer.events.CRASH, (event) => this.#onCrash(event.payload.error, event.payload.restart))
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      if (current()) this.#onJoin(event.payload.memberAssignment)
+    })
+    consumer.on(consumer.events.CRASH, (event) => {
+      if (current()) this.#onCrash(event.payload.error, event.payload.restart)
+    })
     try {
       await consumer.connect()
       await consumer.subscribe({ topics: [this.spec.topic], fromBeginning: this.spec.fromBeginning })
@@ -321,6 +329,9 @@ export class KafkaSubscription {
   async #onBatch({ batch, heartbeat, isStale }: EachBatchPayload): Promise<void> {
     this.#heartbeat = heartbeat
     if (this.#stopping || isStale()) return
+    // kafkajs hands out batches only to a member with an assignment: whatever rebalance or
+    // reconnect this subscription reported is over.
+    this.#host.status.report(this, undefined)
     let state = this.#partitions.get(batch.partition)
     if (state === undefined) {
       state = {

@@ -4,6 +4,7 @@
  * limit. It neither publishes nor consumes, and holds no subscription state.
  */
 import { type SubscriptionHealth, type SwitchyardError, UnknownTopicError } from '@switchyard/core/spi'
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel'
 import type { Admin } from 'kafkajs'
 import { type ErrorSite, isConnectionFailure } from './errors.js'
 import type { GroupOffsetWriter } from './group-offsets.js'
@@ -17,6 +18,17 @@ export interface TopicAdminDeps {
   readonly connect: () => Promise<void>
   readonly mapError: (error: unknown, site: Omit<ErrorSite, 'brokers'>) => SwitchyardError
 }
+
+/**
+ * Right after a topic is created (or a broker restarted) Kafka answers admin offset requests with
+ * retriable errors such as NOT_LEADER_OR_FOLLOWER or UNKNOWN_TOPIC_OR_PARTITION for a moment.
+ * Those are retried with backoff for up to about 10 s; anything else fails at once. cockatiel is
+ * the well-kept policy library the etcd adapter already uses.
+ */
+const whileLeadersSettle = retry(
+  handleWhen((error) => (error as { retriable?: unknown }).retriable === true),
+  { maxAttempts: 12, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }) },
+)
 
 export class TopicAdmin {
   readonly #deps: TopicAdminDeps
@@ -44,11 +56,13 @@ export class TopicAdmin {
    */
   async commitStartIfNone(group: string, topic: string, fromBeginning: boolean): Promise<void> {
     const { admin } = this.#deps
-    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [topic] })
+    const [committed] = await whileLeadersSettle.execute(() =>
+      admin.fetchOffsets({ groupId: group, topics: [topic] }),
+    )
     const has = new Set(
       (committed?.partitions ?? []).filter((p) => Number(p.offset) >= 0).map((p) => p.partition),
     )
-    const ends = await admin.fetchTopicOffsets(topic)
+    const ends = await whileLeadersSettle.execute(() => admin.fetchTopicOffsets(topic))
     const missing = ends.filter((e) => !has.has(e.partition))
     if (missing.length === 0) return
     try {
