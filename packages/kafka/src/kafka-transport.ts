@@ -88,7 +88,13 @@ export class KafkaTransport implements Transport {
   readonly #options: ResolvedKafkaOptions
   readonly #status = new StatusTracker()
   readonly #admin: Admin
-  readonly #producer: Producer
+  #producer: Producer
+  /** Key of the producer's status reports (the producer object itself is replaced after a failure). */
+  readonly #producerStatus = {}
+  /** Tail of the chain that hands batches to kafkajs one at a time (see `#send`). */
+  #sendTail: Promise<void> = Promise.resolve()
+  /** Connection of a producer that replaced a failed one; awaited before its first send. */
+  #producerReady: Promise<void> | undefined
   readonly #offsets: GroupOffsetWriter
   readonly #monitorKey = {}
   #monitor: ReturnType<typeof setInterval> | undefined
@@ -123,12 +129,7 @@ export class KafkaTransport implements Transport {
       ...(o.socketFactory === undefined ? {} : { socketFactory: o.socketFactory }),
     })
     this.#admin = this.client.admin({ retry: o.retry })
-    this.#producer = this.client.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      retry: o.retry,
-    })
+    this.#producer = this.#newProducer()
     this.#offsets = new GroupOffsetWriter(this.client, this.#admin)
     this.#topicAdmin = new TopicAdmin({
       admin: this.#admin,
@@ -384,17 +385,59 @@ export class KafkaTransport implements Transport {
     })
   }
 
-  async #send(chunk: Map<string, KafkaRecord[]>): Promise<void> {
+  #newProducer(): Producer {
+    return this.client.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      retry: this.#options.retry,
+    })
+  }
+
+  /**
+   * Hands one batch at a time to kafkajs, and replaces the producer after a failed send.
+   *
+   * Why: when a produce request fails with an unknown outcome (the connection dropped after the
+   * broker stored the batch, as in a broker restart), kafkajs rolls its idempotence sequence back.
+   * The next batch on that producer then reuses the stored batch's sequence numbers, Kafka answers
+   * DUPLICATE_SEQUENCE_NUMBER, kafkajs counts that as success, and the next batch is silently lost
+   * (seen in the contract's broker-restart scenario: 10 records missing, 10 duplicated). Sending
+   * one batch at a time (kafkajs serialises requests per broker anyway) and moving to a new
+   * producer id after any failure means a reused sequence can never hide a batch: a retry may
+   * duplicate, never lose.
+   */
+  #send(chunk: Map<string, KafkaRecord[]>): Promise<void> {
+    const run = this.#sendTail.then(() => this.#sendNow(chunk))
+    this.#sendTail = run.catch(() => undefined)
+    return run
+  }
+
+  #replaceProducer(): void {
+    const poisoned = this.#producer
+    const fresh = this.#newProducer()
+    this.#producer = fresh
+    void poisoned.disconnect().catch(() => undefined)
+    const ready = fresh.connect()
+    ready.catch(() => undefined)
+    this.#producerReady = ready
+  }
+
+  async #sendNow(chunk: Map<string, KafkaRecord[]>): Promise<void> {
     const topicMessages: TopicMessages[] = []
     for (const [topic, messages] of chunk) topicMessages.push({ topic, messages })
     for (let attempt = 1; ; attempt++) {
       try {
+        if (this.#producerReady !== undefined) {
+          // A failed connect is retried by the next replacement; until then send on a fresh one.
+          await this.#producerReady
+          this.#producerReady = undefined
+        }
         await this.#producer.sendBatch({
           topicMessages,
           acks: -1,
           compression: compressionTypes[this.#options.compression],
         })
-        this.#status.report(this.#producer, undefined)
+        this.#status.report(this.#producerStatus, undefined)
         return
       } catch (error) {
         const mapped = this.#map(error, {
@@ -402,8 +445,10 @@ export class KafkaTransport implements Transport {
           ...(chunk.size === 1 ? { topic: [...chunk.keys()][0] as string } : {}),
         })
         if (mapped.name === 'BrokerUnavailableError') {
-          this.#status.report(this.#producer, { state: 'reconnecting', error: mapped })
+          this.#status.report(this.#producerStatus, { state: 'reconnecting', error: mapped })
         }
+        // The batch may have been stored: never send anything else with this producer id.
+        if (!this.#closed) this.#replaceProducer()
         // kafkajs fails at once, without its own retries, when it reuses a connection that a
         // broker restart closed; a few quick retries reconnect (a retry may duplicate, never lose).
         if (attempt >= 5 || this.#closed || !isStaleConnection(error)) throw mapped
