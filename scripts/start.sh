@@ -8,12 +8,7 @@ cd "$(dirname "$0")/.."
 
 if [[ ! -d node_modules ]]; then
   echo "== installing dependencies (npm ci)"
-  # A registry that lacks some platforms' optional binaries (biome, turbo) leaves them out of the
-  # lock file, and `npm ci` then refuses it; `npm install` resolves the same versions anyway.
-  npm ci --no-audit --no-fund || {
-    echo "== npm ci refused the lock file; falling back to npm install"
-    npm install --no-audit --no-fund
-  }
+  npm ci --no-audit --no-fund
 fi
 
 echo "== building"

@@ -9,14 +9,7 @@ export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "== installing dependencies (npm ci, npm $(npm --version))"
-  if ! npm ci --no-audit --no-fund; then
-    # npm 11's `npm ci` rejects a lock file that lacks optional packages for other platforms (e.g.
-    # @biomejs/cli-darwin-arm64), and the registry reachable here does not serve those, so no lock
-    # written here can list them. `npm install` keeps the lock's versions and installs what this
-    # platform needs. npm 10's `npm ci` accepts the same lock.
-    echo "== npm ci refused the lock file; installing with npm install (same versions)"
-    npm install --no-audit --no-fund
-  fi
+  npm ci --no-audit --no-fund
   touch node_modules/.package-lock.json
 fi
 
