@@ -10,7 +10,7 @@
  *   3. the second half is published with the new template, then everything stops gracefully.
  */
 import 'reflect-metadata' // first: tsyringe reads the decorator metadata it records
-import type { ConfigStore } from '@switchyard/core'
+import type { ConfigStore } from '@switchyard/config'
 import { expectedOutcome, reachedExpected, tally } from './expected-outcome.js'
 import { serviceClasses, startMarketplace } from './marketplace.js'
 import { defaultTemplate } from './notification-settings.js'

@@ -7,7 +7,7 @@
  * when `SWITCHYARD_ETCD_ENDPOINTS` is set, else memory. Nothing here names a broker.
  */
 import 'reflect-metadata'
-import type { ConfigStore } from '@switchyard/core'
+import type { ConfigStore } from '@switchyard/config'
 import { configStoreFromEnv, configure, fromEnv, type ServiceClass, type SwitchyardApp } from '@switchyard/di'
 import { container as rootContainer } from 'tsyringe'
 import { DeadLetterAudit } from './dead-letter-audit.js'

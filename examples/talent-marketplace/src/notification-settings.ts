@@ -3,7 +3,9 @@
  * demo) and followed through `section(...).value$`: an operator changes the template and the
  * next notification uses it, without a restart.
  */
-import { type ConfigSection, type ConfigStore, isSwitchyardError } from '@switchyard/core'
+
+import type { ConfigSection, ConfigStore } from '@switchyard/config'
+import { isSwitchyardError } from '@switchyard/core'
 import { CONFIG_STORE } from '@switchyard/di'
 import type { Subscription } from 'rxjs'
 import { inject, injectable } from 'tsyringe'

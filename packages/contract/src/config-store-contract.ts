@@ -8,13 +8,8 @@
  * need a hook (an outage, a restart, a cut link) are registered only when the hook is given.
  */
 import { randomBytes } from 'node:crypto'
-import {
-  type ConfigEvent,
-  type ConfigSecret,
-  type ConfigStore,
-  isSwitchyardError,
-  type SecretKeyring,
-} from '@switchyard/core'
+import type { ConfigEvent, ConfigSecret, ConfigStore, SecretKeyring } from '@switchyard/config'
+import { isSwitchyardError } from '@switchyard/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { expectSwitchyardError } from './expect-switchyard-error.js'
 import { uniqueName } from './unique-name.js'

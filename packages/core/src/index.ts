@@ -18,7 +18,6 @@ export type {
   RetryPolicy,
 } from './bus-options.js'
 export { bytesCodec, formatIssues, jsonCodec, schemaCodec, stringCodec } from './codecs.js'
-export type * from './config-store.js'
 export type { ErrorContext, SwitchyardErrorName, SwitchyardErrorOptions } from './errors.js'
 export {
   AuthenticationError,

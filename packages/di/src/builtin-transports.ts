@@ -7,7 +7,9 @@
  * a transport of their kind is built, so a memory-only program never loads kafkajs or amqplib. Functions (loggers, socket
  * factories) can be given in a static object only; documents and the environment carry data.
  */
-import type { ConfigSecret, Transport } from '@switchyard/core'
+
+import type { ConfigSecret } from '@switchyard/config'
+import type { Transport } from '@switchyard/core'
 import type { KafkaTransportOptions } from '@switchyard/kafka'
 import type { MemoryTransportOptions } from '@switchyard/memory'
 import type { RabbitMqTransportOptions } from '@switchyard/rabbitmq'

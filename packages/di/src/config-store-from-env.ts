@@ -3,11 +3,12 @@
  *
  * `SWITCHYARD_ETCD_ENDPOINTS` set → an `EtcdConfigStore`; unset → a `MemoryConfigStore` (one process,
  * nothing persisted), so the same program runs with or without etcd. This module only chooses;
- * the stores live in `@switchyard/etcd`.
+ * the stores live in `@switchyard/config` (memory) and `@switchyard/etcd`.
  */
-import type { ConfigStore, SecretKeyring } from '@switchyard/core'
+
+import { type ConfigStore, MemoryConfigStore, type SecretKeyring } from '@switchyard/config'
 import { ConfigError } from '@switchyard/core'
-import { EtcdConfigStore, MemoryConfigStore } from '@switchyard/etcd'
+import { EtcdConfigStore } from '@switchyard/etcd'
 import type { Environment } from './transport-registry.js'
 
 /** The secret keyring named by `SWITCHYARD_SECRETS_KEY` (base64 of 32 bytes) and `SWITCHYARD_SECRETS_KEY_ID`. */

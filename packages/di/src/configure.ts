@@ -7,7 +7,9 @@
  * start and stop. It connects nothing: `app.start()` does. Application code never names a broker;
  * this call, fed by configuration, is the only place that decides.
  */
-import { Bus, type BusOptions, type ConfigStore, type Transport } from '@switchyard/core'
+
+import type { ConfigStore } from '@switchyard/config'
+import { Bus, type BusOptions, type Transport } from '@switchyard/core'
 import type { KafkaTransportOptions } from '@switchyard/kafka'
 import type { MemoryTransportOptions } from '@switchyard/memory'
 import type { RabbitMqTransportOptions } from '@switchyard/rabbitmq'

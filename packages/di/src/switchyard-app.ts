@@ -8,7 +8,9 @@
  * config store close. This module does not build transports (see `configure.ts`) and does not
  * touch process signals unless asked (see `shutdown-signals.ts`).
  */
-import type { Bus, ConfigStore, HandlerSubscription, Message, Transport } from '@switchyard/core'
+
+import type { ConfigStore } from '@switchyard/config'
+import type { Bus, HandlerSubscription, Message, Transport } from '@switchyard/core'
 import { ConfigError, toError } from '@switchyard/core'
 import type { DependencyContainer } from 'tsyringe'
 import { handlersOf } from './handle-decorator.js'

@@ -6,7 +6,9 @@
  * `@inject(CONFIG_STORE)`; they never construct a transport themselves. This module holds tokens
  * only, no registration logic (see `configure.ts`).
  */
-import type { Bus, ConfigStore, Transport } from '@switchyard/core'
+
+import type { ConfigStore } from '@switchyard/config'
+import type { Bus, Transport } from '@switchyard/core'
 import type { InjectionToken } from 'tsyringe'
 import type { SwitchyardApp } from './switchyard-app.js'
 

@@ -4,7 +4,9 @@
  * builds the adapter (see `transport-registry.ts`), so every source gets the same checks and the
  * same `ConfigError` naming the offending field.
  */
-import { ConfigError, type ConfigStore } from '@switchyard/core'
+
+import type { ConfigStore } from '@switchyard/config'
+import { ConfigError } from '@switchyard/core'
 import {
   EtcdConfigStore,
   type EtcdConfigStoreOptions,

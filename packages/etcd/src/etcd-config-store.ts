@@ -23,15 +23,25 @@ import type {
   Revision,
   WatchTarget,
   WriteResult,
-} from '@switchyard/core'
+} from '@switchyard/config'
+import {
+  acquireLock,
+  auditKey,
+  auditValue,
+  type ConfigStoreOptions,
+  DerivedConfigStore,
+  electionPrefix,
+  type LeaseGrant,
+  type LeaseSource,
+  lockPrefix,
+  parseAudit,
+  QueueElection,
+} from '@switchyard/config/spi'
 import { LeaseLostError, RevisionConflictError, TransportClosedError } from '@switchyard/core'
 import { ConstantBackoff, ExponentialBackoff, handleWhen, type IBackoff, noop, retry } from 'cockatiel'
 import { Etcd3, type IKeyValue, isRecoverableError, type Namespace, type Watcher } from 'etcd3'
 import { Observable, ReplaySubject } from 'rxjs'
-import { auditKey, auditValue, electionPrefix, lockPrefix, parseAudit } from './audit.js'
-import { type ConfigStoreOptions, DerivedConfigStore } from './derived-config-store.js'
 import { bounded, isCompacted, mapEtcdError } from './errors.js'
-import { acquireLock, type LeaseGrant, type LeaseSource, QueueElection } from './lease-queue.js'
 
 /** Options of {@link EtcdConfigStore}. */
 export interface EtcdConfigStoreOptions extends ConfigStoreOptions {

@@ -8,12 +8,10 @@
  * `store.secret(value)`, so they are encrypted at rest and never printed. This module validates;
  * it does not create transports.
  */
-import type { ConfigSecret, ConfigStore, SecretKeyring } from '@switchyard/core'
+import type { ConfigSecret, ConfigStore, SecretKeyring } from '@switchyard/config'
+import { reviveSecrets, Secret, validateWith } from '@switchyard/config/spi'
 import { ConfigError } from '@switchyard/core'
 import { z } from 'zod'
-import { Secret } from './secret.js'
-import { validateWith } from './section.js'
-import { reviveSecrets } from './value-codec.js'
 
 const secretString = z.custom<ConfigSecret<string>>((v) => Secret.is(v), {
   message: 'must be a secret (write it with store.secret(value)), never plain text',

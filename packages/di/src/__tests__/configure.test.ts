@@ -5,8 +5,8 @@
  */
 import 'reflect-metadata'
 import { randomBytes } from 'node:crypto'
+import { MemoryConfigStore } from '@switchyard/config'
 import { Bus, type ConfigError, isSwitchyardError, type Transport } from '@switchyard/core'
-import { MemoryConfigStore } from '@switchyard/etcd'
 import { MemoryTransport } from '@switchyard/memory'
 import { container } from 'tsyringe'
 import { afterEach, describe, expect, it } from 'vitest'

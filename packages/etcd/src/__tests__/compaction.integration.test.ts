@@ -3,8 +3,8 @@
  */
 
 import { etcdConnection } from '@switchyard/brokers'
+import type { ConfigEvent } from '@switchyard/config'
 import { expectSwitchyardError, uniqueName, waitFor } from '@switchyard/contract'
-import type { ConfigEvent } from '@switchyard/core'
 import { describe, expect, it } from 'vitest'
 import { EtcdConfigStore } from '../etcd-config-store.js'
 import { startTcpProxy } from './tcp-proxy.js'

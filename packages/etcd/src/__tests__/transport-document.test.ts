@@ -1,9 +1,8 @@
 /** The transport document schema and `readTransportDocument`, on the memory store. */
 import { randomBytes } from 'node:crypto'
-import { type ConfigError, isSwitchyardError, type SecretKeyring } from '@switchyard/core'
+import { MemoryConfigBackend, MemoryConfigStore, type SecretKeyring } from '@switchyard/config'
+import { type ConfigError, isSwitchyardError } from '@switchyard/core'
 import { afterEach, describe, expect, it } from 'vitest'
-import { MemoryConfigBackend } from '../memory-config-backend.js'
-import { MemoryConfigStore } from '../memory-config-store.js'
 import { readTransportDocument, transportDocumentSchema } from '../transport-document.js'
 
 const keyring: SecretKeyring = { current: { id: 'k1', key: randomBytes(32) } }

@@ -6,7 +6,7 @@
  * Locks and elections live under `__locks/` and `__elections/`. Keys starting with `__` are
  * reserved: the store refuses them and hides them from `list` and `watch$`.
  */
-import type { AuditInfo, AuditRecord, Revision } from '@switchyard/core'
+import type { AuditInfo, AuditRecord, Revision } from './config-store.js'
 
 export const auditKey = (key: string): string => `__audit/${key}`
 export const lockPrefix = (name: string): string => `__locks/${name}/`

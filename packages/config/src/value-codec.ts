@@ -4,8 +4,9 @@
  *
  * Not a validator (sections do that) and not a transport codec (`@switchyard/core` has those).
  */
-import type { SecretKeyring } from '@switchyard/core'
+
 import { ConfigError, SecretKeyError } from '@switchyard/core'
+import type { SecretKeyring } from './config-store.js'
 import { isEnvelopeHolder, openEnvelope, Secret, sealValue } from './secret.js'
 
 /** Serialises `value` for the store, encrypting its secrets with `keyring.current`. */

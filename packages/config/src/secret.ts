@@ -9,8 +9,8 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { inspect } from 'node:util'
-import type { ConfigSecret, SecretKeyring } from '@switchyard/core'
 import { SecretKeyError } from '@switchyard/core'
+import type { ConfigSecret, SecretKeyring } from './config-store.js'
 
 const ALGORITHM = 'aes-256-gcm'
 const brand = Symbol.for('switchyard.secret')

@@ -7,7 +7,7 @@
  * stopped and started like a server, to test outages: while stopped every call fails and leases
  * are frozen (etcd also extends leases across a restart). Not an etcd emulator beyond that.
  */
-import type { RawEntry, RawEvent } from '@switchyard/core'
+import type { RawEntry, RawEvent } from './config-store.js'
 
 /** One stored version of a key; `value === undefined` marks a delete. */
 export interface Version {

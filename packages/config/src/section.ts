@@ -7,9 +7,9 @@
  * only the public `ConfigStore` API.
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec'
-import type { ConfigEntry, ConfigSection, ConfigStore, PutOptions, WriteResult } from '@switchyard/core'
 import { ConfigError } from '@switchyard/core'
 import { concatMap, filter, map, type Observable, Subject, share } from 'rxjs'
+import type { ConfigEntry, ConfigSection, ConfigStore, PutOptions, WriteResult } from './config-store.js'
 
 /** Formats a Standard Schema issue path as `a.b[0].c`. */
 export function issuePath(issue: StandardSchemaV1.Issue): string {

@@ -8,6 +8,8 @@
  */
 import { hostname } from 'node:os'
 import type { StandardSchemaV1 } from '@standard-schema/spec'
+import { ConfigError, isSwitchyardError, TransportClosedError } from '@switchyard/core'
+import { defer, filter, map, type Observable, tap } from 'rxjs'
 import type {
   ConfigEntry,
   ConfigEvent,
@@ -28,9 +30,7 @@ import type {
   SecretKeyring,
   WatchTarget,
   WriteResult,
-} from '@switchyard/core'
-import { ConfigError, isSwitchyardError, TransportClosedError } from '@switchyard/core'
-import { defer, filter, map, type Observable, tap } from 'rxjs'
+} from './config-store.js'
 import { Secret, validateKeyring } from './secret.js'
 import { SchemaSection } from './section.js'
 import { decodeValue, encodeValue } from './value-codec.js'

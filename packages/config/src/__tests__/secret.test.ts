@@ -1,7 +1,8 @@
 /** Secrets: AES-256-GCM envelopes, redaction, wrong keys, rotation and the value codec. */
 import { randomBytes } from 'node:crypto'
 import { inspect } from 'node:util'
-import { isSwitchyardError, type SecretKeyring } from '@switchyard/core'
+import type { SecretKeyring } from '@switchyard/config'
+import { isSwitchyardError } from '@switchyard/core'
 import { describe, expect, it } from 'vitest'
 import { openEnvelope, Secret, sealValue, validateKeyring } from '../secret.js'
 import { decodeValue, encodeValue } from '../value-codec.js'

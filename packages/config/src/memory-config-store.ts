@@ -7,6 +7,15 @@
  * server; `backend.stop()`/`start()` simulate an outage (reads go stale, writes fail, watchers
  * resume without loss afterwards). Nothing is persisted outside the process.
  */
+
+import {
+  BrokerUnavailableError,
+  LeaseLostError,
+  RevisionConflictError,
+  TransportClosedError,
+} from '@switchyard/core'
+import { Observable } from 'rxjs'
+import { auditKey, auditValue, electionPrefix, lockPrefix, parseAudit } from './audit.js'
 import type {
   AuditInfo,
   ConfigStoreDriver,
@@ -20,15 +29,7 @@ import type {
   Revision,
   WatchTarget,
   WriteResult,
-} from '@switchyard/core'
-import {
-  BrokerUnavailableError,
-  LeaseLostError,
-  RevisionConflictError,
-  TransportClosedError,
-} from '@switchyard/core'
-import { Observable } from 'rxjs'
-import { auditKey, auditValue, electionPrefix, lockPrefix, parseAudit } from './audit.js'
+} from './config-store.js'
 import { type ConfigStoreOptions, DerivedConfigStore } from './derived-config-store.js'
 import { acquireLock, type LeaseGrant, type LeaseSource, QueueElection } from './lease-queue.js'
 import { type Batch, MemoryConfigBackend } from './memory-config-backend.js'

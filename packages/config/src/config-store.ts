@@ -1,15 +1,15 @@
 /**
  * The ConfigStore SPI: configuration held in a versioned key-value store (etcd, or memory).
  *
- * This module defines the operations and their meaning; `@switchyard/etcd` supplies the
- * implementations (`EtcdConfigStore`, `MemoryConfigStore`) and `@switchyard/contract` the suite
+ * This module defines the operations and their meaning; this package supplies the derived store
+ * and `MemoryConfigStore`, `@switchyard/etcd` the etcd driver, and `@switchyard/contract` the suite
  * both pass. It holds types only: no implementation, no driver.
  *
  * Two layers, in the spirit of Effect's `KeyValueStore.make`:
  * - {@link ConfigStoreDriver} is what an implementation writes: raw string values, revisions,
  *   an ordered change stream, history with audit records, leases for locks and elections.
  * - {@link ConfigStore} is what applications use. It is derived from a driver by a helper
- *   (`makeConfigStore` in `@switchyard/etcd`), which adds JSON values, secrets (AES-256-GCM),
+ *   (`makeConfigStore` in `@switchyard/config`), which adds JSON values, secrets (AES-256-GCM),
  *   typed sections validated by any Standard Schema, rollback and namespaces, identically on
  *   every driver.
  *
@@ -26,8 +26,8 @@
  * - Secrets never appear in errors, logs, `toString()` or `JSON.stringify` output.
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec'
+import type { ConfigError, LeaseLostError } from '@switchyard/core'
 import type { Observable } from 'rxjs'
-import type { ConfigError, LeaseLostError } from './errors.js'
 
 /** A store revision: a decimal string (etcd revisions are 64-bit). `'0'` means "never existed". */
 export type Revision = string

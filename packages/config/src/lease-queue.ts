@@ -9,6 +9,9 @@
  *
  * This module knows nothing about etcd3 or memory: drivers supply a {@link LeaseSource}.
  */
+
+import { CancelledError, LeaseLostError, TimeoutError } from '@switchyard/core'
+import { BehaviorSubject, type Observable, ReplaySubject, Subject, Subscription } from 'rxjs'
 import type {
   ElectionOptions,
   LeaderElection,
@@ -18,9 +21,7 @@ import type {
   RawEvent,
   Revision,
   WatchTarget,
-} from '@switchyard/core'
-import { CancelledError, LeaseLostError, TimeoutError } from '@switchyard/core'
-import { BehaviorSubject, type Observable, ReplaySubject, Subject, Subscription } from 'rxjs'
+} from './config-store.js'
 import { trackLease } from './exit-hooks.js'
 
 /** A granted lease, kept alive by the driver until revoked or lost. */
