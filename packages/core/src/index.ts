@@ -58,3 +58,4 @@ export type {
   TransportState,
   TransportStatus,
 } from './transport.js'
+export type { Environment, TransportFactory } from './transport-factory.js'
