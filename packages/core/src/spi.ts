@@ -21,6 +21,7 @@ export {
   refuseUnknownOptions,
   revealSecrets,
   transportFactoryFor,
+  unknownKindMessage,
   unknownOptionIssues,
   validateOptions,
 } from './transport-factory.js'

@@ -23,9 +23,10 @@ export type Environment = Readonly<Record<string, string | undefined>>
  * **When to use**: an adapter exports one; pass it to `configure(container, { transports: [...] })`
  * or to `@switchyard/etcd`'s `readTransportDocument`. Write one for a third-party adapter.
  *
- * **Details**: `optionsSchema` accepts the whole configuration, `kind` included (optional, and
- * only this factory's kind), refuses unknown fields, applies defaults and checks limits. It must
- * validate synchronously, because adapter constructors use it. Fields listed in `secretOptions`
+ * **Details**: `optionsSchema` validates the options of a configuration without its `kind` (the
+ * built-in adapters also accept their own `kind`, so a whole document can go to a constructor),
+ * refuses unknown fields, applies defaults and checks limits. It must validate synchronously,
+ * because adapter constructors use it. Fields listed in `secretOptions`
  * hold credentials: a stored document must keep them as secrets (`store.secret(value)`) and
  * {@link redactSecrets} hides them in logs.
  *
@@ -50,8 +51,11 @@ export interface TransportFactory<Options = unknown, Resolved = unknown> {
   readonly secretOptions: readonly string[]
   /** Reads this kind's `SWITCHYARD_*` environment variables into raw options (validated after). */
   readonly fromEnv?: (env: Environment) => Record<string, unknown>
-  /** Builds the adapter without connecting it. The adapter's constructor validates `options`. */
-  readonly create: (options: Options) => Transport
+  /**
+   * Builds the adapter without connecting it. The adapter's constructor validates `options`.
+   * (Method syntax on purpose: a factory of specific options still fits `TransportFactory[]`.)
+   */
+  create(options: Options): Transport
 }
 
 /** One problem found in a configuration: the path of the field and what to do about it. */
@@ -274,8 +278,25 @@ export function redactSecrets(
 }
 
 /**
- * The factory of `kind` among `factories`, or a `ConfigError` on the `kind` field naming the
- * registered kinds and the package to install (`@switchyard/<kind>` for the built-in brokers).
+ * What is wrong with `kind` when no factory among `factories` has it: the kinds registered and
+ * the package to install (`@switchyard/<kind>` for the built-in brokers).
+ */
+export function unknownKindMessage(
+  kind: unknown,
+  factories: Iterable<Pick<TransportFactory, 'kind'>>,
+): string {
+  const kinds = [...factories].map((factory) => factory.kind).sort()
+  const registered = kinds.length === 0 ? 'no kind is registered' : `registered: ${kinds.join(', ')}`
+  return typeof kind === 'string' && /^[a-z][a-z0-9-]*$/.test(kind)
+    ? `no transport factory for ${JSON.stringify(kind)} (${registered}); install the package that provides it ` +
+        `(@switchyard/${kind} for a built-in broker) and register its factory, ` +
+        `e.g. configure(container, { transports: [${kind}Transport] })`
+    : `must name a transport kind (${registered}), got ${JSON.stringify(kind) ?? 'nothing'}`
+}
+
+/**
+ * The factory of `kind` among `factories`, or a `ConfigError` on the `kind` field saying
+ * {@link unknownKindMessage}.
  */
 export function transportFactoryFor<F extends Pick<TransportFactory, 'kind'>>(
   kind: unknown,
@@ -285,14 +306,7 @@ export function transportFactoryFor<F extends Pick<TransportFactory, 'kind'>>(
   const list = [...factories]
   const found = list.find((factory) => factory.kind === kind)
   if (found) return found
-  const kinds = list.map((factory) => factory.kind).sort()
-  const registered = kinds.length === 0 ? 'no kind is registered' : `registered: ${kinds.join(', ')}`
-  const issue =
-    typeof kind === 'string' && /^[a-z][a-z0-9-]*$/.test(kind)
-      ? `no transport factory for ${JSON.stringify(kind)} (${registered}); install the package that provides it ` +
-        `(@switchyard/${kind} for a built-in broker) and register its factory, e.g. configure(container, { transports: [${kind}Transport] })`
-      : `must name a transport kind (${registered}), got ${JSON.stringify(kind) ?? 'nothing'}`
-  throw new ConfigError(what, [`kind: ${issue}`], { context: { field: 'kind' } })
+  throw new ConfigError(what, [`kind: ${unknownKindMessage(kind, list)}`], { context: { field: 'kind' } })
 }
 
 /**

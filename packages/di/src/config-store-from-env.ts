@@ -5,10 +5,9 @@
  * nothing persisted), so the same program runs with or without etcd. This module only chooses;
  * the stores live in `@switchyard/etcd`.
  */
-import type { ConfigStore, SecretKeyring } from '@switchyard/core'
+import type { ConfigStore, Environment, SecretKeyring } from '@switchyard/core'
 import { ConfigError } from '@switchyard/core'
 import { EtcdConfigStore, MemoryConfigStore } from '@switchyard/etcd'
-import type { Environment } from './transport-registry.js'
 
 /** The secret keyring named by `SWITCHYARD_SECRETS_KEY` (base64 of 32 bytes) and `SWITCHYARD_SECRETS_KEY_ID`. */
 function keyringFromEnv(env: Environment): SecretKeyring | undefined {

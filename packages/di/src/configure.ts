@@ -7,30 +7,36 @@
  * start and stop. It connects nothing: `app.start()` does. Application code never names a broker;
  * this call, fed by configuration, is the only place that decides.
  */
-import { Bus, type BusOptions, type ConfigStore, type Transport } from '@switchyard/core'
-import type { KafkaTransportOptions } from '@switchyard/kafka'
-import type { MemoryTransportOptions } from '@switchyard/memory'
-import type { RabbitMqTransportOptions } from '@switchyard/rabbitmq'
+import {
+  Bus,
+  type BusOptions,
+  type ConfigStore,
+  type Transport,
+  type TransportFactory,
+} from '@switchyard/core'
 import type { DependencyContainer } from 'tsyringe'
-import { defaultTransportRegistry } from './builtin-transports.js'
 import { type ServiceClass, SwitchyardApp } from './switchyard-app.js'
 import { BUS, CONFIG_STORE, SWITCHYARD_APP, TRANSPORT } from './tokens.js'
-import type { TransportRegistry } from './transport-registry.js'
+import { TransportRegistry } from './transport-registry.js'
 import { isTransportSource, type LoadedTransportConfig, type TransportSource } from './transport-source.js'
 
-/** A static transport configuration of a built-in kind: `{ kind }` plus that adapter's options. */
-export type TransportConfig =
-  | ({ readonly kind: 'memory' } & MemoryTransportOptions)
-  | ({ readonly kind: 'kafka' } & KafkaTransportOptions)
-  | ({ readonly kind: 'rabbitmq' } & RabbitMqTransportOptions)
+/**
+ * A static transport configuration: `{ kind }` plus the options of that kind's adapter, checked at
+ * run time by the adapter's options schema. For compile-time checks build the transport yourself
+ * (`kafkaTransport.create({ ... })`) and pass it as `transport`.
+ */
+export interface TransportConfig {
+  readonly kind: string
+  readonly [option: string]: unknown
+}
 
 /** Options of {@link configure}. */
 export interface SwitchyardOptions {
   /**
    * The transport: a static configuration (`{ kind: 'memory' }`, `{ kind: 'kafka', brokers }`, …),
    * a source (`fromEnv()`, `fromConfigStore(key)`, `fromEtcd(key, connection)`), or a transport
-   * you built yourself. Configurations are validated; a bad one rejects with `ConfigError` whose
-   * `context.field` names the field.
+   * you built yourself. Configurations are validated by the options schema of their kind's
+   * factory; a bad one rejects with `ConfigError` whose `context.field` names the field.
    */
   readonly transport: TransportConfig | TransportSource | Transport
   /** Config store for live settings (`CONFIG_STORE`) and for `fromConfigStore`. Closed by `app.stop()`. */
@@ -39,8 +45,13 @@ export interface SwitchyardOptions {
   readonly bus?: BusOptions
   /** Classes whose `@Handle` methods are subscribed on start; registered as container singletons. */
   readonly services?: readonly ServiceClass[]
-  /** Transport factories by kind (default: memory, kafka, rabbitmq). */
-  readonly registry?: TransportRegistry
+  /**
+   * Factories of the kinds a configuration may name, from the adapters you installed:
+   * `[kafkaTransport, rabbitmqTransport]`. `memoryTransport` is always registered. A configuration
+   * whose kind has no factory rejects with `ConfigError` naming the registered kinds and the
+   * package to install.
+   */
+  readonly transports?: readonly TransportFactory[]
 }
 
 /** True for an object that already is a transport (as opposed to a configuration of one). */
@@ -66,6 +77,7 @@ function isTransport(value: unknown): value is Transport {
  * @example
  * const app = await configure(container.createChildContainer(), {
  *   transport: fromEnv(),                       // TRANSPORT=kafka|rabbitmq|memory
+ *   transports: [kafkaTransport, rabbitmqTransport],
  *   configStore: configStoreFromEnv(),          // etcd when SWITCHYARD_ETCD_ENDPOINTS is set
  *   services: [Notifications, SearchIndex],
  * })
@@ -76,7 +88,7 @@ export async function configure(
   container: DependencyContainer,
   options: SwitchyardOptions,
 ): Promise<SwitchyardApp> {
-  const registry = options.registry ?? defaultTransportRegistry()
+  const registry = new TransportRegistry(options.transports ?? [])
   let transport: Transport
   let configStore = options.configStore
   if (isTransport(options.transport)) {
