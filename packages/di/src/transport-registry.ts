@@ -14,9 +14,11 @@ import { memoryTransport } from '@switchyard/memory'
 
 /** A validated configuration, ready to build. */
 export interface ResolvedTransportConfig {
+  /** The kind the configuration named. */
   readonly kind: string
   /** The options as given (secrets revealed, `kind` left out); the adapter applies the defaults. */
   readonly options: Readonly<Record<string, unknown>>
+  /** The factory that validated it and will build it. */
   readonly factory: TransportFactory
 }
 
