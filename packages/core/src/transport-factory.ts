@@ -190,6 +190,13 @@ export function validateOptions<Output>(
   return result.value
 }
 
+/** A plain data object (not an array, a Buffer or a class instance), which the helpers below copy. */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
+
 /** True for a {@link ConfigSecret} (a value read or written as secret by a config store). */
 export function isConfigSecret(value: unknown): value is ConfigSecret {
   return (
@@ -207,7 +214,7 @@ export function isConfigSecret(value: unknown): value is ConfigSecret {
 export function revealSecrets(value: unknown): unknown {
   if (isConfigSecret(value)) return value.reveal()
   if (Array.isArray(value)) return value.map(revealSecrets)
-  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
+  if (isPlainObject(value)) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, revealSecrets(v)]))
   }
   return value
@@ -256,9 +263,7 @@ export function redactSecrets(
   const copy = (value: unknown): unknown => {
     if (isConfigSecret(value)) return '[secret]'
     if (Array.isArray(value)) return value.map(copy)
-    if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype) {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copy(v)]))
-    }
+    if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, copy(v)]))
     return value
   }
   const out = copy(options) as Record<string, unknown>
@@ -266,13 +271,8 @@ export function redactSecrets(
     const keys = path.split('.')
     const last = keys.pop() as string
     const parent = keys.length === 0 ? out : at(out, keys.join('.'))
-    if (
-      typeof parent === 'object' &&
-      parent !== null &&
-      (parent as Record<string, unknown>)[last] !== undefined
-    ) {
-      ;(parent as Record<string, unknown>)[last] = '[secret]'
-    }
+    // Only copies are written to: a non-plain object (e.g. TLS options built by a library) is kept whole.
+    if (isPlainObject(parent) && parent[last] !== undefined) parent[last] = '[secret]'
   }
   return out
 }

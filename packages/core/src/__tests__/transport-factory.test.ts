@@ -92,6 +92,9 @@ describe('secrets', () => {
       user: 'u',
     })
     expect(redactSecrets({ other: secret('x') }, factory)).toEqual({ other: '[secret]' })
+    const original = { password: 'pw', tls: { key: 'k' } }
+    redactSecrets(original, factory)
+    expect(original).toEqual({ password: 'pw', tls: { key: 'k' } })
   })
 })
 
