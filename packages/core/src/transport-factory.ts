@@ -277,9 +277,16 @@ export function redactSecrets(
   return out
 }
 
+/** The adapters published with Switchyard, by kind: the package and the name of its factory. */
+const officialAdapters: Readonly<Record<string, readonly [pkg: string, factory: string]>> = {
+  memory: ['@switchyard/memory', 'memoryTransport'],
+  kafka: ['@switchyard/kafka', 'kafkaTransport'],
+  rabbitmq: ['@switchyard/rabbitmq', 'rabbitmqTransport'],
+}
+
 /**
  * What is wrong with `kind` when no factory among `factories` has it: the kinds registered and
- * the package to install (`@switchyard/<kind>` for the built-in brokers).
+ * what to install (the package and factory for Switchyard's own adapters).
  */
 export function unknownKindMessage(
   kind: unknown,
@@ -287,11 +294,15 @@ export function unknownKindMessage(
 ): string {
   const kinds = [...factories].map((factory) => factory.kind).sort()
   const registered = kinds.length === 0 ? 'no kind is registered' : `registered: ${kinds.join(', ')}`
-  return typeof kind === 'string' && /^[a-z][a-z0-9-]*$/.test(kind)
-    ? `no transport factory for ${JSON.stringify(kind)} (${registered}); install the package that provides it ` +
-        `(@switchyard/${kind} for a built-in broker) and register its factory, ` +
-        `e.g. configure(container, { transports: [${kind}Transport] })`
-    : `must name a transport kind (${registered}), got ${JSON.stringify(kind) ?? 'nothing'}`
+  if (typeof kind !== 'string' || kind === '') {
+    return `must name a transport kind (${registered}), got ${JSON.stringify(kind) ?? 'nothing'}`
+  }
+  const official = Object.hasOwn(officialAdapters, kind) ? officialAdapters[kind] : undefined
+  return official
+    ? `no transport factory for ${JSON.stringify(kind)} (${registered}); install ${official[0]} and register ` +
+        `its factory: configure(container, { transports: [${official[1]}] })`
+    : `no transport factory for ${JSON.stringify(kind)} (${registered}); install the package that provides ` +
+        `it and register its TransportFactory with configure(container, { transports: [...] })`
 }
 
 /**

@@ -106,5 +106,9 @@ describe('transportFactoryFor', () => {
       /registered: fake, memory.*@switchyard\/kafka/,
     )
     expect(() => transportFactoryFor(42, [])).toThrow(/no kind is registered/)
+    expect(() => transportFactoryFor('carrier-pigeon', factories)).toThrow(
+      /install the package that provides it/,
+    )
+    expect(() => transportFactoryFor('rabbitmq', factories)).toThrow(/transports: \[rabbitmqTransport\]/)
   })
 })
