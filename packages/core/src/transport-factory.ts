@@ -40,9 +40,9 @@ export type Environment = Readonly<Record<string, string | undefined>>
  *   create: (options) => new RedisTransport(options),
  * }
  */
-export interface TransportFactory<Options = unknown, Resolved = unknown> {
+export interface TransportFactory<Options = unknown, Resolved = unknown, Kind extends string = string> {
   /** The `kind` field that selects this factory, e.g. `'kafka'`. */
-  readonly kind: string
+  readonly kind: Kind
   /** The npm package that provides it, named in errors when the kind is missing or misconfigured. */
   readonly packageName: string
   /** The one description of the options: defaults, limits, unknown fields refused. Synchronous. */

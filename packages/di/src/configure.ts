@@ -14,6 +14,7 @@ import {
   type Transport,
   type TransportFactory,
 } from '@switchyard/core'
+import type { memoryTransport } from '@switchyard/memory'
 import type { DependencyContainer } from 'tsyringe'
 import { type ServiceClass, SwitchyardApp } from './switchyard-app.js'
 import { BUS, CONFIG_STORE, SWITCHYARD_APP, TRANSPORT } from './tokens.js'
@@ -21,24 +22,38 @@ import { TransportRegistry } from './transport-registry.js'
 import { isTransportSource, type LoadedTransportConfig, type TransportSource } from './transport-source.js'
 
 /**
- * A static transport configuration: `{ kind }` plus the options of that kind's adapter, checked at
- * run time by the adapter's options schema. For compile-time checks build the transport yourself
- * (`kafkaTransport.create({ ... })`) and pass it as `transport`.
+ * A transport configuration of any kind, as read from a document or the environment: `{ kind }`
+ * plus options, checked at run time by the options schema of that kind's factory.
  */
 export interface TransportConfig {
   readonly kind: string
   readonly [option: string]: unknown
 }
 
-/** Options of {@link configure}. */
-export interface SwitchyardOptions {
+/**
+ * The static configuration a factory accepts: `{ kind: 'kafka', brokers: [...] }` for
+ * `kafkaTransport`. `configure()` types `transport` as the union of these over the registered
+ * factories, so a misspelt option is a compile error as well as a `ConfigError`.
+ */
+export type TransportConfigOf<F> =
+  F extends TransportFactory<infer Options, unknown, infer Kind>
+    ? unknown extends Options
+      ? TransportConfig // a factory typed without its options: checked at run time only
+      : { readonly kind: Kind } & Omit<Options, 'kind'>
+    : never
+
+/**
+ * Options of {@link configure}. `F` is the tuple of factories given as `transports`; a static
+ * `transport` must be the configuration of one of them (or of memory).
+ */
+export interface SwitchyardOptions<F extends readonly TransportFactory[] = readonly TransportFactory[]> {
   /**
    * The transport: a static configuration (`{ kind: 'memory' }`, `{ kind: 'kafka', brokers }`, …),
    * a source (`fromEnv()`, `fromConfigStore(key)`, `fromEtcd(key, connection)`), or a transport
    * you built yourself. Configurations are validated by the options schema of their kind's
    * factory; a bad one rejects with `ConfigError` whose `context.field` names the field.
    */
-  readonly transport: TransportConfig | TransportSource | Transport
+  readonly transport: TransportConfigOf<F[number] | typeof memoryTransport> | TransportSource | Transport
   /** Config store for live settings (`CONFIG_STORE`) and for `fromConfigStore`. Closed by `app.stop()`. */
   readonly configStore?: ConfigStore
   /** Options of the `Bus` (codec, hooks, dead-letter topic naming, scheduler). */
@@ -51,7 +66,7 @@ export interface SwitchyardOptions {
    * whose kind has no factory rejects with `ConfigError` naming the registered kinds and the
    * package to install.
    */
-  readonly transports?: readonly TransportFactory[]
+  readonly transports?: F
 }
 
 /** True for an object that already is a transport (as opposed to a configuration of one). */
@@ -84,9 +99,9 @@ function isTransport(value: unknown): value is Transport {
  * await app.start()
  * app.installShutdownSignals()
  */
-export async function configure(
+export async function configure<const F extends readonly TransportFactory[] = []>(
   container: DependencyContainer,
-  options: SwitchyardOptions,
+  options: SwitchyardOptions<F>,
 ): Promise<SwitchyardApp> {
   const registry = new TransportRegistry(options.transports ?? [])
   let transport: Transport

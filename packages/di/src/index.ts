@@ -4,7 +4,7 @@
  * lifecycle. Adapters are not dependencies: pass the factories of the ones you installed.
  */
 export { configStoreFromEnv } from './config-store-from-env.js'
-export type { SwitchyardOptions, TransportConfig } from './configure.js'
+export type { SwitchyardOptions, TransportConfig, TransportConfigOf } from './configure.js'
 export { configure } from './configure.js'
 export type { HandlerBinding, HandlerMethod } from './handle-decorator.js'
 export { Handle, handlersOf } from './handle-decorator.js'

@@ -24,7 +24,7 @@ const { list, boolean: bool, number: num, defined } = environmentReaders
  * @example
  * const transport = kafkaTransport.create({ brokers: ['10.0.0.5:9092'], clientId: 'billing' })
  */
-export const kafkaTransport: TransportFactory<KafkaTransportOptions, ResolvedKafkaOptions> = {
+export const kafkaTransport: TransportFactory<KafkaTransportOptions, ResolvedKafkaOptions, 'kafka'> = {
   kind: 'kafka',
   packageName: '@switchyard/kafka',
   optionsSchema: kafkaOptionsSchema,

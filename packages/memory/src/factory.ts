@@ -15,7 +15,7 @@ import { type MemoryTransportOptions, memoryOptionsSchema, type ResolvedOptions 
  * @example
  * const transport = memoryTransport.create({ retention: 0 })
  */
-export const memoryTransport: TransportFactory<MemoryTransportOptions, ResolvedOptions> = {
+export const memoryTransport: TransportFactory<MemoryTransportOptions, ResolvedOptions, 'memory'> = {
   kind: 'memory',
   packageName: '@switchyard/memory',
   optionsSchema: memoryOptionsSchema,

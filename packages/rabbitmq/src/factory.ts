@@ -23,7 +23,7 @@ const { number: num, defined } = environmentReaders
  * @example
  * const transport = rabbitmqTransport.create({ url: 'amqp://app:secret@10.0.0.7:5672/billing', prefetch: 32 })
  */
-export const rabbitmqTransport: TransportFactory<RabbitMqTransportOptions, unknown> = {
+export const rabbitmqTransport: TransportFactory<RabbitMqTransportOptions, unknown, 'rabbitmq'> = {
   kind: 'rabbitmq',
   packageName: '@switchyard/rabbitmq',
   optionsSchema: rabbitmqOptionsSchema,

@@ -26,6 +26,7 @@ import {
   fromConfigStore,
   fromEnv,
   type SwitchyardApp,
+  type SwitchyardOptions,
   TRANSPORT,
   type TransportConfig,
   TransportRegistry,
@@ -66,14 +67,24 @@ afterEach(async () => {
   await Promise.all(apps.splice(0).map((app) => app.stop()))
 })
 
-async function build(options: Parameters<typeof configure>[1]): Promise<SwitchyardApp> {
+async function build<const F extends readonly TransportFactory[] = []>(
+  options: SwitchyardOptions<F>,
+): Promise<SwitchyardApp> {
   const app = await configure(container.createChildContainer(), options)
   apps.push(app)
   return app
 }
 
+/**
+ * A configuration as read at run time (JSON, a test table): the compiler cannot check it, so it is
+ * cast past the static types on purpose; configure() still validates it.
+ */
+const unchecked = (config: TransportConfig): never => config as never
+
 /** Runs `configure` and returns the ConfigError it rejects with. */
-async function configError(options: Parameters<typeof configure>[1]): Promise<ConfigError> {
+async function configError<const F extends readonly TransportFactory[] = []>(
+  options: SwitchyardOptions<F>,
+): Promise<ConfigError> {
   const error = await configure(container.createChildContainer(), options).then(
     () => undefined,
     (e: unknown) => e,
@@ -102,11 +113,14 @@ describe('from a static object', () => {
   })
 
   it('names the registered kinds and the package to install for a kind nobody registered', async () => {
-    const error = await configError({ transport: { kind: 'kafka', brokers: ['h:1'] } })
+    const error = await configError({ transport: unchecked({ kind: 'kafka', brokers: ['h:1'] }) })
     expect(error.context.field).toBe('kind')
     expect(error.message).toContain('registered: memory')
     expect(error.message).toContain('@switchyard/kafka')
-    const withFake = await configError({ transport: { kind: 'nats' }, transports: [fakeFactory()] })
+    const withFake = await configError({
+      transport: unchecked({ kind: 'nats' }),
+      transports: [fakeFactory()],
+    })
     expect(withFake.message).toContain('registered: fake, memory')
   })
 
@@ -128,14 +142,14 @@ describe('from a static object', () => {
     [{ kind: 'memory', retention: -1 }, 'retention'],
     [{ kind: 'fake', endpoint: 'fake://a', retries: -1 }, 'retries'],
   ])('rejects %j with a ConfigError naming %s', async (transport, field) => {
-    const error = await configError({ transport: transport as TransportConfig, transports: [fakeFactory()] })
+    const error = await configError({ transport: unchecked(transport), transports: [fakeFactory()] })
     expect(error.context.field).toBe(field)
     expect(error.message).toContain(field)
   })
 
   it('refuses unknown fields instead of ignoring a typo', async () => {
     const error = await configError({
-      transport: { kind: 'fake', endpoint: 'fake://a', retires: 2 },
+      transport: unchecked({ kind: 'fake', endpoint: 'fake://a', retires: 2 }),
       transports: [fakeFactory()],
     })
     expect(error.context.field).toBe('retires')
@@ -246,5 +260,17 @@ describe('TransportRegistry', () => {
     })
     await registry.create({ kind: 'memory', endpoint: 'fake://m' })
     expect(replaced).toEqual([{ endpoint: 'fake://m' }])
+  })
+})
+
+describe('static configurations are typed by the registered factories', () => {
+  it('accepts the options of a registered kind and refuses others at compile time', async () => {
+    const fake = fakeFactory()
+    await build({ transport: { kind: 'memory', retention: 0 }, transports: [fake] })
+    await build({ transport: { kind: 'fake', endpoint: 'fake://typed', retries: 1 }, transports: [fake] })
+    // @ts-expect-error `retension` is not a memory option
+    const typo = await configError({ transport: { kind: 'memory', retension: 5 } })
+    expect(typo.context.field).toBe('retension')
+    expect(fake.built).toEqual([{ endpoint: 'fake://typed', retries: 1 }])
   })
 })
