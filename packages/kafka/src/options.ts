@@ -219,7 +219,7 @@ const schema = strict(shape).superRefine(
       context.addIssue({
         code: 'custom',
         path: ['compressionCodecs', c],
-        message: `compression '${c}' needs a codec here (e.g. from the kafkajs-${c} package), or use gzip`,
+        message: `compression '${c}' needs a kafkajs ${c} codec here (kafkajs ships only gzip), or use gzip`,
       })
     }
   },
@@ -252,6 +252,7 @@ export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKaf
       transport: kind,
     },
   )
+  // The optional fields are named so that they are present (as undefined) in the resolved options.
   return {
     ...resolved,
     ssl: resolved.ssl,
