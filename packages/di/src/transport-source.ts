@@ -62,15 +62,7 @@ async function readDocument(
   registry: TransportRegistry,
 ): Promise<LoadedTransportConfig> {
   const what = `transport document at ${JSON.stringify(key)}`
-  if ((await store.get(key)) === undefined) {
-    throw new ConfigError(
-      what,
-      [`(root): no document is stored under this key; put one like { "kind": "memory" }`],
-      {
-        context: { field: '(root)', key },
-      },
-    )
-  }
+  // One read: a missing key or an invalid document rejects with ConfigError naming the key and field.
   return { config: await readTransportDocument(store, key, { factories: registry.factories() }), what }
 }
 
