@@ -4,11 +4,14 @@
  *
  * The transport comes from the environment (`TRANSPORT=memory|kafka|rabbitmq`) or from the
  * transport document in the config store (`SWITCHYARD_TRANSPORT_KEY`); the config store is etcd
- * when `SWITCHYARD_ETCD_ENDPOINTS` is set, else memory. Nothing here names a broker.
+ * when `SWITCHYARD_ETCD_ENDPOINTS` is set, else memory. The factories of the installed adapters
+ * are registered here; which one is used is still configuration, not code.
  */
 import 'reflect-metadata'
 import type { ConfigStore } from '@switchyard/config'
 import { configStoreFromEnv, configure, fromEnv, type ServiceClass, type SwitchyardApp } from '@switchyard/di'
+import { kafkaTransport } from '@switchyard/kafka'
+import { rabbitmqTransport } from '@switchyard/rabbitmq'
 import { container as rootContainer } from 'tsyringe'
 import { DeadLetterAudit } from './dead-letter-audit.js'
 import { FileWorker } from './file-worker.js'
@@ -49,6 +52,7 @@ export async function startMarketplace(
   container.register(OUTCOME_LOG, { useValue: options.outcomes })
   const app = await configure(container, {
     transport: fromEnv({ env, ...(options.defaultKind ? { defaultKind: options.defaultKind } : {}) }),
+    transports: [kafkaTransport, rabbitmqTransport],
     configStore: options.configStore ?? configStoreFromEnv(env),
     services,
   })

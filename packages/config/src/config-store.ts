@@ -26,7 +26,10 @@
  * - Secrets never appear in errors, logs, `toString()` or `JSON.stringify` output.
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec'
-import type { ConfigError, LeaseLostError } from '@switchyard/core'
+import type { ConfigError, ConfigSecret, LeaseLostError } from '@switchyard/core'
+
+export type { ConfigSecret }
+
 import type { Observable } from 'rxjs'
 
 /** A store revision: a decimal string (etcd revisions are 64-bit). `'0'` means "never existed". */
@@ -47,18 +50,6 @@ export interface ConfigEntry<T = unknown> {
    * A stale entry must not be used as the basis of a compare-and-swap that matters.
    */
   readonly stale: boolean
-}
-
-/**
- * A value marked secret. Encrypted at rest with AES-256-GCM; in memory it is held here and only
- * `reveal()` returns it. `toString()`, `toJSON()` and `util.inspect` print a redaction.
- */
-export interface ConfigSecret<T = unknown> {
-  /** The plain value. Throws `SecretKeyError` when the secret was read without its key. */
-  reveal(): T
-  /** Id of the key it was (or will be) encrypted with, if known. */
-  readonly keyId: string | undefined
-  readonly sealed: boolean
 }
 
 /** One AES-256-GCM key: 32 bytes and the id recorded in every envelope it writes. */

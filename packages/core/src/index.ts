@@ -18,6 +18,7 @@ export type {
   RetryPolicy,
 } from './bus-options.js'
 export { bytesCodec, formatIssues, jsonCodec, schemaCodec, stringCodec } from './codecs.js'
+export type { ConfigSecret } from './config-secret.js'
 export type { ErrorContext, SwitchyardErrorName, SwitchyardErrorOptions } from './errors.js'
 export {
   AuthenticationError,
@@ -57,3 +58,4 @@ export type {
   TransportState,
   TransportStatus,
 } from './transport.js'
+export type { Environment, TransportFactory } from './transport-factory.js'

@@ -9,3 +9,19 @@ export { InFlightTracker } from './in-flight-tracker.js'
 export * from './index.js'
 export { KeyedExecutor } from './keyed-executor.js'
 export { StatusSubject } from './status-subject.js'
+export type { OptionIssue } from './transport-factory.js'
+export {
+  closestName,
+  environmentReaders,
+  isConfigSecret,
+  optionPath,
+  optionsError,
+  plainTextSecretIssues,
+  redactSecrets,
+  refuseUnknownOptions,
+  revealSecrets,
+  transportFactoryFor,
+  unknownKindMessage,
+  unknownOptionIssues,
+  validateOptions,
+} from './transport-factory.js'

@@ -3,13 +3,14 @@
  *
  * `SWITCHYARD_ETCD_ENDPOINTS` set → an `EtcdConfigStore`; unset → a `MemoryConfigStore` (one process,
  * nothing persisted), so the same program runs with or without etcd. This module only chooses;
- * the stores live in `@switchyard/config` (memory) and `@switchyard/etcd`.
+ * the stores live in `@switchyard/etcd`.
  */
 
-import { type ConfigStore, MemoryConfigStore, type SecretKeyring } from '@switchyard/config'
+import type { ConfigStore, SecretKeyring } from '@switchyard/config'
+import { MemoryConfigStore } from '@switchyard/config'
+import type { Environment } from '@switchyard/core'
 import { ConfigError } from '@switchyard/core'
 import { EtcdConfigStore } from '@switchyard/etcd'
-import type { Environment } from './transport-registry.js'
 
 /** The secret keyring named by `SWITCHYARD_SECRETS_KEY` (base64 of 32 bytes) and `SWITCHYARD_SECRETS_KEY_ID`. */
 function keyringFromEnv(env: Environment): SecretKeyring | undefined {

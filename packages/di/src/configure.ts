@@ -9,40 +9,60 @@
  */
 
 import type { ConfigStore } from '@switchyard/config'
-import { Bus, type BusOptions, type Transport } from '@switchyard/core'
-import type { KafkaTransportOptions } from '@switchyard/kafka'
-import type { MemoryTransportOptions } from '@switchyard/memory'
-import type { RabbitMqTransportOptions } from '@switchyard/rabbitmq'
+import { Bus, type BusOptions, type Transport, type TransportFactory } from '@switchyard/core'
+import type { memoryTransport } from '@switchyard/memory'
 import type { DependencyContainer } from 'tsyringe'
-import { defaultTransportRegistry } from './builtin-transports.js'
 import { type ServiceClass, SwitchyardApp } from './switchyard-app.js'
 import { BUS, CONFIG_STORE, SWITCHYARD_APP, TRANSPORT } from './tokens.js'
-import type { TransportRegistry } from './transport-registry.js'
+import { TransportRegistry } from './transport-registry.js'
 import { isTransportSource, type LoadedTransportConfig, type TransportSource } from './transport-source.js'
 
-/** A static transport configuration of a built-in kind: `{ kind }` plus that adapter's options. */
-export type TransportConfig =
-  | ({ readonly kind: 'memory' } & MemoryTransportOptions)
-  | ({ readonly kind: 'kafka' } & KafkaTransportOptions)
-  | ({ readonly kind: 'rabbitmq' } & RabbitMqTransportOptions)
+/**
+ * A transport configuration of any kind, as read from a document or the environment: `{ kind }`
+ * plus options, checked at run time by the options schema of that kind's factory.
+ */
+export interface TransportConfig {
+  readonly kind: string
+  readonly [option: string]: unknown
+}
 
-/** Options of {@link configure}. */
-export interface SwitchyardOptions {
+/**
+ * The static configuration a factory accepts: `{ kind: 'kafka', brokers: [...] }` for
+ * `kafkaTransport`. `configure()` types `transport` as the union of these over the registered
+ * factories, so a misspelt option is a compile error as well as a `ConfigError`.
+ */
+export type TransportConfigOf<F> =
+  F extends TransportFactory<infer Options, unknown, infer Kind>
+    ? unknown extends Options
+      ? TransportConfig // a factory typed without its options: checked at run time only
+      : { readonly kind: Kind } & Omit<Options, 'kind'>
+    : never
+
+/**
+ * Options of {@link configure}. `F` is the tuple of factories given as `transports`; a static
+ * `transport` must be the configuration of one of them (or of memory).
+ */
+export interface SwitchyardOptions<F extends readonly TransportFactory[] = readonly TransportFactory[]> {
   /**
    * The transport: a static configuration (`{ kind: 'memory' }`, `{ kind: 'kafka', brokers }`, …),
    * a source (`fromEnv()`, `fromConfigStore(key)`, `fromEtcd(key, connection)`), or a transport
-   * you built yourself. Configurations are validated; a bad one rejects with `ConfigError` whose
-   * `context.field` names the field.
+   * you built yourself. Configurations are validated by the options schema of their kind's
+   * factory; a bad one rejects with `ConfigError` whose `context.field` names the field.
    */
-  readonly transport: TransportConfig | TransportSource | Transport
+  readonly transport: TransportConfigOf<F[number] | typeof memoryTransport> | TransportSource | Transport
   /** Config store for live settings (`CONFIG_STORE`) and for `fromConfigStore`. Closed by `app.stop()`. */
   readonly configStore?: ConfigStore
   /** Options of the `Bus` (codec, hooks, dead-letter topic naming, scheduler). */
   readonly bus?: BusOptions
   /** Classes whose `@Handle` methods are subscribed on start; registered as container singletons. */
   readonly services?: readonly ServiceClass[]
-  /** Transport factories by kind (default: memory, kafka, rabbitmq). */
-  readonly registry?: TransportRegistry
+  /**
+   * Factories of the kinds a configuration may name, from the adapters you installed:
+   * `[kafkaTransport, rabbitmqTransport]`. `memoryTransport` is always registered. A configuration
+   * whose kind has no factory rejects with `ConfigError` naming the registered kinds and the
+   * package to install.
+   */
+  readonly transports?: F
 }
 
 /** True for an object that already is a transport (as opposed to a configuration of one). */
@@ -68,17 +88,18 @@ function isTransport(value: unknown): value is Transport {
  * @example
  * const app = await configure(container.createChildContainer(), {
  *   transport: fromEnv(),                       // TRANSPORT=kafka|rabbitmq|memory
+ *   transports: [kafkaTransport, rabbitmqTransport],
  *   configStore: configStoreFromEnv(),          // etcd when SWITCHYARD_ETCD_ENDPOINTS is set
  *   services: [Notifications, SearchIndex],
  * })
  * await app.start()
  * app.installShutdownSignals()
  */
-export async function configure(
+export async function configure<const F extends readonly TransportFactory[] = []>(
   container: DependencyContainer,
-  options: SwitchyardOptions,
+  options: SwitchyardOptions<F>,
 ): Promise<SwitchyardApp> {
-  const registry = options.registry ?? defaultTransportRegistry()
+  const registry = new TransportRegistry(options.transports ?? [])
   let transport: Transport
   let configStore = options.configStore
   if (isTransport(options.transport)) {

@@ -1,10 +1,10 @@
 /**
- * `@switchyard/di`: tsyringe wiring for Switchyard — tokens, `configure()`, transport sources,
- * the `@Handle` decorator and a graceful start/stop lifecycle.
+ * `@switchyard/di`: tsyringe wiring for Switchyard — tokens, `configure()` with a registry of
+ * transport factories, transport sources, the `@Handle` decorator and a graceful start/stop
+ * lifecycle. Adapters are not dependencies: pass the factories of the ones you installed.
  */
-export { builtinTransports, defaultTransportRegistry } from './builtin-transports.js'
 export { configStoreFromEnv } from './config-store-from-env.js'
-export type { SwitchyardOptions, TransportConfig } from './configure.js'
+export type { SwitchyardOptions, TransportConfig, TransportConfigOf } from './configure.js'
 export { configure } from './configure.js'
 export type { HandlerBinding, HandlerMethod } from './handle-decorator.js'
 export { Handle, handlersOf } from './handle-decorator.js'
@@ -20,8 +20,8 @@ export type {
 } from './switchyard-app.js'
 export { SwitchyardApp } from './switchyard-app.js'
 export { BUS, CONFIG_STORE, SWITCHYARD_APP, TRANSPORT } from './tokens.js'
-export type { Environment, ResolvedTransportConfig, TransportFactory } from './transport-registry.js'
-export { configErrorFrom, TransportRegistry } from './transport-registry.js'
+export type { ResolvedTransportConfig } from './transport-registry.js'
+export { TransportRegistry } from './transport-registry.js'
 export type {
   FromEnvOptions,
   LoadedTransportConfig,

@@ -6,14 +6,9 @@
  */
 
 import type { ConfigStore } from '@switchyard/config'
-import { ConfigError } from '@switchyard/core'
-import {
-  EtcdConfigStore,
-  type EtcdConfigStoreOptions,
-  readTransportDocument,
-  transportDocumentSchema,
-} from '@switchyard/etcd'
-import type { Environment, TransportRegistry } from './transport-registry.js'
+import { ConfigError, type Environment } from '@switchyard/core'
+import { EtcdConfigStore, type EtcdConfigStoreOptions, readTransportDocument } from '@switchyard/etcd'
+import type { TransportRegistry } from './transport-registry.js'
 
 const sourceBrand = Symbol.for('switchyard.di.TransportSource')
 
@@ -58,15 +53,10 @@ export function transportSource(
   return { [sourceBrand]: true, description, load }
 }
 
-/** Kinds whose stored document `@switchyard/etcd` defines, read off `transportDocumentSchema` itself. */
-const documentedKinds = new Set<unknown>(
-  transportDocumentSchema.options.map((member) => member.shape.kind.value),
-)
-
 /**
- * Reads the document at `key`: validated by `transportDocumentSchema` for the built-in kinds (so
- * passwords must be secrets), then mapped onto adapter options by the kind's factory. A kind the
- * schema does not know but the registry does is left to that factory's own schema.
+ * Reads the document at `key`, validated by `@switchyard/etcd`'s transport document rules for the
+ * registered factories: the factory's options schema, and secrets where the factory lists them.
+ * Secrets stay wrapped here; the registry reveals them for the adapter.
  */
 async function readDocument(
   store: ConfigStore,
@@ -74,28 +64,15 @@ async function readDocument(
   registry: TransportRegistry,
 ): Promise<LoadedTransportConfig> {
   const what = `transport document at ${JSON.stringify(key)}`
-  const entry = await store.get<Record<string, unknown>>(key)
-  if (entry === undefined) {
-    throw new ConfigError(
-      what,
-      [`(root): no document is stored under this key; put one like { "kind": "memory" }`],
-      {
-        context: { field: '(root)', key },
-      },
-    )
-  }
-  const rawKind = typeof entry.value === 'object' && entry.value !== null ? entry.value.kind : undefined
-  const document: Record<string, unknown> = documentedKinds.has(rawKind)
-    ? ((await readTransportDocument(store, key)) as Record<string, unknown>)
-    : entry.value
-  const { kind, ...rest } = document
-  const factory = registry.factory(kind, what)
-  return { config: { kind, ...(factory.fromDocument ? factory.fromDocument(rest) : rest) }, what }
+  // One read: a missing key or an invalid document rejects with ConfigError naming the key and field.
+  return { config: await readTransportDocument(store, key, { factories: registry.factories() }), what }
 }
 
 /**
  * The transport document `{ kind, ...options }` stored under `key` in the config store given to
- * `configure()` (`configStore` option). Secrets in it (e.g. `password`) are revealed for the adapter.
+ * `configure()` (`configStore` option), with the adapter's own option names. Fields the kind's
+ * factory lists as secret (e.g. `password`) must be stored as secrets; they are revealed for the
+ * adapter only.
  *
  * @example
  * await configure(container, { configStore: etcdStore, transport: fromConfigStore('/apps/billing/transport') })
@@ -144,8 +121,9 @@ export interface FromEnvOptions {
  *
  * - `SWITCHYARD_TRANSPORT_KEY=/apps/x/transport`: read the transport document at that key of the
  *   config store (see {@link fromConfigStore}); wins over `TRANSPORT`.
- * - otherwise `TRANSPORT=memory|kafka|rabbitmq` plus that kind's `SWITCHYARD_*` variables
- *   (listed in the README: `SWITCHYARD_KAFKA_BROKERS`, `SWITCHYARD_RABBITMQ_URL`, …).
+ * - otherwise `TRANSPORT=<kind>` (a kind registered with `configure({ transports })`) plus the
+ *   `SWITCHYARD_*` variables that kind's factory reads (`fromEnv`; listed in the README:
+ *   `SWITCHYARD_KAFKA_BROKERS`, `SWITCHYARD_RABBITMQ_URL`, …).
  *
  * @example
  * // TRANSPORT=kafka SWITCHYARD_KAFKA_BROKERS=10.0.0.5:9092 node dist/notifications.js
@@ -168,6 +146,6 @@ export function fromEnv(options: FromEnvOptions = {}): TransportSource {
       )
     }
     const factory = context.registry.factory(kind, `${what} (TRANSPORT)`)
-    return { config: { kind, ...factory.fromEnv(env) }, what }
+    return { config: { kind, ...factory.fromEnv?.(env) }, what }
   })
 }

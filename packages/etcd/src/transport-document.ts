@@ -1,112 +1,138 @@
 /**
- * The transport document: which broker an app uses, stored in the config store and validated
- * before use. `@switchyard/di` maps it onto `MemoryTransport` / `KafkaTransport` /
- * `RabbitMqTransport` options, so option names follow those adapters (brokers, clientId, ssl,
- * sasl; url, host, port, vhost, username, password, prefetch, heartbeat).
+ * The transport document: which broker an app uses, `{ kind, ...options }`, stored in the config
+ * store and validated before use by the options schema of that kind's `TransportFactory` (the one
+ * the adapter's constructor and `@switchyard/di` use too), so option names are the adapter's own.
  *
- * Passwords (and a RabbitMQ URL that carries credentials) must be secrets: written with
- * `store.secret(value)`, so they are encrypted at rest and never printed. This module validates;
- * it does not create transports.
+ * Secrets follow one rule for every kind: each field the factory lists in `secretOptions`
+ * (passwords, SASL secrets, TLS keys, a RabbitMQ URL that carries credentials) must be stored as a
+ * secret, written with `store.secret(value)`, so it is encrypted at rest and never printed. This
+ * module validates; it does not create transports, and it imports no adapter: the caller passes
+ * the factories of the kinds it accepts.
  */
-import type { ConfigSecret, ConfigStore, SecretKeyring } from '@switchyard/config'
-import { reviveSecrets, Secret, validateWith } from '@switchyard/config/spi'
+import type { StandardSchemaV1 } from '@standard-schema/spec'
+import type { ConfigStore, SecretKeyring } from '@switchyard/config'
+import { reviveSecrets, validateWith } from '@switchyard/config/spi'
+import type { TransportFactory } from '@switchyard/core'
 import { ConfigError } from '@switchyard/core'
-import { z } from 'zod'
+import {
+  isConfigSecret,
+  plainTextSecretIssues,
+  revealSecrets,
+  unknownKindMessage,
+} from '@switchyard/core/spi'
 
-const secretString = z.custom<ConfigSecret<string>>((v) => Secret.is(v), {
-  message: 'must be a secret (write it with store.secret(value)), never plain text',
-})
+/**
+ * A validated transport document: `kind` plus the adapter's options as stored. Secret fields are
+ * `ConfigSecret`s (printed as `[secret]`); `@switchyard/di` reveals them for the adapter.
+ * Defaults are not filled in, so a document written back stays as its author wrote it.
+ */
+export interface TransportDocument {
+  readonly kind: string
+  readonly [option: string]: unknown
+}
 
-const positiveInt = z.number().int().positive()
+type Issue = StandardSchemaV1.Issue
 
-const memoryDocument = z.strictObject({ kind: z.literal('memory') })
+/** Issues for secrets that cannot be opened (read without the key), by path. */
+function sealedSecretIssues(value: unknown, path: PropertyKey[] = []): Issue[] {
+  if (isConfigSecret(value)) {
+    return value.sealed
+      ? [
+          {
+            path,
+            message: `is a secret encrypted with key ${JSON.stringify(value.keyId ?? '')}, which this store does not have; pass the keyring (secrets)`,
+          },
+        ]
+      : []
+  }
+  if (typeof value !== 'object' || value === null) return []
+  return Object.entries(value).flatMap(([key, item]) =>
+    sealedSecretIssues(item, [...path, Array.isArray(value) ? Number(key) : key]),
+  )
+}
 
-const kafkaDocument = z.strictObject({
-  kind: z.literal('kafka'),
-  /** `host:port` of at least one broker. */
-  brokers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')).min(1),
-  clientId: z.string().min(1).optional(),
-  /** `true` for TLS with the system CAs, or TLS material. */
-  ssl: z
-    .union([
-      z.boolean(),
-      z.strictObject({
-        ca: z.string().optional(),
-        cert: z.string().optional(),
-        key: secretString.optional(),
-        rejectUnauthorized: z.boolean().optional(),
-      }),
-    ])
-    .optional(),
-  sasl: z
-    .strictObject({
-      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
-      username: z.string().min(1),
-      password: secretString,
-    })
-    .optional(),
-  connectionTimeout: positiveInt.optional(),
-  requestTimeout: positiveInt.optional(),
-})
+/** Validates a document with the factory of its kind; resolves the issues, or none. */
+async function documentIssues(value: unknown, factories: readonly TransportFactory[]): Promise<Issue[]> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return [
+      { message: `must be an object like { "kind": "memory" }, got ${JSON.stringify(value) ?? 'nothing'}` },
+    ]
+  }
+  const { kind, ...options } = value as Record<string, unknown>
+  const factory = factories.find((f) => f.kind === kind)
+  if (factory === undefined) return [{ path: ['kind'], message: unknownKindMessage(kind, factories) }]
+  const issues: Issue[] = [...plainTextSecretIssues(options, factory), ...sealedSecretIssues(options)]
+  if (issues.length > 0) return issues
+  const result = await factory.optionsSchema['~standard'].validate(revealSecrets(options))
+  return [...(result.issues ?? [])]
+}
 
-const rabbitmqDocument = z
-  .strictObject({
-    kind: z.literal('rabbitmq'),
-    /** A full AMQP URL; a secret because it usually carries the password. */
-    url: secretString.optional(),
-    host: z.string().min(1).optional(),
-    port: positiveInt.max(65535).optional(),
-    vhost: z.string().optional(),
-    username: z.string().min(1).optional(),
-    password: secretString.optional(),
-    /** Unsettled deliveries per consumer (AMQP prefetch). */
-    prefetch: positiveInt.optional(),
-    /** Heartbeat interval in seconds (0 disables). */
-    heartbeat: z.number().int().nonnegative().optional(),
-  })
-  .refine((d) => (d.url === undefined) !== (d.host === undefined), {
-    message: 'give either url or host (with port, vhost, username, password), not both and not neither',
-    path: ['url'],
-  })
+/**
+ * The Standard Schema of a transport document whose kind is one of `factories`'. Use it with
+ * `store.section(key, transportDocumentSchema(factories))` to watch the document and refuse an
+ * invalid update before it is written.
+ *
+ * **Details**: checks, in order, that the value is an object, that `kind` has a factory (else the
+ * issue names the registered kinds and the package to install), that every field of the factory's
+ * `secretOptions` is a secret and can be opened, then validates the options (secrets revealed,
+ * `kind` left out) with the factory's `optionsSchema`. The output is the document unchanged.
+ *
+ * @example
+ * const section = store.section('transport', transportDocumentSchema([memoryTransport, kafkaTransport]))
+ * await section.put({ kind: 'kafka', brokers: ['10.0.0.5:9092'], sasl: { mechanism: 'plain', username: 'app', password: store.secret(pw) } })
+ */
+export function transportDocumentSchema(
+  factories: readonly TransportFactory[],
+): StandardSchemaV1<TransportDocument, TransportDocument> {
+  const list = [...factories]
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'switchyard',
+      validate: async (value) => {
+        const issues = await documentIssues(value, list)
+        return issues.length > 0 ? { issues } : { value: value as TransportDocument }
+      },
+    },
+  }
+}
 
-/** Schema of the transport document (zod; also a Standard Schema, so `store.section(key, transportDocumentSchema)` works). */
-export const transportDocumentSchema = z.discriminatedUnion('kind', [
-  memoryDocument,
-  kafkaDocument,
-  rabbitmqDocument,
-])
-
-/** A validated transport document. Secret fields are `ConfigSecret`s: call `reveal()` where the driver needs them. */
-export type TransportDocument = z.output<typeof transportDocumentSchema>
-
+/** Options of {@link readTransportDocument}. */
 export interface ReadTransportDocumentOptions {
+  /** The factories of the kinds accepted, e.g. `[memoryTransport, kafkaTransport]`. */
+  readonly factories: readonly TransportFactory[]
   /** Keys to open secrets with, when the store itself was created without them. */
   readonly secrets?: SecretKeyring
 }
 
 /**
- * Reads and validates the transport document at `key`.
+ * Reads and validates the transport document at `key` (see {@link transportDocumentSchema}).
  *
  * Rejects with `ConfigError` when the key is missing or the document is invalid (`context.field`
- * is the path of the first bad field, e.g. `sasl.password`), and with `SecretKeyError` when a
- * secret cannot be opened. A stale read (store unreachable) still returns the last known document.
+ * is the path of the first bad field, e.g. `sasl.password`; `context.key` the key), and with
+ * `SecretKeyError` when a secret cannot be opened with the given keyring. A stale read (store
+ * unreachable) still returns the last known document.
  *
  * @example
- * const doc = await readTransportDocument(store, 'transport', { secrets: keyring })
- * if (doc.kind === 'kafka') new KafkaTransport({ brokers: doc.brokers, sasl: doc.sasl && { ...doc.sasl, password: doc.sasl.password.reveal() } })
+ * const doc = await readTransportDocument(store, 'transport', { factories: [kafkaTransport], secrets: keyring })
+ * const transport = kafkaTransport.create(revealSecrets(doc) as KafkaTransportOptions)
  */
 export async function readTransportDocument(
   store: ConfigStore,
   key: string,
-  options: ReadTransportDocumentOptions = {},
+  options: ReadTransportDocumentOptions,
 ): Promise<TransportDocument> {
   const entry = await store.get(key)
   const what = `transport document ${JSON.stringify(key)}`
   if (entry === undefined) {
-    throw new ConfigError(what, [`the key does not exist in namespace ${JSON.stringify(store.namespace)}`], {
-      context: { key, field: '' },
-    })
+    throw new ConfigError(
+      what,
+      [
+        `the key does not exist in namespace ${JSON.stringify(store.namespace)}; put one like { "kind": "memory" }`,
+      ],
+      { context: { key, field: '' } },
+    )
   }
   const value = options.secrets === undefined ? entry.value : reviveSecrets(entry.value, options.secrets)
-  return validateWith(transportDocumentSchema, value, what, key)
+  return validateWith(transportDocumentSchema(options.factories), value, what, key)
 }

@@ -1,11 +1,17 @@
 /**
- * `KafkaTransportOptions`: everything a production user configures on the Kafka transport, and the
- * defaults applied to it. This module only describes and normalises options; it talks to no broker.
+ * `KafkaTransportOptions`: everything a production user configures on the Kafka transport, and
+ * `kafkaOptionsSchema`, the one description of them (defaults, limits, unknown fields refused).
+ *
+ * The constructor (through `resolveKafkaOptions`), `@switchyard/di` and the etcd transport
+ * document all validate with the schema, so a document `{ kind: 'kafka', ...options }` means the
+ * same everywhere. This module only describes and normalises options; it talks to no broker.
  */
 
 import type { ConnectionOptions } from 'node:tls'
-import { ConfigError } from '@switchyard/core/spi'
+import type { StandardSchemaV1 } from '@standard-schema/spec'
+import { refuseUnknownOptions, validateOptions } from '@switchyard/core/spi'
 import type { ISocketFactory, RetryOptions, SASLOptions } from 'kafkajs'
+import { z } from 'zod'
 
 /** Compression of produced record batches. `gzip` is built into kafkajs; others need a codec. */
 export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
@@ -15,6 +21,8 @@ export type KafkaLogLevel = 'nothing' | 'error' | 'warn' | 'info' | 'debug'
 
 /** Options of {@link KafkaTransport}. Only `brokers` is required. */
 export interface KafkaTransportOptions {
+  /** Accepted so that a transport document can be passed unchanged; must be `'kafka'`. */
+  readonly kind?: 'kafka'
   /** Bootstrap brokers, `host:port`. */
   readonly brokers: readonly string[]
   /** Client id sent to Kafka, shown in broker logs and quotas (default `switchyard`). */
@@ -99,66 +107,157 @@ export interface ResolvedKafkaOptions {
   readonly socketFactory: ISocketFactory | undefined
 }
 
-const positive = (issues: string[], name: string, value: number | undefined, fallback: number): number => {
-  if (value === undefined) return fallback
-  if (!Number.isFinite(value) || value <= 0) issues.push(`${name} must be a positive number, got ${value}`)
-  return value
+const kind = 'kafka'
+const issue = (message: string) => ({ error: message })
+/** A strict object: unknown fields are refused, each with the closest known name. */
+const strict = <S extends z.ZodRawShape>(shape: S) =>
+  z.looseObject(shape).superRefine(refuseUnknownOptions(Object.keys(shape)), { when: () => true })
+const positiveMs = (fallback: number) =>
+  z.number(issue('must be a number of milliseconds > 0')).positive(issue('must be > 0')).default(fallback)
+const positiveInt = (fallback: number) =>
+  z
+    .number(issue('must be an integer > 0'))
+    .int(issue('must be an integer > 0'))
+    .positive(issue('must be an integer > 0'))
+    .default(fallback)
+const fn = <F>(what: string) =>
+  z.custom<F>((value) => typeof value === 'function', issue(`must be a function (${what})`))
+const plainObject = <T>(what: string) =>
+  z.custom<T>(
+    (value) => typeof value === 'object' && value !== null && !Array.isArray(value),
+    issue(`must be ${what}`),
+  )
+
+const password = z.string(issue('must be a string')).min(1, issue('must not be empty'))
+const sasl = z.discriminatedUnion(
+  'mechanism',
+  [
+    strict({ mechanism: z.literal('plain'), username: z.string(), password }),
+    strict({ mechanism: z.literal('scram-sha-256'), username: z.string(), password }),
+    strict({ mechanism: z.literal('scram-sha-512'), username: z.string(), password }),
+    strict({
+      mechanism: z.literal('aws'),
+      authorizationIdentity: z.string(),
+      accessKeyId: z.string(),
+      secretAccessKey: password,
+      sessionToken: z.string().optional(),
+    }),
+    strict({ mechanism: z.literal('oauthbearer'), oauthBearerProvider: fn('returns { value: token }') }),
+  ],
+  issue('mechanism must be plain, scram-sha-256, scram-sha-512, aws or oauthbearer'),
+)
+
+const compressions = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const
+const logLevels = ['nothing', 'error', 'warn', 'info', 'debug'] as const
+
+const shape = {
+  kind: z.literal(kind, issue(`must be '${kind}' (or left out)`)).optional(),
+  brokers: z
+    .array(
+      z.string().regex(/^[^:\s]+:\d{1,5}$/, issue('must be "host:port"')),
+      issue('must be an array of "host:port"'),
+    )
+    .min(1, issue('must list at least one "host:port"')),
+  clientId: z.string().min(1, issue('must not be empty')).default('switchyard'),
+  ssl: z
+    .union(
+      [z.boolean(), plainObject<ConnectionOptions>('TLS options')],
+      issue('must be true, false or TLS options'),
+    )
+    .optional(),
+  // Cast: zod's optional fields read `T | undefined`, kafkajs' types are exact.
+  sasl: (sasl as unknown as z.ZodType<SASLOptions>).optional(),
+  connectionTimeoutMs: positiveMs(3_000),
+  requestTimeoutMs: positiveMs(30_000),
+  retry: strict({
+    retries: z.number().int().nonnegative(issue('must be an integer >= 0')).default(10),
+    initialRetryTime: positiveMs(300),
+    maxRetryTime: positiveMs(10_000),
+    factor: z.number().nonnegative().optional(),
+    multiplier: z.number().positive().optional(),
+  }).prefault({}) as unknown as z.ZodType<Omit<RetryOptions, 'restartOnFailure'>>,
+  sessionTimeoutMs: positiveMs(30_000),
+  heartbeatIntervalMs: positiveMs(1_000),
+  rebalanceTimeoutMs: positiveMs(60_000),
+  maxWaitTimeMs: positiveMs(200),
+  maxBytesPerPartition: positiveInt(1_048_576),
+  fromBeginning: z.boolean(issue('must be true or false')).default(false),
+  partitions: positiveInt(3),
+  replicationFactor: positiveInt(1),
+  createTopics: z.boolean(issue('must be true or false')).default(true),
+  compression: z.enum(compressions, issue(`must be one of ${compressions.join(', ')}`)).default('none'),
+  compressionCodecs: strict({
+    snappy: fn<() => unknown>('a kafkajs codec').optional(),
+    lz4: fn<() => unknown>('a kafkajs codec').optional(),
+    zstd: fn<() => unknown>('a kafkajs codec').optional(),
+  }).optional(),
+  commitIntervalMs: positiveMs(250),
+  healthCheckIntervalMs: positiveMs(1_000),
+  logLevel: z.enum(logLevels, issue(`must be one of ${logLevels.join(', ')}`)).default('nothing'),
+  logger: fn<NonNullable<KafkaTransportOptions['logger']>>(
+    'receives { level, namespace, message }',
+  ).optional(),
+  socketFactory: fn<ISocketFactory>('a kafkajs socket factory').optional(),
 }
 
-/** Applies defaults and checks values; throws `ConfigError` listing every problem. */
-export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKafkaOptions {
-  const issues: string[] = []
-  if (!Array.isArray(options?.brokers) || options.brokers.length === 0) {
-    issues.push('brokers must be a non-empty array of "host:port" strings')
-  } else {
-    for (const b of options.brokers) {
-      if (typeof b !== 'string' || !/^[^:\s]+:\d+$/.test(b))
-        issues.push(`broker ${JSON.stringify(b)} is not "host:port"`)
+/** Rules between fields; run even when a field failed, so every problem is listed at once. */
+const schema = strict(shape).superRefine(
+  (options, context) => {
+    const { heartbeatIntervalMs: heartbeat, sessionTimeoutMs: session } = options
+    if (typeof heartbeat === 'number' && typeof session === 'number' && heartbeat >= session) {
+      context.addIssue({
+        code: 'custom',
+        path: ['heartbeatIntervalMs'],
+        message: `must be lower than sessionTimeoutMs (${session}); a third of it is usual`,
+      })
     }
+    const c = options.compression
+    if (
+      (c === 'snappy' || c === 'lz4' || c === 'zstd') &&
+      typeof options.compressionCodecs?.[c] !== 'function'
+    ) {
+      context.addIssue({
+        code: 'custom',
+        path: ['compressionCodecs', c],
+        message: `compression '${c}' needs a kafkajs ${c} codec here (kafkajs ships only gzip), or use gzip`,
+      })
+    }
+  },
+  { when: () => true },
+)
+
+// Compile-time check that the schema's output is what the transport reads (optional fields aside).
+type Optional = 'ssl' | 'sasl' | 'logger' | 'socketFactory'
+const outputMatches: z.output<typeof schema> extends Omit<ResolvedKafkaOptions, Optional> ? true : never =
+  true
+void outputMatches
+
+/**
+ * Schema of {@link KafkaTransportOptions} (a Standard Schema; zod inside). Its output has every
+ * default applied. Functions (`logger`, `socketFactory`, `compressionCodecs`,
+ * `sasl.oauthBearerProvider`) can only come from code, not from a document.
+ */
+export const kafkaOptionsSchema = schema as unknown as StandardSchemaV1<
+  KafkaTransportOptions,
+  ResolvedKafkaOptions & { readonly kind?: 'kafka' }
+>
+
+/** Applies defaults and checks values; throws `ConfigError` naming every invalid or unknown field. */
+export function resolveKafkaOptions(options: KafkaTransportOptions): ResolvedKafkaOptions {
+  const { kind: _kind, ...resolved } = validateOptions(
+    kafkaOptionsSchema,
+    options,
+    'Kafka transport options',
+    {
+      transport: kind,
+    },
+  )
+  // The optional fields are named so that they are present (as undefined) in the resolved options.
+  return {
+    ...resolved,
+    ssl: resolved.ssl,
+    sasl: resolved.sasl,
+    logger: resolved.logger,
+    socketFactory: resolved.socketFactory,
   }
-  const sessionTimeoutMs = positive(issues, 'sessionTimeoutMs', options.sessionTimeoutMs, 30_000)
-  const heartbeatIntervalMs = positive(issues, 'heartbeatIntervalMs', options.heartbeatIntervalMs, 1_000)
-  if (heartbeatIntervalMs >= sessionTimeoutMs)
-    issues.push('heartbeatIntervalMs must be lower than sessionTimeoutMs')
-  const partitions = positive(issues, 'partitions', options.partitions, 3)
-  const replicationFactor = positive(issues, 'replicationFactor', options.replicationFactor, 1)
-  if (!Number.isInteger(partitions) || !Number.isInteger(replicationFactor)) {
-    issues.push('partitions and replicationFactor must be integers')
-  }
-  const compression = options.compression ?? 'none'
-  if (!['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(compression)) {
-    issues.push(`compression must be none, gzip, snappy, lz4 or zstd, got ${String(compression)}`)
-  } else if (compression !== 'none' && compression !== 'gzip' && !options.compressionCodecs?.[compression]) {
-    issues.push(`compression ${compression} needs a codec in compressionCodecs.${compression}`)
-  }
-  const logLevel = options.logLevel ?? 'nothing'
-  if (!['nothing', 'error', 'warn', 'info', 'debug'].includes(logLevel)) {
-    issues.push(`logLevel must be nothing, error, warn, info or debug, got ${String(logLevel)}`)
-  }
-  const resolved: ResolvedKafkaOptions = {
-    brokers: [...(options?.brokers ?? [])],
-    clientId: options.clientId ?? 'switchyard',
-    ssl: options.ssl,
-    sasl: options.sasl,
-    connectionTimeoutMs: positive(issues, 'connectionTimeoutMs', options.connectionTimeoutMs, 3_000),
-    requestTimeoutMs: positive(issues, 'requestTimeoutMs', options.requestTimeoutMs, 30_000),
-    retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 10_000, ...options.retry },
-    sessionTimeoutMs,
-    heartbeatIntervalMs,
-    rebalanceTimeoutMs: positive(issues, 'rebalanceTimeoutMs', options.rebalanceTimeoutMs, 60_000),
-    maxWaitTimeMs: positive(issues, 'maxWaitTimeMs', options.maxWaitTimeMs, 200),
-    maxBytesPerPartition: positive(issues, 'maxBytesPerPartition', options.maxBytesPerPartition, 1_048_576),
-    fromBeginning: options.fromBeginning ?? false,
-    partitions,
-    replicationFactor,
-    createTopics: options.createTopics ?? true,
-    compression,
-    commitIntervalMs: positive(issues, 'commitIntervalMs', options.commitIntervalMs, 250),
-    healthCheckIntervalMs: positive(issues, 'healthCheckIntervalMs', options.healthCheckIntervalMs, 1_000),
-    logLevel,
-    logger: options.logger,
-    socketFactory: options.socketFactory,
-  }
-  if (issues.length > 0) throw new ConfigError('Kafka transport options', issues)
-  return resolved
 }

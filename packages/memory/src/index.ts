@@ -1,6 +1,8 @@
 /**
  * `@switchyard/memory`: the in-memory transport, Switchyard's reference model of a broker.
  */
+
+export { memoryTransport } from './factory.js'
 export {
   createMemoryTransport,
   defaultDrainTimeoutMs,
@@ -8,4 +10,4 @@ export {
   MemoryTransport,
 } from './memory-transport.js'
 export type { MemoryTransportOptions } from './options.js'
-export { defaultMaxMessageBytes, defaultRetention } from './options.js'
+export { defaultMaxMessageBytes, defaultRetention, memoryOptionsSchema } from './options.js'

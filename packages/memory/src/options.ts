@@ -1,12 +1,15 @@
 /**
- * `MemoryTransportOptions` and their validation.
+ * `MemoryTransportOptions` and `memoryOptionsSchema`, the one description of them.
  *
- * Options are plain data, so a configuration document `{ kind: 'memory', ... }` can be passed as
- * is. Invalid values throw `ConfigError` naming the field; unknown fields are refused rather than
- * ignored, so a typo does not silently fall back to a default.
+ * The schema is used by the constructor (through `resolveOptions`), by `@switchyard/di` and by the
+ * etcd transport document, so `{ kind: 'memory', retention: 10 }` means the same everywhere.
+ * Invalid values throw `ConfigError` naming the field; unknown fields are refused with the closest
+ * known name, so a typo does not silently fall back to a default. This module builds no transport.
  */
-import type { ConfigError } from '@switchyard/core/spi'
-import { optionError } from './errors.js'
+import type { StandardSchemaV1 } from '@standard-schema/spec'
+import { refuseUnknownOptions, validateOptions } from '@switchyard/core/spi'
+import { z } from 'zod'
+import { transportKind } from './errors.js'
 
 /** Options of {@link MemoryTransport}. All are optional. */
 export interface MemoryTransportOptions {
@@ -25,46 +28,53 @@ export interface MemoryTransportOptions {
   readonly maxMessageBytes?: number
 }
 
+/** Options with every default applied. */
 export interface ResolvedOptions {
   readonly retention: number
   readonly maxMessageBytes: number
 }
 
+/** Default of `retention`. */
 export const defaultRetention = 1_000
+/** Default of `maxMessageBytes` (1 MiB). */
 export const defaultMaxMessageBytes = 1024 * 1024
 
-const what = 'memory transport options'
-const known = new Set(['kind', 'retention', 'maxMessageBytes'])
-
-/** Applies defaults; throws `ConfigError` for an invalid or unknown field. */
-export function resolveOptions(options: MemoryTransportOptions | undefined): ResolvedOptions {
-  if (options === undefined) return { retention: defaultRetention, maxMessageBytes: defaultMaxMessageBytes }
-  if (typeof options !== 'object' || options === null) {
-    throw optionError(what, 'options', `must be an object, got ${String(options)}`)
-  }
-  for (const field of Object.keys(options)) {
-    if (!known.has(field))
-      throw optionError(what, field, `is not an option (known: ${[...known].join(', ')})`)
-  }
-  if (options.kind !== undefined && options.kind !== 'memory') {
-    throw optionError(what, 'kind', `must be 'memory', got ${JSON.stringify(options.kind)}`)
-  }
-  const retention = options.retention ?? defaultRetention
-  if (!Number.isSafeInteger(retention) || retention < 0) {
-    throw invalid('retention', 'must be an integer >= 0', retention)
-  }
-  const maxMessageBytes = options.maxMessageBytes ?? defaultMaxMessageBytes
-  if (
-    !(
-      maxMessageBytes === Number.POSITIVE_INFINITY ||
-      (Number.isSafeInteger(maxMessageBytes) && maxMessageBytes > 0)
-    )
-  ) {
-    throw invalid('maxMessageBytes', 'must be an integer > 0 or Infinity', maxMessageBytes)
-  }
-  return { retention, maxMessageBytes }
+const shape = {
+  kind: z.literal(transportKind, { error: `must be '${transportKind}' (or left out)` }).optional(),
+  retention: z
+    .number({ error: 'must be an integer >= 0' })
+    .int({ error: 'must be an integer >= 0' })
+    .min(0, { error: 'must be an integer >= 0 (0 keeps nothing)' })
+    .max(Number.MAX_SAFE_INTEGER)
+    .default(defaultRetention),
+  maxMessageBytes: z
+    .union([z.number().int().positive(), z.custom<number>((value) => value === Number.POSITIVE_INFINITY)], {
+      error: 'must be an integer > 0 or Infinity',
+    })
+    .default(defaultMaxMessageBytes),
 }
 
-function invalid(field: string, rule: string, value: unknown): ConfigError {
-  return optionError(what, field, `${rule}, got ${String(value)}`)
+/**
+ * Schema of {@link MemoryTransportOptions} (a Standard Schema; zod inside). Its output has every
+ * default applied.
+ */
+export const memoryOptionsSchema: StandardSchemaV1<
+  MemoryTransportOptions,
+  ResolvedOptions & { kind?: 'memory' }
+> = z
+  .looseObject(shape)
+  .superRefine(refuseUnknownOptions(Object.keys(shape)), { when: () => true }) as StandardSchemaV1<
+  MemoryTransportOptions,
+  ResolvedOptions & { kind?: 'memory' }
+>
+
+/** Applies defaults; throws `ConfigError` naming every invalid or unknown field. */
+export function resolveOptions(options: MemoryTransportOptions | undefined): ResolvedOptions {
+  const { retention, maxMessageBytes } = validateOptions(
+    memoryOptionsSchema,
+    options ?? {},
+    'memory transport options',
+    { transport: transportKind },
+  )
+  return { retention, maxMessageBytes }
 }

@@ -1,13 +1,17 @@
 /**
- * `RabbitMqTransportOptions`: what a user can tune, and `resolveOptions`, which validates them and
- * applies the documented defaults once, at construction.
+ * `RabbitMqTransportOptions`: what a user can tune; `rabbitmqOptionsSchema`, the one description of
+ * them (defaults, limits, unknown fields refused); and `resolveOptions`, which validates through
+ * the schema once, at construction, and merges the URL with the explicit connection fields.
  *
- * This module only describes and checks configuration; it opens no connection. Connection facts
- * come from `url` or from `host`/`port`/`vhost`/`username`/`password` (explicit fields win over
- * the URL). Credentials are never put into errors, logs or health reports.
+ * The constructor, `@switchyard/di` and the etcd transport document all use the schema, so
+ * `prefech: 5` is refused everywhere with a hint to `prefetch`. This module opens no connection.
+ * Connection facts come from `url` or from `host`/`port`/`vhost`/`username`/`password` (explicit
+ * fields win over the URL). Credentials are never put into errors, logs or health reports.
  */
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
-import { ConfigError } from '@switchyard/core/spi'
+import type { StandardSchemaV1 } from '@standard-schema/spec'
+import { refuseUnknownOptions, validateOptions } from '@switchyard/core/spi'
+import { z } from 'zod'
 
 /**
  * Arguments of a durable group queue. Set them for every group in `queueDefaults`, or per group
@@ -44,6 +48,8 @@ export interface RabbitMqReconnectOptions {
  * `amqp://guest:guest@127.0.0.1:5672/`.
  */
 export interface RabbitMqTransportOptions {
+  /** Accepted so that a transport document can be passed unchanged; must be `'rabbitmq'`. */
+  readonly kind?: 'rabbitmq'
   /** `amqp://user:password@host:port/vhost` or `amqps://…`. Explicit fields below override its parts. */
   readonly url?: string
   /** Default `127.0.0.1` (or the URL's host). */
@@ -128,98 +134,165 @@ export interface ResolvedOptions {
 
 /** RabbitMQ's default `max_message_size` since 3.8 (128 MiB). */
 export const defaultMaxMessageBytes = 134_217_728
+/** RabbitMQ's largest configurable `max_message_size` (512 MiB). */
+const largestMessageBytes = 536_870_912
 
-const namePattern = /^[A-Za-z0-9._-]{1,40}$/
+const kind = 'rabbitmq'
+const issue = (message: string) => ({ error: message })
+/** A strict object: unknown fields are refused, each with the closest known name. */
+const strict = <S extends z.ZodRawShape>(shape: S) =>
+  z.looseObject(shape).superRefine(refuseUnknownOptions(Object.keys(shape)), { when: () => true })
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .number(issue(`must be an integer from ${min} to ${max}`))
+    .int(issue(`must be an integer from ${min} to ${max}`))
+    .min(min, issue(`must be an integer from ${min} to ${max}`))
+    .max(max, issue(`must be an integer from ${min} to ${max}`))
+const ms = (min: number) =>
+  z.number(issue(`must be a number of milliseconds >= ${min}`)).min(min, issue(`must be >= ${min}`))
+const name = (what: string, max: number) =>
+  z
+    .string()
+    .regex(
+      new RegExp(`^[A-Za-z0-9._-]{1,${max}}$`),
+      issue(`must be ${what}: 1-${max} characters from [A-Za-z0-9._-]`),
+    )
 
-/** Validates options and applies defaults; throws `ConfigError` naming every problem. */
-export function resolveOptions(options: RabbitMqTransportOptions = {}): ResolvedOptions {
-  const issues: string[] = []
-  let fromUrl: Partial<Record<'protocol' | 'host' | 'port' | 'vhost' | 'username' | 'password', string>> = {}
-  if (options.url !== undefined) {
-    try {
-      const url = new URL(options.url)
-      const protocol = url.protocol.replace(/:$/, '')
-      if (protocol !== 'amqp' && protocol !== 'amqps') issues.push('url must start with amqp:// or amqps://')
-      fromUrl = { protocol }
-      if (url.hostname) fromUrl.host = url.hostname.replace(/^\[|\]$/g, '')
-      if (url.port) fromUrl.port = url.port
-      if (url.pathname.length > 1) fromUrl.vhost = decodeURIComponent(url.pathname.slice(1))
-      if (url.username) fromUrl.username = decodeURIComponent(url.username)
-      if (url.password) fromUrl.password = decodeURIComponent(url.password)
-    } catch {
-      issues.push('url is not a valid URL (expected amqp://user:password@host:port/vhost)')
+const queueShape = {
+  quorum: z.boolean(issue('must be true or false')).optional(),
+  maxPriority: int(1, 255).optional(),
+  singleActiveConsumer: z.boolean(issue('must be true or false')).optional(),
+  messageTtlMs: int(0).optional(),
+  maxLength: int(0).optional(),
+  overflow: z
+    .enum(
+      ['drop-head', 'reject-publish', 'reject-publish-dlx'],
+      issue('must be drop-head, reject-publish or reject-publish-dlx'),
+    )
+    .optional(),
+}
+const queue = strict(queueShape).superRefine(
+  (q, context) => {
+    if (q.quorum === true && q.maxPriority !== undefined) {
+      context.addIssue({
+        code: 'custom',
+        path: ['maxPriority'],
+        message: 'quorum queues do not support maxPriority on RabbitMQ 3.x; drop one of the two',
+      })
     }
+  },
+  { when: () => true },
+)
+
+const url = z.string(issue('must be a string')).superRefine((value, context) => {
+  let protocol: string
+  try {
+    protocol = new URL(value).protocol
+  } catch {
+    context.addIssue({
+      code: 'custom',
+      message: 'is not a valid URL (expected amqp://user:password@host:port/vhost)',
+    })
+    return
   }
-  const tlsWanted = options.tls !== undefined && options.tls !== false
+  if (protocol !== 'amqp:' && protocol !== 'amqps:') {
+    context.addIssue({ code: 'custom', message: 'must start with amqp:// or amqps://' })
+  }
+})
+
+const shape = {
+  kind: z.literal(kind, issue(`must be '${kind}' (or left out)`)).optional(),
+  url: url.optional(),
+  host: z.string().min(1, issue('must not be empty')).optional(),
+  port: int(1, 65_535).optional(),
+  vhost: z.string(issue('must be a string')).optional(),
+  username: z.string(issue('must be a string')).optional(),
+  password: z.string(issue('must be a string')).optional(),
+  tls: z
+    .union(
+      [
+        z.boolean(),
+        z.custom<TlsConnectionOptions>((v) => typeof v === 'object' && v !== null && !Array.isArray(v)),
+      ],
+      issue('must be true, false or TLS options'),
+    )
+    .optional(),
+  heartbeatSeconds: int(0, 65_535).default(30),
+  connectionName: z.string(issue('must be a string')).default('switchyard'),
+  connectTimeoutMs: ms(1).default(10_000),
+  prefetch: int(1, 65_535).default(64),
+  prefix: name('a name prefix', 40).default('switchyard'),
+  reconnect: strict({
+    initialDelayMs: ms(0).default(100),
+    maxDelayMs: ms(1).default(5_000),
+    factor: z.number(issue('must be a number >= 1')).min(1, issue('must be >= 1')).default(2),
+  }).prefault({}),
+  publishWaitMs: ms(0).default(30_000),
+  publishBufferMessages: int(0).default(100_000),
+  mandatory: z.boolean(issue('must be true or false')).default(false),
+  queueDefaults: queue.default({}),
+  groups: z.record(z.string(), queue).default({}),
+  deadLetterGroup: z
+    .union([name('a group name', 200), z.literal(false)], issue('must be a group name or false'))
+    .default('dlq'),
+  maxMessageBytes: int(1, largestMessageBytes).default(defaultMaxMessageBytes),
+}
+
+const schema = strict(shape)
+
+/**
+ * Schema of {@link RabbitMqTransportOptions} (a Standard Schema; zod inside). Its output has the
+ * defaults applied, except the connection fields, whose defaults depend on `url` (see
+ * `resolveOptions`).
+ */
+export const rabbitmqOptionsSchema = schema as unknown as StandardSchemaV1<
+  RabbitMqTransportOptions,
+  z.output<typeof schema>
+>
+
+/** Validates options and applies defaults; throws `ConfigError` naming every invalid or unknown field. */
+export function resolveOptions(options: RabbitMqTransportOptions = {}): ResolvedOptions {
+  const o = validateOptions(schema, options, 'RabbitMQ transport options', { transport: kind })
+  let fromUrl: Partial<Record<'protocol' | 'host' | 'port' | 'vhost' | 'username' | 'password', string>> = {}
+  if (o.url !== undefined) {
+    const parsed = new URL(o.url)
+    fromUrl = { protocol: parsed.protocol.replace(/:$/, '') }
+    if (parsed.hostname) fromUrl.host = parsed.hostname.replace(/^\[|\]$/g, '')
+    if (parsed.port) fromUrl.port = parsed.port
+    if (parsed.pathname.length > 1) fromUrl.vhost = decodeURIComponent(parsed.pathname.slice(1))
+    if (parsed.username) fromUrl.username = decodeURIComponent(parsed.username)
+    if (parsed.password) fromUrl.password = decodeURIComponent(parsed.password)
+  }
+  const tlsWanted = o.tls !== undefined && o.tls !== false
   const protocol = tlsWanted || fromUrl.protocol === 'amqps' ? 'amqps' : 'amqp'
   const port =
-    options.port ?? (fromUrl.port === undefined ? (protocol === 'amqps' ? 5671 : 5672) : Number(fromUrl.port))
-  const positive = (field: string, value: number | undefined, fallback: number, min = 1): number => {
-    if (value === undefined) return fallback
-    if (!Number.isFinite(value) || value < min)
-      issues.push(`${field} must be a number >= ${min}, got ${String(value)}`)
-    return value
-  }
-  const integer = (field: string, value: number | undefined, fallback: number, min = 1): number => {
-    const result = positive(field, value, fallback, min)
-    if (!Number.isInteger(result)) issues.push(`${field} must be an integer, got ${String(result)}`)
-    return result
-  }
-  integer('port', port, port)
-  const prefix = options.prefix ?? 'switchyard'
-  if (!namePattern.test(prefix)) issues.push('prefix must be 1-40 characters from [A-Za-z0-9._-]')
-  const deadLetterGroup = options.deadLetterGroup === false ? undefined : (options.deadLetterGroup ?? 'dlq')
-  if (deadLetterGroup !== undefined && !/^[A-Za-z0-9._-]{1,200}$/.test(deadLetterGroup)) {
-    issues.push('deadLetterGroup must be a valid group name or false')
-  }
-  const queueIssues = (where: string, q: RabbitMqQueueOptions): void => {
-    if (
-      q.maxPriority !== undefined &&
-      !(Number.isInteger(q.maxPriority) && q.maxPriority >= 1 && q.maxPriority <= 255)
-    )
-      issues.push(`${where}.maxPriority must be an integer from 1 to 255`)
-    if (q.quorum && q.maxPriority !== undefined)
-      issues.push(`${where}: quorum queues do not support maxPriority on RabbitMQ 3.x`)
-    if (q.messageTtlMs !== undefined && !(Number.isInteger(q.messageTtlMs) && q.messageTtlMs >= 0))
-      issues.push(`${where}.messageTtlMs must be an integer >= 0`)
-    if (q.maxLength !== undefined && !(Number.isInteger(q.maxLength) && q.maxLength >= 0))
-      issues.push(`${where}.maxLength must be an integer >= 0`)
-  }
-  queueIssues('queueDefaults', options.queueDefaults ?? {})
-  for (const [group, q] of Object.entries(options.groups ?? {})) queueIssues(`groups.${group}`, q)
-  const reconnect = {
-    initialDelayMs: positive('reconnect.initialDelayMs', options.reconnect?.initialDelayMs, 100, 0),
-    maxDelayMs: positive('reconnect.maxDelayMs', options.reconnect?.maxDelayMs, 5_000),
-    factor: positive('reconnect.factor', options.reconnect?.factor, 2),
-  }
-  const resolved: ResolvedOptions = {
+    o.port ?? (fromUrl.port === undefined ? (protocol === 'amqps' ? 5671 : 5672) : Number(fromUrl.port))
+  const host = o.host ?? fromUrl.host ?? '127.0.0.1'
+  const vhost = o.vhost ?? fromUrl.vhost ?? '/'
+  const vhostPath = vhost === '/' ? '' : encodeURIComponent(vhost)
+  return {
     protocol,
-    host: options.host ?? fromUrl.host ?? '127.0.0.1',
+    host,
     port,
-    vhost: options.vhost ?? fromUrl.vhost ?? '/',
-    username: options.username ?? fromUrl.username ?? 'guest',
-    password: options.password ?? fromUrl.password ?? 'guest',
-    tls: tlsWanted ? (options.tls === true ? {} : (options.tls as TlsConnectionOptions)) : undefined,
-    heartbeatSeconds: integer('heartbeatSeconds', options.heartbeatSeconds, 30, 0),
-    connectionName: options.connectionName ?? 'switchyard',
-    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 10_000),
-    prefetch: integer('prefetch', options.prefetch, 64),
-    prefix,
-    reconnect,
-    publishWaitMs: positive('publishWaitMs', options.publishWaitMs, 30_000, 0),
-    publishBufferMessages: integer('publishBufferMessages', options.publishBufferMessages, 100_000, 0),
-    mandatory: options.mandatory ?? false,
-    queueDefaults: options.queueDefaults ?? {},
-    groups: options.groups ?? {},
-    deadLetterGroup,
-    maxMessageBytes: integer('maxMessageBytes', options.maxMessageBytes, defaultMaxMessageBytes),
-    endpoint: '',
+    vhost,
+    username: o.username ?? fromUrl.username ?? 'guest',
+    password: o.password ?? fromUrl.password ?? 'guest',
+    tls: tlsWanted ? (o.tls === true ? {} : (o.tls as TlsConnectionOptions)) : undefined,
+    heartbeatSeconds: o.heartbeatSeconds,
+    connectionName: o.connectionName,
+    connectTimeoutMs: o.connectTimeoutMs,
+    prefetch: o.prefetch,
+    prefix: o.prefix,
+    reconnect: o.reconnect,
+    publishWaitMs: o.publishWaitMs,
+    publishBufferMessages: o.publishBufferMessages,
+    mandatory: o.mandatory,
+    queueDefaults: o.queueDefaults as RabbitMqQueueOptions,
+    groups: o.groups as Readonly<Record<string, RabbitMqQueueOptions>>,
+    deadLetterGroup: o.deadLetterGroup === false ? undefined : o.deadLetterGroup,
+    maxMessageBytes: o.maxMessageBytes,
+    endpoint: `${protocol}://${host}:${port}/${vhostPath}`,
   }
-  if (issues.length > 0) {
-    throw new ConfigError('RabbitMQ transport options', issues, { context: { transport: 'rabbitmq' } })
-  }
-  const vhostPath = resolved.vhost === '/' ? '' : encodeURIComponent(resolved.vhost)
-  return { ...resolved, endpoint: `${protocol}://${resolved.host}:${port}/${vhostPath}` }
 }
 
 /** Queue arguments of one group: `queueDefaults`, then `groups[group]`, then `ordered`. */

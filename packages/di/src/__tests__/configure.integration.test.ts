@@ -9,7 +9,9 @@ import { randomBytes } from 'node:crypto'
 import { etcdConnection } from '@switchyard/brokers'
 import { type ConfigError, isSwitchyardError } from '@switchyard/core'
 import { EtcdConfigStore } from '@switchyard/etcd'
+import { kafkaTransport } from '@switchyard/kafka'
 import { MemoryTransport } from '@switchyard/memory'
+import { rabbitmqTransport } from '@switchyard/rabbitmq'
 import { container } from 'tsyringe'
 import { afterAll, expect, it } from 'vitest'
 import { CONFIG_STORE, configStoreFromEnv, configure, fromEnv, fromEtcd } from '../index.js'
@@ -44,6 +46,7 @@ it('refuses a bad document at start-up with a ConfigError naming the field', asy
   await admin.put('bad', { kind: 'kafka', brokers: ['127.0.0.1'] })
   const error = await configure(container.createChildContainer(), {
     transport: fromEtcd('bad', { endpoints: etcdConnection.endpoints, namespace }),
+    transports: [kafkaTransport],
   }).catch((e: unknown) => e)
   expect(isSwitchyardError(error, 'ConfigError')).toBe(true)
   expect((error as ConfigError).context.field).toBe('brokers[0]')
@@ -61,6 +64,7 @@ it('reads a document with a secret through the environment (etcd endpoints, key,
   const app = await configure(container.createChildContainer(), {
     configStore: configStoreFromEnv(env),
     transport: fromEnv({ env }),
+    transports: [rabbitmqTransport],
   })
   expect(app.transport.kind).toBe('rabbitmq') // built, not connected (port 1)
   await app.stop({ timeoutMs: 1_000 })

@@ -1,6 +1,7 @@
 import { isSwitchyardError } from '@switchyard/core'
 import { describe, expect, it } from 'vitest'
-import { queueOptionsFor, resolveOptions } from '../options.js'
+import { rabbitmqTransport } from '../factory.js'
+import { queueOptionsFor, type RabbitMqTransportOptions, resolveOptions } from '../options.js'
 import { RabbitMqTransport } from '../rabbitmq-transport.js'
 
 describe('resolveOptions', () => {
@@ -70,5 +71,37 @@ describe('resolveOptions', () => {
       patterns: true,
       durableDelay: true,
     })
+  })
+
+  it('refuses an unknown option with a suggestion, in the constructor as in the schema', async () => {
+    let caught: unknown
+    try {
+      new RabbitMqTransport({ prefech: 5 } as unknown as RabbitMqTransportOptions)
+    } catch (error) {
+      caught = error
+    }
+    expect(isSwitchyardError(caught, 'ConfigError')).toBe(true)
+    expect((caught as { context: { field: string } }).context.field).toBe('prefech')
+    expect((caught as Error).message).toContain('did you mean "prefetch"?')
+    const result = await rabbitmqTransport.optionsSchema['~standard'].validate({ heartbeat: 10 })
+    expect(result.issues?.map((i) => [i.path, i.message])).toEqual([
+      [['heartbeat'], 'is not an option; did you mean "heartbeatSeconds"?'],
+    ])
+  })
+
+  it('checks limits: prefetch fits AMQP basic.qos, ports and message sizes are bounded', () => {
+    const fields = (options: RabbitMqTransportOptions): string[] => {
+      try {
+        resolveOptions(options)
+        return []
+      } catch (error) {
+        return (error as { issues: string[] }).issues.map((i) => i.split(':')[0] ?? '')
+      }
+    }
+    expect(fields({ prefetch: 100_000 })).toEqual(['prefetch'])
+    expect(fields({ port: 70_000, maxMessageBytes: 2 ** 30 })).toEqual(['port', 'maxMessageBytes'])
+    expect(fields({ groups: { g: { overflow: 'drop-tail' as never } } })).toEqual(['groups.g.overflow'])
+    expect(fields({ reconnect: { factor: 0.5 } })).toEqual(['reconnect.factor'])
+    expect(fields({ prefetch: 65_535, heartbeatSeconds: 0, deadLetterGroup: false })).toEqual([])
   })
 })
