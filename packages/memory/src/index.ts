@@ -1,11 +1,8 @@
 /**
  * `@switchyard/memory`: the in-memory transport, Switchyard's reference model of a broker.
  */
-export {
-  createMemoryTransport,
-  defaultDrainTimeoutMs,
-  defaultInFlight,
-  MemoryTransport,
-} from './memory-transport.js'
+export { defaultDrainTimeoutMs, defaultInFlight } from '@switchyard/core/spi'
+export { MemoryDriver } from './memory-driver.js'
+export { createMemoryTransport, MemoryTransport } from './memory-transport.js'
 export type { MemoryTransportOptions } from './options.js'
 export { defaultMaxMessageBytes, defaultRetention } from './options.js'
