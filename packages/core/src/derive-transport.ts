@@ -55,6 +55,13 @@ export interface DeriveOptions {
   readonly connectTimeoutMs?: number
   /** Wait between connection attempts. */
   readonly backoff?: BackoffOptions
+  /**
+   * Where the driver does not keep key order (`features.keyOrder: false`), how many deliveries
+   * beyond `inFlight` a subscription may take from the broker and hold back behind a busy key, so
+   * one slow key does not stall the others (default: `inFlight`, i.e. a broker window of twice
+   * `inFlight`). The stream itself never has more than `inFlight` unsettled deliveries.
+   */
+  readonly holdBack?: (inFlight: number) => number
 }
 
 /**
@@ -102,6 +109,7 @@ export class DriverTransport implements DerivedTransport {
   readonly #detaching = new Set<Promise<void>>()
   readonly #publishes = new Set<PendingPublish>()
   readonly #publishing = new InFlightTracker()
+  readonly #holdBack: (inFlight: number) => number
   #closing: Promise<void> | undefined
   /** Settling rejects and new work is refused from here on. */
   #closed = false
@@ -111,6 +119,7 @@ export class DriverTransport implements DerivedTransport {
     this.kind = driver.kind
     this.capabilities = Object.freeze({ ...driver.capabilities })
     this.status$ = this.#status.status$
+    this.#holdBack = driver.features.keyOrder ? () => 0 : (options.holdBack ?? ((inFlight) => inFlight))
     const scheduler = options.scheduler ?? asyncScheduler
     const connectTimeoutMs = options.connectTimeoutMs ?? defaultConnectTimeoutMs
     if (!(Number.isFinite(connectTimeoutMs) && connectTimeoutMs > 0)) {
@@ -204,7 +213,16 @@ export class DriverTransport implements DerivedTransport {
         subscriber.error(error)
         return
       }
-      const subscription = new DerivedSubscription(this.#host, topic, spec, subscriber, options.onReady)
+      const inFlight = spec.prefetch
+      const window = Math.min(maxInFlight, inFlight + Math.max(0, Math.floor(this.#holdBack(inFlight))))
+      const subscription = new DerivedSubscription(
+        this.#host,
+        topic,
+        { ...spec, prefetch: window },
+        inFlight,
+        subscriber,
+        options.onReady,
+      )
       this.#subscriptions.add(subscription)
       subscription.start()
       return () => {

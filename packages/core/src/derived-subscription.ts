@@ -43,11 +43,16 @@ const noKey = (): undefined => undefined
 export class DerivedSubscription {
   readonly topic: string
   readonly spec: ConsumeSpec
+  /** Most deliveries handed to the stream and not settled (`SubscribeOptions.inFlight`). */
+  readonly limit: number
   readonly #host: SubscriptionHost
   readonly #subscriber: Subscriber<Delivery>
   readonly #onReady: (() => void) | undefined
   readonly #executor: KeyedExecutor<Item>
-  /** Raw deliveries received and not settled (handed out, waiting their turn, or held for a drain). */
+  /**
+   * Raw deliveries received and not settled (handed out, waiting behind their key, delayed here,
+   * or held for a drain); the consumer is paused while this is at `spec.prefetch`.
+   */
   #received = 0
   #paused = false
   /** Stop handing out deliveries (the transport is draining); they go back on stop. */
@@ -62,16 +67,18 @@ export class DerivedSubscription {
     host: SubscriptionHost,
     topic: string,
     spec: ConsumeSpec,
+    limit: number,
     subscriber: Subscriber<Delivery>,
     onReady: (() => void) | undefined,
   ) {
     this.#host = host
     this.topic = topic
     this.spec = spec
+    this.limit = limit
     this.#subscriber = subscriber
     this.#onReady = onReady
     const keyOf = host.driver.features.keyOrder ? noKey : (item: Item) => item.message.key
-    this.#executor = new KeyedExecutor<Item>(spec.prefetch, keyOf, (item) => this.#emit(item))
+    this.#executor = new KeyedExecutor<Item>(limit, keyOf, (item) => this.#emit(item))
   }
 
   /** Unsettled deliveries handed to the stream. */

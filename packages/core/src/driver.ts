@@ -46,8 +46,10 @@ export interface ConsumeSpec {
   /** The group, or `undefined` for an ephemeral subscription that sees only new messages. */
   readonly group: string | undefined
   /**
-   * The subscription's in-flight limit. A broker with a prefetch window uses it (RabbitMQ
-   * `basic.qos`); the core enforces the limit anyway by pausing the consumer.
+   * Most unsettled raw deliveries this consumer should hold: the subscription's `inFlight`, plus
+   * room to hold messages back behind busy keys where `features.keyOrder` is false. A broker with
+   * a prefetch window uses it (RabbitMQ `basic.qos`); the core enforces it anyway by pausing the
+   * consumer and buffering what still arrives.
    */
   readonly prefetch: number
   /** Per-key order was asked for (RabbitMQ: single active consumer on the group's queue). */
