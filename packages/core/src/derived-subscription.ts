@@ -59,6 +59,8 @@ export class DerivedSubscription {
   #holding = false
   #detached = false
   #consumer: DriverConsumer | undefined
+  /** The driver's `consume` while it has not answered (an asynchronous attach). */
+  #attaching: Promise<DriverConsumer | undefined> | undefined
   #stopping: Promise<void> | undefined
   readonly #settling = new Set<Promise<void>>()
   readonly #timers = new Set<Subscription>()
@@ -132,7 +134,10 @@ export class DerivedSubscription {
   async #detach(): Promise<void> {
     while (this.#settling.size > 0) await Promise.allSettled([...this.#settling])
     try {
-      await this.#consumer?.stop()
+      const consumer = this.#consumer ?? (await this.#attaching)
+      await consumer?.stop()
+    } catch {
+      // A driver's stop must resolve; whatever it held goes back to the broker either way.
     } finally {
       this.#host.forget(this)
     }
@@ -152,21 +157,25 @@ export class DerivedSubscription {
       this.#fail(driverError(this.#host.driver.kind, error, 'consume'))
       return
     }
-    if (!(attached instanceof Promise)) this.#attached(attached)
-    else
-      attached.then(
-        (consumer) => this.#attached(consumer),
-        (error: unknown) => this.#fail(driverError(this.#host.driver.kind, error, 'consume')),
-      )
+    if (!(attached instanceof Promise)) {
+      this.#attached(attached)
+      return
+    }
+    // Detached meanwhile: `#detach` awaits this and stops the consumer once it exists.
+    this.#attaching = attached.then(
+      (consumer) => {
+        this.#attached(consumer)
+        return consumer
+      },
+      (error: unknown) => {
+        this.#fail(driverError(this.#host.driver.kind, error, 'consume'))
+        return undefined
+      },
+    )
   }
 
   #attached(consumer: DriverConsumer): void {
     this.#consumer = consumer
-    // Detached while the driver was attaching: `#detach` may have found no consumer yet.
-    if (this.#detached) {
-      void consumer.stop()
-      return
-    }
     if (this.#paused) consumer.pause()
   }
 

@@ -246,6 +246,24 @@ describe('subscriptions', () => {
   })
 })
 
+describe('asynchronous attach', () => {
+  it('stops a consumer that attaches after its stream was unsubscribed, before whenDetached resolves', async () => {
+    const driver = new ScriptedDriver()
+    const gate = deferred()
+    driver.consumeGate = gate.promise
+    const t = derive(driver)
+    let ready = false
+    const subscription = t.subscribe('orders', { onReady: () => (ready = true) }).subscribe()
+    await waitFor(() => driver.calls.includes('consume:orders'), 'consume to be called')
+    subscription.unsubscribe()
+    const detaching = t.whenDetached()
+    gate.resolve()
+    await detaching
+    expect(driver.calls.at(-1)).toBe('stop:orders')
+    expect(ready).toBe(false)
+  })
+})
+
 describe('close', () => {
   it('drains: an ack made during the drain reaches the driver before its consumer stops, then the stream completes', async () => {
     const driver = new ScriptedDriver()

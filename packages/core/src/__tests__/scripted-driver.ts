@@ -73,6 +73,8 @@ export class ScriptedDriver implements TransportDriver {
   publishAnswer: () => Promise<void> = () => Promise.resolve()
   /** Answer for every settle (default: resolved). */
   settleAnswer: () => Promise<void> = () => Promise.resolve()
+  /** When set, `consume` answers asynchronously, once this resolves. */
+  consumeGate: Promise<void> | undefined
   #ids = 0
 
   constructor(features: Partial<DriverFeatures> = {}) {
@@ -100,8 +102,14 @@ export class ScriptedDriver implements TransportDriver {
     return Promise.resolve()
   }
 
-  consume(topic: string, spec: ConsumeSpec, sink: DeliverySink): DriverConsumer {
+  consume(topic: string, spec: ConsumeSpec, sink: DeliverySink): DriverConsumer | Promise<DriverConsumer> {
     this.calls.push(`consume:${topic}`)
+    const gate = this.consumeGate
+    if (gate !== undefined) return gate.then(() => this.#attach(topic, spec, sink))
+    return this.#attach(topic, spec, sink)
+  }
+
+  #attach(topic: string, spec: ConsumeSpec, sink: DeliverySink): ScriptedConsumer {
     const consumer: ScriptedConsumer = {
       topic,
       spec,
