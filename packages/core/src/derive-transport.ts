@@ -31,6 +31,8 @@ import type {
   TransportStatus,
 } from './transport.js'
 
+const done: Promise<void> = Promise.resolve()
+
 /** Default `SubscribeOptions.inFlight`. */
 export const defaultInFlight = 64
 /** Largest `SubscribeOptions.inFlight` any transport accepts (RabbitMQ's prefetch is 16 bits). */
@@ -176,8 +178,15 @@ export class DriverTransport implements DerivedTransport {
     }
     if (messages.length === 0) return Promise.resolve()
     const waiting = this.#connection.ensureBounded()
-    if (waiting === undefined) return this.#track(this.#send(messages))
-    return this.#track(waiting.then(() => this.#send(messages)))
+    if (waiting !== undefined) return this.#track(waiting.then(() => this.#send(messages)))
+    let sending: Promise<void> | undefined
+    try {
+      sending = this.#driver.publish(messages)
+    } catch (error) {
+      return Promise.reject(driverError(this.kind, error, 'publish'))
+    }
+    // Stored synchronously: nothing is pending that close() would have to flush.
+    return sending === undefined ? done : this.#track(sending)
   }
 
   /** Validates, then creates the topic and groups at the broker. */
@@ -310,12 +319,8 @@ export class DriverTransport implements DerivedTransport {
     this.#status.set('closed')
   }
 
-  #send(messages: readonly OutgoingMessage[]): Promise<void> {
-    try {
-      return this.#driver.publish(messages)
-    } catch (error) {
-      return Promise.reject(error)
-    }
+  async #send(messages: readonly OutgoingMessage[]): Promise<void> {
+    await this.#driver.publish(messages)
   }
 
   /** Keeps a publish until it settles, so `close()` can flush it or reject it by name. */

@@ -9,8 +9,15 @@
  * talks to the broker except through the driver consumer and raw deliveries.
  */
 import type { SchedulerLike, Subscriber, Subscription } from 'rxjs'
-import { createDelivery } from './delivery.js'
-import type { ConsumeSpec, DeliverySink, DriverConsumer, RawDelivery, TransportDriver } from './driver.js'
+import { createDelivery, type DeliverySettler } from './delivery.js'
+import type {
+  ConsumeSpec,
+  DeliverySink,
+  DriverConsumer,
+  RawDelivery,
+  Settled,
+  TransportDriver,
+} from './driver.js'
 import { driverError } from './driver-connection.js'
 import type { SwitchyardError } from './errors.js'
 import type { InFlightTracker } from './in-flight-tracker.js'
@@ -32,14 +39,51 @@ export interface SubscriptionHost {
   forget(subscription: DerivedSubscription): void
 }
 
-/** One message handed to the stream (or waiting its turn), over the raw delivery behind it. */
-interface Item {
+/**
+ * One message handed to the stream (or waiting its turn), over the raw delivery behind it. It is
+ * also the delivery's settler, so a delivery costs one object here besides the `Delivery` itself.
+ */
+class Item implements DeliverySettler {
   readonly raw: RawDelivery
   readonly message: Message
+  readonly #owner: DerivedSubscription
+
+  constructor(owner: DerivedSubscription, raw: RawDelivery, message: Message) {
+    this.#owner = owner
+    this.raw = raw
+    this.message = message
+  }
+
+  get transport(): string {
+    return this.#owner.kind
+  }
+
+  ack(): Promise<void> {
+    return this.#owner.settle(this, 'ack', undefined)
+  }
+
+  nack(options: { readonly requeue: boolean; readonly delayMs?: number }): Promise<void> {
+    if (options.delayMs !== undefined) return this.#owner.settle(this, 'delay', options.delayMs)
+    return this.#owner.settle(this, options.requeue ? 'requeue' : 'reject', undefined)
+  }
+
+  isClosed(): boolean {
+    return this.#owner.closed
+  }
+
+  isDetached(): boolean {
+    return this.#owner.detached
+  }
 }
+
+const done: Promise<void> = Promise.resolve()
 
 const noKey = (): undefined => undefined
 
+/**
+ * One subscription's flow between a driver consumer and its stream (see the module header).
+ * Internal to core: `DriverTransport` creates one per `subscribe()`.
+ */
 export class DerivedSubscription {
   readonly topic: string
   readonly spec: ConsumeSpec
@@ -86,6 +130,53 @@ export class DerivedSubscription {
   /** Unsettled deliveries handed to the stream. */
   get inFlight(): number {
     return this.#executor.running
+  }
+
+  /** The driver's kind, for error messages. */
+  get kind(): string {
+    return this.#host.driver.kind
+  }
+
+  /** True once settling must reject with `TransportClosedError`. */
+  get closed(): boolean {
+    return this.#host.isClosed()
+  }
+
+  /** True once the subscription detached: settling does nothing (the broker takes the message back). */
+  get detached(): boolean {
+    return this.#detached
+  }
+
+  /**
+   * Settles a delivery handed out by this subscription (called once per item, by its settler):
+   * at the broker, or here for a delay the broker cannot hold. The settle counts as done for the
+   * stream at once; its broker promise is kept until it resolves, so stopping waits for it.
+   */
+  settle(
+    item: Item,
+    operation: 'ack' | 'reject' | 'requeue' | 'delay',
+    delayMs: number | undefined,
+  ): Promise<void> {
+    const raw = item.raw
+    if (operation === 'delay' && raw.delay === undefined) return this.#delayHere(item, delayMs as number)
+    let settling: Settled
+    try {
+      if (operation === 'ack') settling = raw.ack()
+      else if (operation === 'reject') settling = raw.reject()
+      else if (operation === 'requeue') settling = raw.requeue()
+      else settling = (raw.delay as (ms: number) => Settled).call(raw, delayMs as number)
+    } catch (error) {
+      settling = Promise.reject(error)
+    }
+    this.#release(item)
+    if (settling === undefined) return done
+    const tracked = settling
+    this.#settling.add(tracked)
+    const forget = (): void => {
+      this.#settling.delete(tracked)
+    }
+    tracked.then(forget, forget)
+    return tracked
   }
 
   /** Attaches the driver consumer, after the connection is up. */
@@ -197,7 +288,7 @@ export class DerivedSubscription {
 
   #deliver(raw: RawDelivery): void {
     if (this.#detached) return
-    this.#push({ raw, message: raw.message })
+    this.#push(new Item(this, raw, raw.message))
   }
 
   #push(item: Item): void {
@@ -213,39 +304,7 @@ export class DerivedSubscription {
       return
     }
     this.#host.inFlight.add()
-    const raw = item.raw
-    const delivery = createDelivery(item.message, {
-      transport: this.#host.driver.kind,
-      ack: () => this.#settled(item, () => raw.ack()),
-      nack: ({ requeue, delayMs }) => {
-        if (delayMs !== undefined) {
-          const delay = raw.delay
-          if (delay !== undefined) return this.#settled(item, () => delay.call(raw, delayMs))
-          return this.#delayHere(item, delayMs)
-        }
-        return this.#settled(item, requeue ? () => raw.requeue() : () => raw.reject())
-      },
-      isClosed: () => this.#host.isClosed(),
-      isDetached: () => this.#detached,
-    })
-    this.#subscriber.next(delivery)
-  }
-
-  /** Counts a settle as done for the stream now and keeps its broker promise until it resolves. */
-  #settled(item: Item, settle: () => Promise<void>): Promise<void> {
-    let settling: Promise<void>
-    try {
-      settling = settle()
-    } catch (error) {
-      settling = Promise.reject(error)
-    }
-    this.#release(item)
-    this.#settling.add(settling)
-    const forget = (): void => {
-      this.#settling.delete(settling)
-    }
-    settling.then(forget, forget)
-    return settling
+    this.#subscriber.next(createDelivery(item.message, item))
   }
 
   /** The process-held delay: the raw delivery stays unsettled at the broker until it comes back here. */
@@ -257,7 +316,7 @@ export class DerivedSubscription {
       if (this.#detached || this.#holding) return
       this.#received--
       const message = item.message
-      this.#push({ raw: item.raw, message: { ...message, attempt: message.attempt + 1 } })
+      this.#push(new Item(this, item.raw, { ...message, attempt: message.attempt + 1 }))
     }, delayMs)
     this.#timers.add(timer)
     return Promise.resolve()

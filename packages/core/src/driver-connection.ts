@@ -41,6 +41,10 @@ export function driverError(kind: string, error: unknown, what: string): Switchy
   })
 }
 
+/**
+ * The connection state of one derived transport: attempts, backoff, waiters and status (see the
+ * module header). Internal to core.
+ */
 export class DriverConnection {
   readonly #driver: TransportDriver
   readonly #status: StatusSubject

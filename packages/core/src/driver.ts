@@ -59,28 +59,35 @@ export interface ConsumeSpec {
 }
 
 /**
+ * The answer of a broker call that may complete synchronously: a promise, or `undefined` when the
+ * broker has already done it (an in-process broker), which spares the core a promise per call.
+ */
+export type Settled = Promise<void> | undefined
+
+/**
  * A message as the broker handed it out, with its broker-side settlement.
  *
  * **Details:** the core calls at most one of `ack`, `reject`, `requeue`, `delay` per raw delivery,
  * at most once, and never after the consumer's `stop()` resolved or after `close()`. It awaits the
  * returned promise before it stops the consumer or closes the driver, so an ack made during a drain
  * reaches the broker. A settle the broker can no longer take (the channel is gone after a
- * reconnect) resolves without effect: the broker delivers the message again.
+ * reconnect) resolves without effect: the broker delivers the message again. Each method may
+ * return `undefined` when the broker settled synchronously.
  */
 export interface RawDelivery {
   /** The message; `attempt` counts deliveries of it to this group, starting at 1. */
   readonly message: Message
   /** Done with it: the group never receives it again (Kafka: commit once earlier offsets are settled). */
-  ack(): Promise<void>
+  ack(): Settled
   /** Drop it for this group without redelivery (`nack({ requeue: false })`). */
-  reject(): Promise<void>
+  reject(): Settled
   /** Deliver it again to the group with `attempt + 1`, ahead of later messages of its key where the broker can. */
-  requeue(): Promise<void>
+  requeue(): Settled
   /**
    * Deliver it again with `attempt + 1` after `ms` (> 0), held by the broker. Present exactly
    * when `features.delay` is true.
    */
-  delay?(ms: number): Promise<void>
+  delay?(ms: number): Settled
 }
 
 /** Where a consumer sends what it receives. Calls after `stop()` resolved are ignored by the core. */
@@ -170,9 +177,10 @@ export interface TransportDriver {
   /**
    * Sends a batch (one or more topics, validated and size-checked) and resolves once the broker
    * has durably accepted all of it (RabbitMQ confirms, Kafka acks=-1). Order per key is kept.
-   * Rejects if any message was not accepted; any subset may have been stored.
+   * Rejects if any message was not accepted; any subset may have been stored. Returns `undefined`
+   * when the whole batch was stored synchronously (memory).
    */
-  publish(messages: readonly OutgoingMessage[]): Promise<void>
+  publish(messages: readonly OutgoingMessage[]): Settled
 
   /** Creates the topic (a pattern where `capabilities.patterns`) and the groups' queues/offsets. Idempotent. */
   provision(topic: string, groups: readonly string[]): Promise<void>

@@ -25,6 +25,7 @@ export type {
   DriverEvent,
   DriverFeatures,
   RawDelivery,
+  Settled,
   TransportDriver,
 } from './driver.js'
 export type { BackoffOptions } from './driver-connection.js'

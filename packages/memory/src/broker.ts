@@ -22,6 +22,7 @@ interface TopicState {
   routes: GroupQueue[] | undefined
 }
 
+/** One in-memory broker: every `MemoryDriver` (and so every `MemoryTransport`) has its own. */
 export class MemoryBroker implements SettlementTarget {
   /** Set by `shutdown`: nothing is delivered any more and timers are cancelled. */
   closed = false

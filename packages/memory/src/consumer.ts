@@ -21,6 +21,7 @@ export interface SettlementTarget {
 
 const done: Promise<void> = Promise.resolve()
 
+/** One unsettled delivery: the raw delivery the core settles, linked into its consumer's list. */
 export class InFlight implements RawDelivery {
   prev: InFlight | undefined = undefined
   next: InFlight | undefined = undefined
@@ -36,30 +37,31 @@ export class InFlight implements RawDelivery {
     this.priority = priority
   }
 
-  ack(): Promise<void> {
-    return this.#settle(false, undefined, true)
+  // Every settle completes synchronously: `undefined` tells the core there is nothing to await.
+  ack(): undefined {
+    this.#settle(false, undefined, true)
   }
 
-  reject(): Promise<void> {
-    return this.#settle(false, undefined, false)
+  reject(): undefined {
+    this.#settle(false, undefined, false)
   }
 
-  requeue(): Promise<void> {
-    return this.#settle(true, undefined, false)
+  requeue(): undefined {
+    this.#settle(true, undefined, false)
   }
 
   /** Broker-held: the queue keeps the message on a timer of the broker's scheduler. */
-  delay(ms: number): Promise<void> {
-    return this.#settle(true, ms, false)
+  delay(ms: number): undefined {
+    this.#settle(true, ms, false)
   }
 
   /** A settle after the consumer stopped or the broker closed does nothing: the message went back. */
-  #settle(requeue: boolean, delayMs: number | undefined, acked: boolean): Promise<void> {
+  #settle(requeue: boolean, delayMs: number | undefined, acked: boolean): void {
     if (!this.consumer.detached && !this.#target.closed) this.#target.settle(this, requeue, delayMs, acked)
-    return done
   }
 }
 
+/** One driver consumer on a group queue: its prefetch limit, pause flag and unsettled deliveries. */
 export class Consumer implements DriverConsumer {
   readonly queue: GroupQueue
   readonly sink: DeliverySink

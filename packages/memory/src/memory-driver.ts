@@ -49,10 +49,9 @@ export class MemoryDriver implements TransportDriver {
     return undefined
   }
 
-  /** Stores and routes synchronously; consumers see the messages from the next microtask. */
-  publish(messages: readonly OutgoingMessage[]): Promise<void> {
+  /** Stores and routes synchronously (so `undefined`); consumers see the messages from the next microtask. */
+  publish(messages: readonly OutgoingMessage[]): undefined {
     this.#broker.publish(messages)
-    return done
   }
 
   provision(topic: string, groups: readonly string[]): Promise<void> {
