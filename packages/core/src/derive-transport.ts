@@ -98,8 +98,11 @@ export function deriveTransport(driver: TransportDriver, options: DeriveOptions 
 
 /** The class behind {@link deriveTransport}; adapters may extend it to add an escape hatch. */
 export class DriverTransport implements DerivedTransport {
+  /** The driver's kind: for logs and metrics, never for branching. */
   readonly kind: string
+  /** The driver's capabilities, frozen. */
   readonly capabilities: Capabilities
+  /** Current status first (replayed to each subscriber), then every change; completes after `closed`. */
   readonly status$: Observable<TransportStatus>
 
   readonly #driver: TransportDriver
@@ -250,8 +253,12 @@ export class DriverTransport implements DerivedTransport {
     while (this.#detaching.size > 0) await Promise.allSettled([...this.#detaching])
   }
 
-  /** A snapshot; never rejects for an outage, reports `down`/`closed` after close. */
+  /**
+   * A snapshot; never rejects for an outage, reports `down`/`closed` after close. Like every
+   * method, a first call connects (in the background; the report shows how far it got).
+   */
   async health(): Promise<HealthReport> {
+    if (this.#closing === undefined) this.#connection.ensure()?.catch(() => undefined)
     const state = this.#status.state
     const subscriptions = await Promise.all([...this.#subscriptions].map((s) => s.health()))
     let details: Readonly<Record<string, unknown>> = {}

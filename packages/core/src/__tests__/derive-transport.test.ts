@@ -117,6 +117,18 @@ describe('connection', () => {
   })
 })
 
+describe('rebalancing', () => {
+  it('reports a rebalance as rebalancing (degraded), then connected again', async () => {
+    const driver = new ScriptedDriver()
+    const t = derive(driver)
+    await t.connect()
+    driver.events.next({ type: 'rebalancing' })
+    expect(await t.health()).toMatchObject({ status: 'degraded', state: 'rebalancing' })
+    driver.events.next({ type: 'rebalanced' })
+    expect(await t.health()).toMatchObject({ status: 'up', state: 'connected' })
+  })
+})
+
 function states(t: DerivedTransport): TransportState {
   let state: TransportState = 'idle'
   t.status$
@@ -145,6 +157,14 @@ describe('subscriptions', () => {
     expect(driver.calls).not.toContain('resume:orders')
     await c.seen.deliveries[1]!.ack()
     expect(driver.calls).toContain('resume:orders')
+  })
+
+  it('sizes the broker window with the holdBack option where the driver does not keep key order', async () => {
+    const driver = new ScriptedDriver({ keyOrder: false })
+    const t = derive(driver, { holdBack: (inFlight) => inFlight * 3 })
+    collect(t, 'orders', { inFlight: 5 })
+    await waitFor(() => driver.consumers.length === 1, 'the consumer')
+    expect(driver.consumers[0]!.spec.prefetch).toBe(20)
   })
 
   it('holds later messages of a busy key back where the driver does not keep key order', async () => {

@@ -50,3 +50,15 @@ describe('deprovision', () => {
     })
   })
 })
+
+describe('health', () => {
+  it('connects on first use, as every method does, and reports up', async () => {
+    const t = transport()
+    expect(await t.health()).toMatchObject({
+      status: 'up',
+      state: 'connected',
+      kind: 'memory',
+      subscriptions: [],
+    })
+  })
+})
