@@ -45,8 +45,9 @@ export const defaultConnectTimeoutMs = 5_000
 /** Options of {@link deriveTransport}. None is broker-specific. */
 export interface DeriveOptions {
   /**
-   * Runs every timer of the derived transport: the process-held delay, reconnect backoff and the
-   * connect timeout (default `asyncScheduler`). Tests pass a virtual-time scheduler.
+   * Runs every timer of the derived transport: the process-held delay, reconnect backoff, the
+   * connect timeout and the drain timeout of `close` (default `asyncScheduler`). Tests pass a
+   * virtual-time scheduler.
    */
   readonly scheduler?: SchedulerLike
   /**
@@ -304,16 +305,19 @@ export class DriverTransport implements DerivedTransport {
   }
 
   async #close(drain: boolean, timeoutMs: number): Promise<void> {
-    const started = Date.now()
+    const started = this.#host.scheduler.now()
     this.#status.set('closing')
     const subscriptions = [...this.#subscriptions]
     for (const subscription of subscriptions) subscription.hold()
-    if (drain) await this.#host.inFlight.whenIdle(timeoutMs)
+    if (drain) await this.#host.inFlight.whenIdle(timeoutMs, this.#host.scheduler)
     this.#closed = true
     // Settles made so far are awaited inside `stop` before each consumer stops.
     await Promise.allSettled(subscriptions.map((s) => s.stop(true)))
     await this.whenDetached()
-    if (drain) await this.#publishing.whenIdle(Math.max(0, timeoutMs - (Date.now() - started)))
+    if (drain) {
+      const left = Math.max(0, timeoutMs - (this.#host.scheduler.now() - started))
+      await this.#publishing.whenIdle(left, this.#host.scheduler)
+    }
     for (const pending of [...this.#publishes]) pending.reject(this.#closedError('publish'))
     this.#publishing.done(this.#publishes.size)
     this.#publishes.clear()

@@ -309,6 +309,26 @@ describe('close', () => {
     expect(c.seen.error).toBeUndefined()
   })
 
+  it('gives up draining after timeoutMs on the scheduler; settling afterwards rejects', async () => {
+    const scheduler = new VirtualTimeScheduler()
+    const driver = new ScriptedDriver()
+    const t = derive(driver, { scheduler })
+    const c = collect(t, 'orders')
+    await waitFor(() => driver.consumers.length === 1, 'the consumer')
+    driver.consumers[0]!.deliver()
+    let closed = false
+    const closing = t.close({ timeoutMs: 60_000 }).then(() => {
+      closed = true
+    })
+    await Promise.resolve()
+    expect(closed).toBe(false)
+    scheduler.flush()
+    await closing
+    expect(scheduler.now()).toBe(60_000)
+    await expect(c.seen.deliveries[0]!.ack()).rejects.toMatchObject({ name: 'TransportClosedError' })
+    expect(driver.calls).not.toContain('ack:m1')
+  })
+
   it('flushes publishes accepted before close, and rejects by name those the broker never confirms', async () => {
     const driver = new ScriptedDriver()
     const t = derive(driver)
