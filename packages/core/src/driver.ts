@@ -37,6 +37,9 @@ export interface DriverFeatures {
    * delay (RabbitMQ TTL queues, memory's broker timers). `false`: the core holds a delayed
    * message in this process on its scheduler and redelivers it to the same subscription, leaving
    * it unsettled at the broker meanwhile (so a crash or unsubscribe returns it to the broker).
+   * The delayed message frees its in-flight slot and, where the core holds keys back, its key, so
+   * later messages (even of its key) flow meanwhile; it still counts against `prefetch`. A driver
+   * with `keyOrder: true` keeps the key held at the broker while the message is unsettled.
    */
   readonly delay: boolean
 }
