@@ -4,6 +4,7 @@
  * Part of `@switchyard/core/spi`, for adapters implementing `close({ drain })` or unsubscribe. It
  * only counts and wakes waiters; it never settles or cancels anything itself.
  */
+import type { SchedulerLike } from 'rxjs'
 
 /**
  * A counter with `whenIdle(timeoutMs)`.
@@ -40,22 +41,29 @@ export class InFlightTracker {
 
   /**
    * Resolves `true` once nothing is in flight, or `false` after `timeoutMs` (if given) with work
-   * left. Never rejects.
+   * left. The timeout runs on `scheduler` (default: `setTimeout`), so tests can use virtual time.
+   * Never rejects.
    */
-  whenIdle(timeoutMs?: number): Promise<boolean> {
+  whenIdle(timeoutMs?: number, scheduler?: SchedulerLike): Promise<boolean> {
     if (this.#count === 0) return Promise.resolve(true)
     return new Promise<boolean>((resolve) => {
-      let timer: ReturnType<typeof setTimeout> | undefined
+      let cancel: (() => void) | undefined
       const wake = () => {
-        if (timer !== undefined) clearTimeout(timer)
+        cancel?.()
         resolve(true)
       }
       this.#waiters.push(wake)
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          this.#waiters = this.#waiters.filter((w) => w !== wake)
-          resolve(false)
-        }, timeoutMs)
+      if (timeoutMs === undefined) return
+      const expire = () => {
+        this.#waiters = this.#waiters.filter((w) => w !== wake)
+        resolve(false)
+      }
+      if (scheduler === undefined) {
+        const timer = setTimeout(expire, timeoutMs)
+        cancel = () => clearTimeout(timer)
+      } else {
+        const action = scheduler.schedule(expire, timeoutMs)
+        cancel = () => action.unsubscribe()
       }
     })
   }

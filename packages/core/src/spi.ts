@@ -5,6 +5,30 @@
 
 export type { DeliverySettler } from './delivery.js'
 export { createDelivery, normaliseNack } from './delivery.js'
+export type {
+  DerivedTransport,
+  DeriveOptions,
+} from './derive-transport.js'
+export {
+  DriverTransport,
+  defaultConnectTimeoutMs,
+  defaultDrainTimeoutMs,
+  defaultInFlight,
+  deriveTransport,
+  maxInFlight,
+} from './derive-transport.js'
+export type {
+  ConsumerHealth,
+  ConsumeSpec,
+  DeliverySink,
+  DriverConsumer,
+  DriverEvent,
+  DriverFeatures,
+  RawDelivery,
+  Settled,
+  TransportDriver,
+} from './driver.js'
+export type { BackoffOptions } from './driver-connection.js'
 export { InFlightTracker } from './in-flight-tracker.js'
 export * from './index.js'
 export { KeyedExecutor } from './keyed-executor.js'

@@ -172,6 +172,21 @@ export interface Transport {
   provision(topic: string, options?: ProvisionOptions): Promise<void>
 
   /**
+   * The inverse of {@link provision}: deletes what the transport created for `topic` and the
+   * given groups, with the messages they hold (Kafka: the topic and the groups' committed offsets;
+   * RabbitMQ: the groups' queues and the topic's exchange; memory: the topic and its group queues).
+   * Without `groups`, every group the transport knows for the topic goes too. Meant for tests and
+   * operator tools that must not leave topology behind; consumers still attached stop receiving
+   * (their streams complete or error, depending on the broker) and nothing they held is redelivered.
+   * Idempotent: deleting what does not exist resolves. Rejects with `InvalidTopicError` or
+   * `TransportClosedError`.
+   *
+   * Optional in this interface only until Kafka and RabbitMQ are derived from a driver
+   * (`deriveTransport` always provides it); callers check for it until then.
+   */
+  deprovision?(topic: string, options?: ProvisionOptions): Promise<void>
+
+  /**
    * A cold stream of deliveries: subscribing attaches a consumer, unsubscribing detaches it and
    * gives unsettled deliveries back to the broker. The stream errors with a `SwitchyardError` only
    * when it cannot continue (the transport was closed, the topic was invalid); broker outages are

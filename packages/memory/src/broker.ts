@@ -1,24 +1,18 @@
 /**
- * `MemoryBroker`: the engine behind `MemoryTransport` — topics, group queues, routing, dispatch,
- * settlement, delayed redelivery and drain.
+ * `MemoryBroker`: the broker the memory driver maps onto: topics, group queues, routing,
+ * dispatch, settlement and broker-held delayed redelivery.
  *
- * It assumes its caller has validated names and options (the transport does that) except for what
- * must be checked per message on the hot path (topic names, sizes). It never awaits: publishing
- * enqueues synchronously and dispatch runs in a loop, started from a microtask after a publish or
- * directly after a settlement, and never re-enters itself for one queue, so a consumer that acks
- * inside `next` cannot grow the stack. It knows nothing about `status$` or the SPI's promises.
+ * It models a broker, not a transport: the derived transport in core has already validated every
+ * name, option and message size, counts in-flight deliveries per subscription, drains and reports
+ * status. It never awaits: publishing enqueues synchronously and dispatch runs in a loop, started
+ * from a microtask after a publish or directly after a settlement or a resume, and never
+ * re-enters itself for one queue, so a consumer that acks inside `deliver` cannot grow the stack.
+ * Delays run on the scheduler it is given, so tests can use virtual time.
  */
-import {
-  createDelivery,
-  type Delivery,
-  type Message,
-  type OutgoingMessage,
-  topicMatches,
-  validateTopic,
-} from '@switchyard/core/spi'
-import type { Subscriber } from 'rxjs'
+import type { DeliverySink, Message, OutgoingMessage } from '@switchyard/core/spi'
+import { topicMatches } from '@switchyard/core/spi'
+import type { SchedulerLike, Subscription } from 'rxjs'
 import { Consumer, InFlight, type SettlementTarget } from './consumer.js'
-import { invalidMessageError, tooLargeError } from './errors.js'
 import { GroupQueue, maxPriority } from './group-queue.js'
 import { RetainedLog } from './retained-log.js'
 
@@ -28,69 +22,33 @@ interface TopicState {
   routes: GroupQueue[] | undefined
 }
 
-/** Limits the broker enforces. */
-export interface BrokerLimits {
-  readonly retention: number
-  readonly maxMessageBytes: number
-}
-
+/** One in-memory broker: every `MemoryDriver` (and so every `MemoryTransport`) has its own. */
 export class MemoryBroker implements SettlementTarget {
-  /** Set when the transport is closed: settling rejects, timers are cancelled. */
+  /** Set by `shutdown`: nothing is delivered any more and timers are cancelled. */
   closed = false
-  /** Set while closing: no new deliveries start. */
-  closing = false
   /** Unsettled deliveries over every consumer. */
   inFlight = 0
 
-  readonly #limits: BrokerLimits
+  readonly #retention: number
+  readonly #scheduler: SchedulerLike
   readonly #topics = new Map<string, TopicState>()
   /** Group queues by `topic-or-pattern \n group`. */
   readonly #groups = new Map<string, GroupQueue>()
   /** Private queues of group-less subscriptions. */
   readonly #ephemeral = new Set<GroupQueue>()
-  readonly #timers = new Set<ReturnType<typeof setTimeout>>()
+  readonly #timers = new Set<Subscription>()
   #pending: GroupQueue[] = []
   #flushQueued = false
-  #onDrained: (() => void) | undefined
 
-  constructor(limits: BrokerLimits) {
-    this.#limits = limits
+  /** `retention`: messages kept per topic for `fromBeginning`; `scheduler` runs delays. */
+  constructor(retention: number, scheduler: SchedulerLike) {
+    this.#retention = retention
+    this.#scheduler = scheduler
   }
 
-  /**
-   * Checks every message first (topic name, size), then stores and routes them all, so a
-   * rejected batch leaves nothing behind. Throws `InvalidTopicError` or `MessageTooLargeError`.
-   */
+  /** Stores and routes the messages (already validated by the transport). */
   publish(messages: readonly OutgoingMessage[]): void {
     const count = messages.length
-    const maxBytes = this.#limits.maxMessageBytes
-    let checkedTopic: string | undefined
-    // Messages of a batch often share one headers object (the Bus's defaults): count it once.
-    let countedHeaders: Readonly<Record<string, string>> | undefined
-    let headerChars = 0
-    for (let i = 0; i < count; i++) {
-      const message = messages[i] as OutgoingMessage
-      const topic = message.topic
-      if (topic !== checkedTopic) {
-        if (!this.#topics.has(topic)) validateTopic(topic)
-        checkedTopic = topic
-      }
-      const payloadBytes = message.payload?.byteLength
-      if (typeof payloadBytes !== 'number') throw invalidMessageError(topic, 'payload must be a Uint8Array')
-      if (payloadBytes > maxBytes) throw tooLargeError(topic, payloadBytes, maxBytes)
-      const headers = message.headers
-      if (headers !== countedHeaders || headers === undefined) {
-        headerChars = 0
-        for (const name in headers) headerChars += name.length + (headers[name] as string).length
-        countedHeaders = headers
-      }
-      // A UTF-16 code unit is at most 3 UTF-8 bytes: count exactly only near the limit.
-      if (payloadBytes + headerChars * 3 > maxBytes) {
-        const size = payloadBytes + headerBytes(headers)
-        if (size > maxBytes) throw tooLargeError(topic, size, maxBytes)
-      }
-    }
-
     let topicName: string | undefined
     let state: TopicState | undefined
     for (let i = 0; i < count; i++) {
@@ -126,13 +84,29 @@ export class MemoryBroker implements SettlementTarget {
     for (const group of groups) this.#groupQueue(topic, group, false)
   }
 
+  /**
+   * Deletes the group queues of `topic` (those named, or all of them) with what they hold and,
+   * without `groups`, the topic's retained messages. Consumers still attached stop receiving.
+   */
+  deprovision(topic: string, groups: readonly string[] | undefined): void {
+    for (const [id, queue] of this.#groups) {
+      if (queue.topic !== topic) continue
+      if (groups !== undefined && !groups.includes(queue.group as string)) continue
+      this.#groups.delete(id)
+      queue.removed = true
+      queue.clear()
+    }
+    if (groups === undefined) this.#topics.delete(topic)
+    this.#invalidateRoutes()
+  }
+
   /** Attaches a consumer to the group's queue (created if missing) or to a new private queue. */
   attach(
     topic: string,
     group: string | undefined,
     limit: number,
     fromBeginning: boolean,
-    subscriber: Subscriber<Delivery>,
+    sink: DeliverySink,
   ): Consumer {
     let queue: GroupQueue
     if (group === undefined) {
@@ -143,7 +117,7 @@ export class MemoryBroker implements SettlementTarget {
     } else {
       queue = this.#groupQueue(topic, group, fromBeginning)
     }
-    const consumer = new Consumer(queue, subscriber, limit)
+    const consumer = new Consumer(this, queue, sink, limit)
     queue.consumers.push(consumer)
     this.#schedule(queue)
     return consumer
@@ -170,10 +144,14 @@ export class MemoryBroker implements SettlementTarget {
       for (const record of records) queue.requeue(record.message, record.priority)
       if (queue.consumers.length > 0) this.#schedule(queue)
     }
-    this.#checkDrained()
   }
 
-  /** Called by `InFlight` once per delivery, unless the transport is closed or the consumer detached. */
+  /** A paused consumer takes deliveries again. */
+  resume(consumer: Consumer): void {
+    this.#dispatch(consumer.queue)
+  }
+
+  /** Called by `InFlight` once per delivery, unless the broker is closed or the consumer detached. */
   settle(record: InFlight, requeue: boolean, delayMs: number | undefined, acked: boolean): void {
     const consumer = record.consumer
     consumer.remove(record)
@@ -188,30 +166,13 @@ export class MemoryBroker implements SettlementTarget {
       if (message.key !== undefined) queue.release(message.key)
       this.#delay(queue, redelivery(message), record.priority, delayMs)
     }
-    if (this.closing) this.#checkDrained()
-    else this.#dispatch(queue)
-  }
-
-  /** Stops starting deliveries; resolves once nothing is in flight or after `timeoutMs`. */
-  drain(timeoutMs: number): Promise<void> {
-    this.closing = true
-    if (this.inFlight === 0) return Promise.resolve()
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(finish, timeoutMs)
-      function finish(): void {
-        clearTimeout(timer)
-        resolve()
-      }
-      this.#onDrained = finish
-    })
+    this.#dispatch(queue)
   }
 
   /** Closes for good: cancels timers and forgets every message. */
   shutdown(): void {
-    this.closing = true
     this.closed = true
-    this.#onDrained = undefined
-    for (const timer of this.#timers) clearTimeout(timer)
+    for (const timer of this.#timers) timer.unsubscribe()
     this.#timers.clear()
     this.#pending = []
   }
@@ -231,7 +192,7 @@ export class MemoryBroker implements SettlementTarget {
   #topic(name: string): TopicState {
     let state = this.#topics.get(name)
     if (state === undefined) {
-      state = { log: new RetainedLog(this.#limits.retention), routes: undefined }
+      state = { log: new RetainedLog(this.#retention), routes: undefined }
       this.#topics.set(name, state)
     }
     return state
@@ -273,12 +234,13 @@ export class MemoryBroker implements SettlementTarget {
 
   #delay(queue: GroupQueue, message: Message, priority: number, delayMs: number): void {
     queue.delayed++
-    const due = Date.now() + delayMs
+    const scheduler = this.#scheduler
+    const due = scheduler.now() + delayMs
     const arm = (waitMs: number): void => {
-      const timer = setTimeout(() => {
+      const timer = scheduler.schedule(() => {
         this.#timers.delete(timer)
         // Timers may fire up to a millisecond early against the wall clock: never deliver early.
-        const left = due - Date.now()
+        const left = due - scheduler.now()
         if (left > 0) return arm(left)
         queue.delayed--
         if (this.closed || queue.removed) return
@@ -311,28 +273,20 @@ export class MemoryBroker implements SettlementTarget {
 
   /** Hands eligible messages to consumers with room, until either runs out. Never re-entered per queue. */
   #dispatch(queue: GroupQueue): void {
-    if (queue.dispatching || this.closing) return
+    if (queue.dispatching || this.closed) return
     queue.dispatching = true
     try {
-      while (queue.hasEligible && !this.closing) {
+      while (queue.hasEligible && !this.closed) {
         const consumer = queue.pickConsumer()
         if (consumer === undefined) break
         const message = queue.take() as Message
         const record = new InFlight(this, consumer, message, queue.takenPriority)
         consumer.add(record)
         this.inFlight++
-        consumer.subscriber.next(createDelivery(message, record))
+        consumer.sink.deliver(record)
       }
     } finally {
       queue.dispatching = false
-    }
-  }
-
-  #checkDrained(): void {
-    if (this.inFlight === 0 && this.#onDrained !== undefined) {
-      const drained = this.#onDrained
-      this.#onDrained = undefined
-      drained()
     }
   }
 }
@@ -354,11 +308,4 @@ function redelivery(message: Message): Message {
 function clampPriority(priority: number): number {
   if (!(priority > 0)) return 0
   return priority >= maxPriority ? maxPriority : Math.floor(priority)
-}
-
-function headerBytes(headers: Readonly<Record<string, string>>): number {
-  let bytes = 0
-  for (const name in headers)
-    bytes += Buffer.byteLength(name, 'utf8') + Buffer.byteLength(headers[name] as string, 'utf8')
-  return bytes
 }

@@ -1,25 +1,28 @@
 /**
- * `Consumer` and `InFlight`: one subscription attached to a group queue, and one unsettled
- * delivery it holds.
+ * `Consumer` and `InFlight`: one driver consumer attached to a group queue, and one unsettled
+ * raw delivery it holds.
  *
  * A consumer keeps its unsettled deliveries in an intrusive doubly linked list (no allocation
- * beyond the `InFlight` record itself), so settling is O(1) and unsubscribing can hand every
- * unsettled message back to the queue in delivery order. `InFlight` is the `DeliverySettler`
- * behind `createDelivery`; the broker does the actual bookkeeping. Nothing here validates input.
+ * beyond the `InFlight` record itself), so settling is O(1) and stopping can hand every unsettled
+ * message back to the queue in delivery order. `InFlight` is the driver's `RawDelivery`; the
+ * broker does the actual bookkeeping. Settle-once, in-flight limits and drain are the derived
+ * transport's job; nothing here validates input.
  */
-import type { Delivery, DeliverySettler, Message } from '@switchyard/core/spi'
-import type { Subscriber } from 'rxjs'
+import type { ConsumerHealth, DeliverySink, DriverConsumer, Message, RawDelivery } from '@switchyard/core/spi'
 import type { GroupQueue } from './group-queue.js'
 
-/** What an `InFlight` needs from the broker that owns it. */
+/** What an `InFlight` and a `Consumer` need from the broker that owns them. */
 export interface SettlementTarget {
   readonly closed: boolean
   settle(record: InFlight, requeue: boolean, delayMs: number | undefined, acked: boolean): void
+  detach(consumer: Consumer): void
+  resume(consumer: Consumer): void
 }
 
 const done: Promise<void> = Promise.resolve()
 
-export class InFlight implements DeliverySettler {
+/** One unsettled delivery: the raw delivery the core settles, linked into its consumer's list. */
+export class InFlight implements RawDelivery {
   prev: InFlight | undefined = undefined
   next: InFlight | undefined = undefined
   readonly #target: SettlementTarget
@@ -34,44 +37,76 @@ export class InFlight implements DeliverySettler {
     this.priority = priority
   }
 
-  get transport(): string {
-    return 'memory'
+  // Every settle completes synchronously: `undefined` tells the core there is nothing to await.
+  ack(): undefined {
+    this.#settle(false, undefined, true)
   }
 
-  ack(): Promise<void> {
-    this.#target.settle(this, false, undefined, true)
-    return done
+  reject(): undefined {
+    this.#settle(false, undefined, false)
   }
 
-  nack(options: { readonly requeue: boolean; readonly delayMs?: number }): Promise<void> {
-    this.#target.settle(this, options.requeue, options.delayMs, false)
-    return done
+  requeue(): undefined {
+    this.#settle(true, undefined, false)
   }
 
-  isClosed(): boolean {
-    return this.#target.closed
+  /** Broker-held: the queue keeps the message on a timer of the broker's scheduler. */
+  delay(ms: number): undefined {
+    this.#settle(true, ms, false)
   }
 
-  isDetached(): boolean {
-    return this.consumer.detached
+  /** A settle after the consumer stopped or the broker closed does nothing: the message went back. */
+  #settle(requeue: boolean, delayMs: number | undefined, acked: boolean): void {
+    if (!this.consumer.detached && !this.#target.closed) this.#target.settle(this, requeue, delayMs, acked)
   }
 }
 
-export class Consumer {
+/** One driver consumer on a group queue: its prefetch limit, pause flag and unsettled deliveries. */
+export class Consumer implements DriverConsumer {
   readonly queue: GroupQueue
-  readonly subscriber: Subscriber<Delivery>
-  /** Most unsettled deliveries at once. */
+  readonly sink: DeliverySink
+  /** Most unsettled deliveries at once (the prefetch). */
   readonly limit: number
   /** Unsettled deliveries now. */
   count = 0
-  /** Set when the subscription ended: its deliveries were taken back. */
+  /** Set by `pause`: the queue skips this consumer until `resume`. */
+  paused = false
+  /** Set when the consumer stopped: its deliveries were taken back. */
   detached = false
+  readonly #target: SettlementTarget
   #last: InFlight | undefined = undefined
 
-  constructor(queue: GroupQueue, subscriber: Subscriber<Delivery>, limit: number) {
+  constructor(target: SettlementTarget, queue: GroupQueue, sink: DeliverySink, limit: number) {
+    this.#target = target
     this.queue = queue
-    this.subscriber = subscriber
+    this.sink = sink
     this.limit = limit
+  }
+
+  /** True when the queue may hand this consumer another message. */
+  get hasRoom(): boolean {
+    return !this.paused && this.count < this.limit
+  }
+
+  pause(): void {
+    this.paused = true
+  }
+
+  resume(): void {
+    if (!this.paused) return
+    this.paused = false
+    if (!this.detached) this.#target.resume(this)
+  }
+
+  /** Gives unsettled deliveries back to the queue; settling them afterwards does nothing. */
+  stop(): Promise<void> {
+    this.#target.detach(this)
+    return done
+  }
+
+  health(): ConsumerHealth {
+    const queue = this.queue
+    return { lag: queue.depth + queue.delayed, consumers: queue.consumers.length }
   }
 
   /** Records a delivery as unsettled. */

@@ -135,18 +135,18 @@ export class GroupQueue {
     return message
   }
 
-  /** The next consumer (round robin) with room under its in-flight limit, if any. */
+  /** The next consumer (round robin) that is not paused and has room under its limit, if any. */
   pickConsumer(): Consumer | undefined {
     const consumers = this.consumers
     const count = consumers.length
     if (count === 1) {
       const only = consumers[0] as Consumer
-      return only.count < only.limit ? only : undefined
+      return only.hasRoom ? only : undefined
     }
     for (let i = 0; i < count; i++) {
       const index = (this.#nextConsumer + i) % count
       const consumer = consumers[index] as Consumer
-      if (consumer.count < consumer.limit) {
+      if (consumer.hasRoom) {
         this.#nextConsumer = (index + 1) % count
         return consumer
       }

@@ -1,11 +1,12 @@
-import { isSwitchyardError, type TransportStatus } from '@switchyard/core/spi'
+import { type DeriveOptions, isSwitchyardError, type TransportStatus } from '@switchyard/core/spi'
+import { VirtualTimeScheduler } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MemoryTransport } from '../index.js'
-import { message, record, settle, unique, until } from './helpers.js'
+import { message, record, settle, unique } from './helpers.js'
 
 const transports: MemoryTransport[] = []
-function transport(): MemoryTransport {
-  const t = new MemoryTransport()
+function transport(runtime: DeriveOptions = {}): MemoryTransport {
+  const t = new MemoryTransport(undefined, runtime)
   transports.push(t)
   return t
 }
@@ -46,24 +47,28 @@ describe('nack', () => {
   })
 
   it('delayMs redelivers no earlier than asked while other messages, even of the same key, keep flowing', async () => {
-    const t = transport()
+    const scheduler = new VirtualTimeScheduler()
+    const t = transport({ scheduler })
     const topic = unique('delay')
     const r = record(t, topic, { group: 'g' })
     await t.publish([message(topic, 'slow', { key: 'k' }), message(topic, 'next', { key: 'k' })])
     await settle()
-    const nackedAt = Date.now()
     await r.deliveries[0]?.nack({ delayMs: 60 })
     await settle()
     expect(r.texts()).toEqual(['slow', 'next'])
     expect((await t.health()).subscriptions[0]?.lag).toBe(1)
     await r.deliveries[1]?.ack()
-    await until(() => r.deliveries.length === 3)
-    expect(Date.now()).toBeGreaterThanOrEqual(nackedAt + 60)
+    await settle()
+    expect(r.deliveries).toHaveLength(2)
+    scheduler.flush()
+    expect(scheduler.now()).toBe(60)
+    expect(r.deliveries).toHaveLength(3)
     expect(r.deliveries[2]?.message).toMatchObject({ id: r.deliveries[0]?.message.id, attempt: 2 })
   })
 
   it('a due delayed message waits for an unsettled message of its key, then comes first', async () => {
-    const t = transport()
+    const scheduler = new VirtualTimeScheduler()
+    const t = transport({ scheduler })
     const topic = unique('delaykey')
     const r = record(t, topic, { group: 'g' })
     await t.publish([
@@ -75,13 +80,8 @@ describe('nack', () => {
     await r.deliveries[0]?.nack({ delayMs: 5 })
     await settle()
     expect(r.texts()).toEqual(['k1', 'k2'])
-    let timersLeft = 1
-    await until(() => {
-      void t.health().then((h) => {
-        timersLeft = h.details.delayedTimers as number
-      })
-      return timersLeft === 0
-    })
+    scheduler.flush()
+    expect((await t.health()).details).toMatchObject({ delayedTimers: 0 })
     await settle()
     expect(r.texts()).toEqual(['k1', 'k2'])
     await r.deliveries[1]?.ack()
@@ -145,7 +145,7 @@ describe('unsubscribe', () => {
 })
 
 describe('close', () => {
-  it('drains: waits for unsettled deliveries, starts no new ones, then errors streams and rejects settling', async () => {
+  it('drains: waits for unsettled deliveries, starts no new ones, then completes streams', async () => {
     const t = transport()
     const topic = unique('drain')
     const states: string[] = []
@@ -157,6 +157,10 @@ describe('close', () => {
       },
     })
     const r = record(t, topic, { group: 'g', inFlight: 1 })
+    let streamCompleted = false
+    r.subscription.add(() => {
+      streamCompleted = true
+    })
     await t.publish([message(topic, 'held'), message(topic, 'queued')])
     await settle()
     let closed = false
@@ -169,7 +173,9 @@ describe('close', () => {
     await r.deliveries[0]?.ack()
     await closing
     expect(r.texts()).toEqual(['held'])
-    expect(isSwitchyardError(r.error, 'TransportClosedError')).toBe(true)
+    // A deliberate close completes the stream instead of erroring it.
+    expect(r.error).toBeUndefined()
+    expect(streamCompleted).toBe(true)
     expect(states).toEqual(['idle', 'connected', 'closing', 'closed'])
     expect(completed).toBe(true)
   })

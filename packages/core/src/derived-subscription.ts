@@ -1,0 +1,340 @@
+/**
+ * `DerivedSubscription`: one `subscribe()` stream of a derived transport, over one driver consumer.
+ *
+ * It owns the per-subscription policy every broker shares: the in-flight limit (pause the driver's
+ * consumer at the limit, resume below, buffer what still arrives), per-key hold-back where the
+ * driver does not keep key order (core's `KeyedExecutor`), settle-once deliveries, the
+ * process-held delay fallback on the scheduler, and an ordered detach: settles already started
+ * reach the broker before the consumer stops. It does not validate (the transport did) and never
+ * talks to the broker except through the driver consumer and raw deliveries.
+ */
+import type { SchedulerLike, Subscriber, Subscription } from 'rxjs'
+import { createDelivery, type DeliverySettler } from './delivery.js'
+import type {
+  ConsumeSpec,
+  DeliverySink,
+  DriverConsumer,
+  RawDelivery,
+  Settled,
+  TransportDriver,
+} from './driver.js'
+import { driverError } from './driver-connection.js'
+import type { SwitchyardError } from './errors.js'
+import type { InFlightTracker } from './in-flight-tracker.js'
+import { KeyedExecutor } from './keyed-executor.js'
+import type { Delivery, Message } from './message.js'
+import type { SubscriptionHealth } from './transport.js'
+
+/** What a subscription needs from its transport. */
+export interface SubscriptionHost {
+  readonly driver: TransportDriver
+  readonly scheduler: SchedulerLike
+  /** Unsettled deliveries over every subscription, for `close({ drain })`. */
+  readonly inFlight: InFlightTracker
+  /** True once settling must reject with `TransportClosedError`. */
+  isClosed(): boolean
+  /** Waits for the connection (unbounded); `undefined` when connected now. */
+  connected(): Promise<void> | undefined
+  /** Called once the subscription has fully detached. */
+  forget(subscription: DerivedSubscription): void
+}
+
+/**
+ * One message handed to the stream (or waiting its turn), over the raw delivery behind it. It is
+ * also the delivery's settler, so a delivery costs one object here besides the `Delivery` itself.
+ */
+class Item implements DeliverySettler {
+  readonly raw: RawDelivery
+  readonly message: Message
+  readonly #owner: DerivedSubscription
+
+  constructor(owner: DerivedSubscription, raw: RawDelivery, message: Message) {
+    this.#owner = owner
+    this.raw = raw
+    this.message = message
+  }
+
+  get transport(): string {
+    return this.#owner.kind
+  }
+
+  ack(): Promise<void> {
+    return this.#owner.settle(this, 'ack', undefined)
+  }
+
+  nack(options: { readonly requeue: boolean; readonly delayMs?: number }): Promise<void> {
+    if (options.delayMs !== undefined) return this.#owner.settle(this, 'delay', options.delayMs)
+    return this.#owner.settle(this, options.requeue ? 'requeue' : 'reject', undefined)
+  }
+
+  isClosed(): boolean {
+    return this.#owner.closed
+  }
+
+  isDetached(): boolean {
+    return this.#owner.detached
+  }
+}
+
+const done: Promise<void> = Promise.resolve()
+
+const noKey = (): undefined => undefined
+
+/**
+ * One subscription's flow between a driver consumer and its stream (see the module header).
+ * Internal to core: `DriverTransport` creates one per `subscribe()`.
+ */
+export class DerivedSubscription {
+  readonly topic: string
+  readonly spec: ConsumeSpec
+  /** Most deliveries handed to the stream and not settled (`SubscribeOptions.inFlight`). */
+  readonly limit: number
+  readonly #host: SubscriptionHost
+  readonly #subscriber: Subscriber<Delivery>
+  readonly #onReady: (() => void) | undefined
+  readonly #executor: KeyedExecutor<Item>
+  /**
+   * Raw deliveries received and not settled (handed out, waiting behind their key, delayed here,
+   * or held for a drain); the consumer is paused while this is at `spec.prefetch`.
+   */
+  #received = 0
+  #paused = false
+  /** Stop handing out deliveries (the transport is draining); they go back on stop. */
+  #holding = false
+  #detached = false
+  #consumer: DriverConsumer | undefined
+  /** The driver's `consume` while it has not answered (an asynchronous attach). */
+  #attaching: Promise<DriverConsumer | undefined> | undefined
+  #stopping: Promise<void> | undefined
+  readonly #settling = new Set<Promise<void>>()
+  readonly #timers = new Set<Subscription>()
+
+  constructor(
+    host: SubscriptionHost,
+    topic: string,
+    spec: ConsumeSpec,
+    limit: number,
+    subscriber: Subscriber<Delivery>,
+    onReady: (() => void) | undefined,
+  ) {
+    this.#host = host
+    this.topic = topic
+    this.spec = spec
+    this.limit = limit
+    this.#subscriber = subscriber
+    this.#onReady = onReady
+    const keyOf = host.driver.features.keyOrder ? noKey : (item: Item) => item.message.key
+    this.#executor = new KeyedExecutor<Item>(limit, keyOf, (item) => this.#emit(item))
+  }
+
+  /** Unsettled deliveries handed to the stream. */
+  get inFlight(): number {
+    return this.#executor.running
+  }
+
+  /** The driver's kind, for error messages. */
+  get kind(): string {
+    return this.#host.driver.kind
+  }
+
+  /** True once settling must reject with `TransportClosedError`. */
+  get closed(): boolean {
+    return this.#host.isClosed()
+  }
+
+  /** True once the subscription detached: settling does nothing (the broker takes the message back). */
+  get detached(): boolean {
+    return this.#detached
+  }
+
+  /**
+   * Settles a delivery handed out by this subscription (called once per item, by its settler):
+   * at the broker, or here for a delay the broker cannot hold. The settle counts as done for the
+   * stream at once; its broker promise is kept until it resolves, so stopping waits for it.
+   */
+  settle(
+    item: Item,
+    operation: 'ack' | 'reject' | 'requeue' | 'delay',
+    delayMs: number | undefined,
+  ): Promise<void> {
+    const raw = item.raw
+    if (operation === 'delay' && raw.delay === undefined) return this.#delayHere(item, delayMs as number)
+    let settling: Settled
+    try {
+      if (operation === 'ack') settling = raw.ack()
+      else if (operation === 'reject') settling = raw.reject()
+      else if (operation === 'requeue') settling = raw.requeue()
+      else settling = (raw.delay as (ms: number) => Settled).call(raw, delayMs as number)
+    } catch (error) {
+      settling = Promise.reject(error)
+    }
+    this.#release(item)
+    if (settling === undefined) return done
+    const tracked = settling
+    this.#settling.add(tracked)
+    const forget = (): void => {
+      this.#settling.delete(tracked)
+    }
+    tracked.then(forget, forget)
+    return tracked
+  }
+
+  /** Attaches the driver consumer, after the connection is up. */
+  start(): void {
+    const waiting = this.#host.connected()
+    if (waiting === undefined) this.#consume()
+    else
+      waiting.then(
+        () => this.#consume(),
+        (error: unknown) => this.#fail(driverError(this.#host.driver.kind, error, 'consume')),
+      )
+  }
+
+  /** Stops handing out deliveries and fetching; what arrives now is held and given back on stop. */
+  hold(): void {
+    this.#holding = true
+    this.#pause()
+    for (const timer of this.#timers) timer.unsubscribe()
+    this.#timers.clear()
+  }
+
+  /**
+   * Detaches: settling becomes a no-op, pending delays are dropped, settles already started are
+   * awaited, then the driver consumer stops (giving unsettled deliveries back). Idempotent;
+   * resolves once fully detached. `complete` ends the stream (a deliberate close).
+   */
+  stop(complete: boolean): Promise<void> {
+    if (this.#stopping === undefined) {
+      this.#detached = true
+      this.hold()
+      this.#executor.takePending()
+      const unsettled = this.#executor.running
+      if (unsettled > 0) this.#host.inFlight.done(unsettled)
+      this.#stopping = this.#detach()
+    }
+    if (complete && !this.#subscriber.closed) this.#subscriber.complete()
+    return this.#stopping
+  }
+
+  /** A health entry for this subscription. */
+  async health(): Promise<SubscriptionHealth> {
+    const facts = (await this.#consumer?.health?.()) ?? {}
+    return { topic: this.topic, group: this.spec.group, inFlight: this.inFlight, ...facts }
+  }
+
+  async #detach(): Promise<void> {
+    while (this.#settling.size > 0) await Promise.allSettled([...this.#settling])
+    try {
+      const consumer = this.#consumer ?? (await this.#attaching)
+      await consumer?.stop()
+    } catch {
+      // A driver's stop must resolve; whatever it held goes back to the broker either way.
+    } finally {
+      this.#host.forget(this)
+    }
+  }
+
+  #consume(): void {
+    if (this.#detached) return
+    const sink: DeliverySink = {
+      deliver: (raw) => this.#deliver(raw),
+      ready: () => this.#ready(),
+      fail: (error) => this.#fail(error),
+    }
+    let attached: Promise<DriverConsumer> | DriverConsumer
+    try {
+      attached = this.#host.driver.consume(this.topic, this.spec, sink)
+    } catch (error) {
+      this.#fail(driverError(this.#host.driver.kind, error, 'consume'))
+      return
+    }
+    if (!(attached instanceof Promise)) {
+      this.#attached(attached)
+      return
+    }
+    // Detached meanwhile: `#detach` awaits this and stops the consumer once it exists.
+    this.#attaching = attached.then(
+      (consumer) => {
+        this.#attached(consumer)
+        return consumer
+      },
+      (error: unknown) => {
+        this.#fail(driverError(this.#host.driver.kind, error, 'consume'))
+        return undefined
+      },
+    )
+  }
+
+  #attached(consumer: DriverConsumer): void {
+    this.#consumer = consumer
+    if (this.#paused) consumer.pause()
+  }
+
+  #ready(): void {
+    if (this.#detached) return
+    try {
+      this.#onReady?.()
+    } catch (error) {
+      this.#subscriber.error(error)
+      void this.stop(false)
+    }
+  }
+
+  #fail(error: SwitchyardError): void {
+    if (this.#detached) return
+    this.#subscriber.error(error)
+    void this.stop(false)
+  }
+
+  #deliver(raw: RawDelivery): void {
+    if (this.#detached) return
+    this.#push(new Item(this, raw, raw.message))
+  }
+
+  #push(item: Item): void {
+    this.#received++
+    if (this.#received >= this.spec.prefetch) this.#pause()
+    this.#executor.push(item)
+  }
+
+  #emit(item: Item): void {
+    if (this.#holding) {
+      // Not handed out: the slot is free again; the raw delivery goes back to the broker on stop.
+      this.#executor.release(item)
+      return
+    }
+    this.#host.inFlight.add()
+    this.#subscriber.next(createDelivery(item.message, item))
+  }
+
+  /** The process-held delay: the raw delivery stays unsettled at the broker until it comes back here. */
+  #delayHere(item: Item, delayMs: number): Promise<void> {
+    this.#received++
+    this.#release(item)
+    const timer = this.#host.scheduler.schedule(() => {
+      this.#timers.delete(timer)
+      if (this.#detached || this.#holding) return
+      this.#received--
+      const message = item.message
+      this.#push(new Item(this, item.raw, { ...message, attempt: message.attempt + 1 }))
+    }, delayMs)
+    this.#timers.add(timer)
+    return Promise.resolve()
+  }
+
+  #release(item: Item): void {
+    this.#host.inFlight.done()
+    this.#received--
+    this.#executor.release(item)
+    if (this.#paused && !this.#holding && this.#received < this.spec.prefetch) {
+      this.#paused = false
+      this.#consumer?.resume()
+    }
+  }
+
+  #pause(): void {
+    if (this.#paused) return
+    this.#paused = true
+    this.#consumer?.pause()
+  }
+}
