@@ -72,6 +72,12 @@ export class RabbitMqTransport implements Transport {
   readonly #topology: Topology
   readonly #publisher: Publisher
   readonly #subscriptions = new Set<Subscription>()
+  /**
+   * Channel closes of unsubscribed streams still under way. `close()` waits for them before it
+   * closes the connection: an ack is a one-way frame, and only the channel's close handshake
+   * proves the broker applied it (closing the connection first drops it: the message comes back).
+   */
+  readonly #detaching = new Set<Promise<void>>()
   readonly #context: SubscriptionContext
   #stopping = false
   #closed = false
@@ -236,7 +242,9 @@ export class RabbitMqTransport implements Transport {
         void subscription.attach()
         return () => {
           this.#subscriptions.delete(subscription)
-          void subscription.detach()
+          const detaching = subscription.detach()
+          this.#detaching.add(detaching)
+          void detaching.finally(() => this.#detaching.delete(detaching))
         }
       } catch (error) {
         subscriber.error(error)
@@ -302,7 +310,7 @@ export class RabbitMqTransport implements Transport {
       this.#subscriptions.delete(s)
       s.fail(error)
     }
-    await Promise.all(subscriptions.map((s) => s.detach()))
+    await Promise.all([...subscriptions.map((s) => s.detach()), ...this.#detaching])
     await this.#connection.close()
     this.#connection.finish()
   }

@@ -1,0 +1,167 @@
+/**
+ * Lifecycle scenarios: what a user sees at the seams between the `Bus` and the transport when a
+ * service stops on purpose — a graceful stop keeps the acks of handlers that finished during the
+ * drain, `close()` never drops a publish it accepted, and streams end quietly (complete, no error)
+ * when the transport is closed deliberately.
+ *
+ * They go through `Bus.handle` and `Bus.consume`, where users live, as well as the raw SPI. This
+ * module registers tests only and never looks at `transport.kind`.
+ */
+import { Bus, type Delivery, isSwitchyardError, type Transport } from '@switchyard/core'
+import { expect, it } from 'vitest'
+import type { Collector } from './collect.js'
+import type { ContractHarness } from './contract-harness.js'
+import { createMessage } from './create-message.js'
+
+/** How many handlers are running when the drain begins. */
+const running = 5
+
+export function registerLifecycleScenarios(h: ContractHarness): void {
+  /** A Bus on `transport`, closed (without draining) after the test. */
+  const busOn = (transport: Transport): Bus => {
+    const bus = new Bus(transport)
+    h.track({ close: () => bus.close({ drain: false }) })
+    return bus
+  }
+
+  /**
+   * Publishes one sentinel per key in `keys` and waits until `reader` has them all: anything the
+   * broker still held for the group before them (a redelivery) has arrived by then, because each
+   * sentinel shares its key (and so its partition or queue position) with one original message.
+   */
+  const readPastSentinels = async (producer: Transport, reader: Collector, topic: string, keys: string[]) => {
+    const sentinels = keys.map((key) => createMessage(topic, { key, payload: `sentinel ${key}` }))
+    await producer.publish(sentinels)
+    await h.waitFor(() => sentinels.every((s) => reader.ids.has(s.id)), {
+      timeoutMs: h.ms(10_000),
+      description: () => `the ${sentinels.length} sentinels, saw ${reader.ids.size} ids`,
+    })
+  }
+
+  /** Handlers held on a gate until the test opens it, to finish while a drain is under way. */
+  const gatedHandler = () => {
+    const started: string[] = []
+    const finished: string[] = []
+    let open!: () => void
+    const gate = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    const handler = async (m: { id: string }): Promise<void> => {
+      started.push(m.id)
+      await gate
+      finished.push(m.id)
+    }
+    return { started, finished, open, handler }
+  }
+
+  it(
+    'a graceful HandlerSubscription.stop() keeps the acks of handlers that finish during the drain',
+    async () => {
+      const [producer, consumer] = await h.pair()
+      const topic = h.topic('drain-stop')
+      const group = h.group()
+      await producer.provision(topic, { groups: [group] })
+      const bus = busOn(consumer)
+      const gated = gatedHandler()
+      const sub = bus.handle(topic, { group, concurrency: running }, gated.handler)
+      await sub.ready
+      const keys = Array.from({ length: running }, (_, i) => `k${i}`)
+      const originals = keys.map((key) => createMessage(topic, { key, payload: '{}' }))
+      await producer.publish(originals)
+      await h.waitFor(() => gated.started.length === running, {
+        description: () => `${running} running handlers, saw ${gated.started.length}`,
+      })
+
+      const stopping = sub.stop({ timeoutMs: h.ms(10_000) })
+      gated.open() // the handlers finish while the drain is under way
+      await stopping
+      expect(gated.finished).toHaveLength(running)
+
+      const next = h.collect(consumer, topic, { group })
+      await next.ready
+      await readPastSentinels(producer, next, topic, keys)
+      const redelivered = originals.filter((m) => next.ids.has(m.id)).map((m) => m.id)
+      expect(redelivered).toEqual([])
+    },
+    h.testTimeout(40_000),
+  )
+
+  if (h.capabilities.persistent) {
+    it(
+      'a graceful Bus.close() keeps the acks of handlers that finish during the drain (next consumer sees none)',
+      async () => {
+        const [producer, consumer, next] = await h.transports(3)
+        if (next === undefined) throw new Error('expected a third transport')
+        const topic = h.topic('drain-close')
+        const group = h.group()
+        await producer.provision(topic, { groups: [group] })
+        const bus = new Bus(consumer)
+        const gated = gatedHandler()
+        const sub = bus.handle(topic, { group, concurrency: running }, gated.handler)
+        await sub.ready
+        const keys = Array.from({ length: running }, (_, i) => `k${i}`)
+        const originals = keys.map((key) => createMessage(topic, { key, payload: '{}' }))
+        await producer.publish(originals)
+        await h.waitFor(() => gated.started.length === running, {
+          description: () => `${running} running handlers, saw ${gated.started.length}`,
+        })
+
+        const closing = bus.close({ timeoutMs: h.ms(10_000) })
+        gated.open()
+        await closing
+        expect(gated.finished).toHaveLength(running)
+
+        const reader = h.collect(next, topic, { group })
+        await reader.ready
+        await readPastSentinels(producer, reader, topic, keys)
+        const redelivered = originals.filter((m) => reader.ids.has(m.id)).map((m) => m.id)
+        expect(redelivered).toEqual([])
+      },
+      h.testTimeout(60_000),
+    )
+
+    it(
+      'a graceful transport close() keeps acks sent by a Bus.consume pipeline during the drain',
+      async () => {
+        const [producer, consumer, next] = await h.transports(3)
+        if (next === undefined) throw new Error('expected a third transport')
+        const topic = h.topic('drain-consume')
+        const group = h.group()
+        await producer.provision(topic, { groups: [group] })
+        const bus = new Bus(consumer)
+        const held: Delivery<unknown>[] = []
+        let streamError: unknown
+        let ready!: () => void
+        const isReady = new Promise<void>((resolve) => {
+          ready = resolve
+        })
+        const consuming = bus.consume(topic, { group, onReady: () => ready() }).subscribe({
+          next: (d) => held.push(d),
+          error: (e: unknown) => {
+            streamError = e
+          },
+        })
+        h.track({ close: async () => consuming.unsubscribe() })
+        await isReady
+        const keys = Array.from({ length: running }, (_, i) => `k${i}`)
+        const originals = keys.map((key) => createMessage(topic, { key, payload: '{}' }))
+        await producer.publish(originals)
+        await h.waitFor(() => held.length === running, {
+          description: () => `${running} held deliveries, saw ${held.length}`,
+        })
+
+        const closing = consumer.close({ drain: true, timeoutMs: h.ms(10_000) })
+        await Promise.all(held.map((d) => d.ack()))
+        await closing
+        expect(streamError === undefined || isSwitchyardError(streamError, 'TransportClosedError')).toBe(true)
+
+        const reader = h.collect(next, topic, { group })
+        await reader.ready
+        await readPastSentinels(producer, reader, topic, keys)
+        const redelivered = originals.filter((m) => reader.ids.has(m.id)).map((m) => m.id)
+        expect(redelivered).toEqual([])
+      },
+      h.testTimeout(60_000),
+    )
+  }
+}
