@@ -38,6 +38,13 @@ export function registerLifecycleScenarios(h: ContractHarness): void {
     })
   }
 
+  /** A producer, a consumer and the next consumer, distinct instances on one broker. */
+  const three = async (): Promise<[Transport, Transport, Transport]> => {
+    const [producer, consumer, next] = await h.transports(3)
+    if (consumer === undefined || next === undefined) throw new Error('expected three transports')
+    return [producer, consumer, next]
+  }
+
   /** Handlers held on a gate until the test opens it, to finish while a drain is under way. */
   const gatedHandler = () => {
     const started: string[] = []
@@ -90,8 +97,7 @@ export function registerLifecycleScenarios(h: ContractHarness): void {
     it(
       'a graceful Bus.close() keeps the acks of handlers that finish during the drain (next consumer sees none)',
       async () => {
-        const [producer, consumer, next] = await h.transports(3)
-        if (next === undefined) throw new Error('expected a third transport')
+        const [producer, consumer, next] = await three()
         const topic = h.topic('drain-close')
         const group = h.group()
         await producer.provision(topic, { groups: [group] })
@@ -123,8 +129,7 @@ export function registerLifecycleScenarios(h: ContractHarness): void {
     it(
       'a graceful transport close() keeps acks sent by a Bus.consume pipeline during the drain',
       async () => {
-        const [producer, consumer, next] = await h.transports(3)
-        if (next === undefined) throw new Error('expected a third transport')
+        const [producer, consumer, next] = await three()
         const topic = h.topic('drain-consume')
         const group = h.group()
         await producer.provision(topic, { groups: [group] })
