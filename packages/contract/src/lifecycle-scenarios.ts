@@ -93,6 +93,50 @@ export function registerLifecycleScenarios(h: ContractHarness): void {
     h.testTimeout(40_000),
   )
 
+  /** How many publishes are in flight when `close()` is called. */
+  const unawaited = 50
+
+  for (const via of ['Bus', 'transport'] as const) {
+    it(
+      `close() of the ${via} settles every publish accepted before it: stored, or rejected with TransportClosedError`,
+      async () => {
+        // A fresh producer that has not connected yet: close() comes while it is still connecting.
+        const [setup, producer, reader] = await h.transports(3)
+        const topic = h.topic(`flush-${via.toLowerCase()}`)
+        const group = h.group()
+        await setup.provision(topic, { groups: [group] })
+        const messages = Array.from({ length: unawaited }, (_, i) =>
+          createMessage(topic, { key: `k${i % 7}`, payload: JSON.stringify({ i }) }),
+        )
+        const target = producer ?? setup
+        const bus = via === 'Bus' ? new Bus(target) : undefined
+        const publishes = messages.map((m) =>
+          bus === undefined
+            ? target.publish([m])
+            : bus.publish(topic, { id: m.id }, { id: m.id, key: m.key as string }),
+        )
+        const outcomes = Promise.allSettled(publishes)
+        await (bus === undefined ? target.close() : bus.close())
+        const settled = await outcomes
+        const rejections = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []))
+        // Rejected by name, never with a broker error caused by the close itself.
+        expect(rejections.filter((e) => !isSwitchyardError(e, 'TransportClosedError')).map(String)).toEqual(
+          [],
+        )
+        const stored = messages.filter((_, i) => settled[i]?.status === 'fulfilled').map((m) => m.id)
+        if (!h.capabilities.persistent || stored.length === 0) return
+        // Every publish that resolved is stored: a new consumer of the provisioned group reads it.
+        const c = h.collect(reader ?? setup, topic, { group })
+        await c.ready
+        await h.waitFor(() => stored.every((id) => c.ids.has(id)), {
+          timeoutMs: h.ms(10_000),
+          description: () => `${stored.length} stored messages read back, saw ${c.ids.size}`,
+        })
+      },
+      h.testTimeout(40_000),
+    )
+  }
+
   if (h.capabilities.persistent) {
     it(
       'a graceful Bus.close() keeps the acks of handlers that finish during the drain (next consumer sees none)',

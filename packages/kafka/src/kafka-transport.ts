@@ -108,6 +108,10 @@ export class KafkaTransport implements Transport {
   #closing: Promise<void> | undefined
   #closed = false
   #settleClosed = false
+  /** Publishes accepted and not yet settled; `close()` waits for them before it disconnects. */
+  readonly #publishing = new Set<Promise<void>>()
+  /** True once `close()` stopped waiting for publishes and disconnects the producer. */
+  #producerClosing = false
 
   constructor(options: KafkaTransportOptions) {
     this.#options = resolveKafkaOptions(options)
@@ -135,7 +139,7 @@ export class KafkaTransport implements Transport {
       admin: this.#admin,
       offsets: this.#offsets,
       options: o,
-      connect: () => this.connect(),
+      connect: () => this.#ensureConnected(),
       mapError: (error, site) => this.#map(error, site),
     })
     this.#capabilities = this.#capabilitiesFor(defaultBrokerLimit)
@@ -164,12 +168,36 @@ export class KafkaTransport implements Transport {
 
   connect(): Promise<void> {
     if (this.#closed) return Promise.reject(this.#closedError('connect'))
+    return this.#ensureConnected()
+  }
+
+  /** Connects; also while `close()` flushes publishes accepted before it. */
+  #ensureConnected(): Promise<void> {
+    if (this.#producerClosing) return Promise.reject(this.#closedError('connect'))
     this.#connecting ??= this.#connect()
     return this.#connecting
   }
 
-  async publish(messages: readonly OutgoingMessage[]): Promise<void> {
-    if (this.#closed) throw this.#closedError('publish')
+  /**
+   * Publishes; see the SPI. A publish accepted before `close()` is flushed by it (close waits up to
+   * its `timeoutMs`); one still unsettled then rejects with `TransportClosedError`, never silently.
+   */
+  publish(messages: readonly OutgoingMessage[]): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closedError('publish'))
+    const run = this.#publish(messages).catch((error: unknown) => {
+      // A send cut short because close() disconnected the producer is reported by name.
+      if (this.#producerClosing && (error as { name?: string })?.name !== 'TransportClosedError') {
+        throw new TransportClosedError('publish', { cause: error, context: { transport: 'kafka' } })
+      }
+      throw error
+    })
+    const tracked = run.catch(() => undefined)
+    this.#publishing.add(tracked)
+    void tracked.finally(() => this.#publishing.delete(tracked))
+    return run
+  }
+
+  async #publish(messages: readonly OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return
     const limit = this.#capabilities.maxMessageBytes ?? defaultBrokerLimit
     const topics = new Set<string>()
@@ -182,7 +210,7 @@ export class KafkaTransport implements Transport {
         throw new MessageTooLargeError(m.topic, size, limit, { context: { transport: 'kafka' } })
       sizes.push(size)
     }
-    await this.connect()
+    await this.#ensureConnected()
     await Promise.all([...topics].map((t) => this.#topicAdmin.ensureTopic(t)))
     // One sendBatch per chunk; a chunk stays under the broker's record-batch limit even if every
     // message lands on the same partition. Chunks go one after the other, so per-key order holds.
@@ -309,7 +337,10 @@ export class KafkaTransport implements Transport {
     this.#status.base = 'closing'
     const subscriptions = [...this.#subscriptions]
     this.#subscriptions.clear()
-    await Promise.all(subscriptions.map((s) => s.stop({ drain, timeoutMs })))
+    await Promise.all([
+      ...subscriptions.map((s) => s.stop({ drain, timeoutMs })),
+      this.#flushPublishes(timeoutMs),
+    ])
     this.#settleClosed = true
     const closed = this.#closedError('consume')
     for (const s of subscriptions) s.fail(closed)
@@ -322,6 +353,24 @@ export class KafkaTransport implements Transport {
       this.#offsets.disconnect(),
     ])
     this.#status.base = 'closed'
+  }
+
+  /**
+   * Waits up to `timeoutMs` for every publish accepted before `close()`. The ones still pending
+   * then fail as the producer disconnects, and reject with `TransportClosedError` (see `publish`).
+   */
+  async #flushPublishes(timeoutMs: number): Promise<void> {
+    if (this.#publishing.size > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.all([...this.#publishing]),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs)
+        }),
+      ])
+      clearTimeout(timer)
+    }
+    this.#producerClosing = true
   }
 
   async #connect(): Promise<void> {
@@ -448,10 +497,10 @@ export class KafkaTransport implements Transport {
           this.#status.report(this.#producerStatus, { state: 'reconnecting', error: mapped })
         }
         // The batch may have been stored: never send anything else with this producer id.
-        if (!this.#closed) this.#replaceProducer()
+        if (!this.#producerClosing) this.#replaceProducer()
         // kafkajs fails at once, without its own retries, when it reuses a connection that a
         // broker restart closed; a few quick retries reconnect (a retry may duplicate, never lose).
-        if (attempt >= 5 || this.#closed || !isStaleConnection(error)) throw mapped
+        if (attempt >= 5 || this.#producerClosing || !isStaleConnection(error)) throw mapped
         await new Promise((resolve) => setTimeout(resolve, 200 * attempt))
       }
     }

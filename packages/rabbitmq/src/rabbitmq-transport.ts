@@ -297,12 +297,15 @@ export class RabbitMqTransport implements Transport {
     this.#stopping = true
     this.#connection.setStatus('closing')
     const subscriptions = [...this.#subscriptions]
+    const deadline = Date.now() + timeoutMs
+    // Publishes accepted before close() are flushed (even while the first connection is still
+    // being made); those still unconfirmed at the deadline reject with TransportClosedError.
+    const flushed = this.#publisher.settled(timeoutMs)
     if (drain && this.#connection.model) {
-      const deadline = Date.now() + timeoutMs
       await Promise.all(subscriptions.map((s) => s.stopConsuming()))
       await Promise.all(subscriptions.map((s) => s.drained(Math.max(0, deadline - Date.now()))))
-      await this.#publisher.settled(Math.max(0, deadline - Date.now()))
     }
+    await flushed
     this.#closed = true
     this.#publisher.close()
     const error = this.#closedError('receive deliveries')
