@@ -137,6 +137,41 @@ export function registerLifecycleScenarios(h: ContractHarness): void {
     )
   }
 
+  it(
+    'deprovision deletes a provisioned group with its backlog, is idempotent, and the topic can be used again',
+    async () => {
+      const [producer, consumer] = await h.pair()
+      const topic = h.topic('deprovision')
+      const group = h.group()
+      await producer.provision(topic, { groups: [group] })
+      const backlog = Array.from({ length: 3 }, (_, i) => createMessage(topic, { key: `k${i}` }))
+      await producer.publish(backlog)
+
+      await producer.deprovision(topic, { groups: [group] })
+      await producer.deprovision(topic, { groups: [group, h.group('never-used')] })
+
+      // Provisioned again, the group starts empty: the backlog went with the first one.
+      await h.waitFor(
+        async () => {
+          try {
+            await producer.provision(topic, { groups: [group] })
+            return true
+          } catch {
+            return false // a broker may take a moment to finish deleting the topic
+          }
+        },
+        { timeoutMs: h.ms(10_000), description: 'the topic provisioned again' },
+      )
+      const c = h.collect(consumer, topic, { group })
+      await c.ready
+      const fresh = createMessage(topic, { key: 'k0' })
+      await producer.publish([fresh])
+      await c.waitForDelivery((d) => d.message.id === fresh.id, 'the new message', h.ms(10_000))
+      expect(backlog.filter((m) => c.ids.has(m.id))).toEqual([])
+    },
+    h.testTimeout(40_000),
+  )
+
   if (h.capabilities.persistent) {
     it(
       'a graceful Bus.close() keeps the acks of handlers that finish during the drain (next consumer sees none)',

@@ -172,6 +172,19 @@ export interface Transport {
   provision(topic: string, options?: ProvisionOptions): Promise<void>
 
   /**
+   * The inverse of {@link Transport.provision}: deletes the broker resources of `topic` and of the
+   * given groups, with the messages they hold. Kafka: the topic and the consumer groups. RabbitMQ:
+   * the groups' queues on `topic` (a pattern is allowed) and their dead-letter queues; the shared
+   * exchanges and delay queues are kept, because other topics use them. Memory: the topic's
+   * retained messages and its group queues. Idempotent: what does not exist is skipped.
+   *
+   * **When to use**: tests and tools that create topics and groups, so they leave nothing behind.
+   * Call it once the topic's consumers are gone; a consumer still attached may declare its
+   * resources again (at-least-once is not promised for messages deleted here).
+   */
+  deprovision(topic: string, options?: ProvisionOptions): Promise<void>
+
+  /**
    * A cold stream of deliveries: subscribing attaches a consumer, unsubscribing detaches it and
    * gives unsettled deliveries back to the broker. The stream errors with a `SwitchyardError` only
    * when it cannot continue (the transport was closed, the topic was invalid); broker outages are

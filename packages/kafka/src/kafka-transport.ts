@@ -254,6 +254,20 @@ export class KafkaTransport implements Transport {
     }
   }
 
+  /** Deletes the topic and the given consumer groups (missing ones are skipped). */
+  async deprovision(topic: string, options: ProvisionOptions = {}): Promise<void> {
+    if (this.#closed) throw this.#closedError('deprovision')
+    validateTopic(topic)
+    const groups = (options.groups ?? []).map((g) => validateGroup(g))
+    await this.connect()
+    try {
+      await this.#topicAdmin.deleteTopic(topic)
+      if (groups.length > 0) await this.#topicAdmin.deleteGroups(groups)
+    } catch (error) {
+      throw this.#map(error, { operation: 'deprovision', topic })
+    }
+  }
+
   subscribe(topic: string, options: SubscribeOptions = {}): Observable<Delivery> {
     return new Observable<Delivery>((subscriber) => {
       if (this.#closed) {

@@ -126,6 +126,20 @@ export class MemoryBroker implements SettlementTarget {
     for (const group of groups) this.#groupQueue(topic, group, false)
   }
 
+  /** Drops the topic's retained messages and every idle group queue of it (or of a listed group). */
+  deprovision(topic: string, groups: readonly string[]): void {
+    this.#topics.delete(topic)
+    const listed = new Set(groups)
+    for (const [id, queue] of this.#groups) {
+      if (queue.topic !== topic || queue.consumers.length > 0) continue
+      if (listed.size > 0 && !listed.has(queue.group as string)) continue
+      queue.removed = true
+      queue.clear()
+      this.#groups.delete(id)
+    }
+    this.#invalidateRoutes()
+  }
+
   /** Attaches a consumer to the group's queue (created if missing) or to a new private queue. */
   attach(
     topic: string,

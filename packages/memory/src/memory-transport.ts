@@ -113,6 +113,20 @@ export class MemoryTransport implements Transport {
     return done
   }
 
+  /** Forgets the topic's retained messages and its group queues (those without consumers), and the given groups. */
+  deprovision(topic: string, options: ProvisionOptions = {}): Promise<void> {
+    if (this.#closing !== undefined) return Promise.reject(closedError('deprovision', topic))
+    try {
+      validateTopic(topic, { allowPatterns: true })
+      const groups = options.groups ?? []
+      for (const group of groups) validateGroup(group)
+      this.#broker.deprovision(topic, groups)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return done
+  }
+
   /**
    * A cold stream of deliveries. Each subscription is one consumer: with a `group` it competes
    * with the group's other consumers for the group's queue (created on first use, kept after the

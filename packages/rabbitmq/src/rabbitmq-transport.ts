@@ -201,6 +201,24 @@ export class RabbitMqTransport implements Transport {
     await Promise.all(groups.map((group) => this.#declareGroup(topic, group, false)))
   }
 
+  /**
+   * Deletes the queues of the given groups on `topic` (a pattern is allowed) and the dead-letter
+   * queues declared beside them (`deadLetterGroup`). The exchanges and the delay queues are shared
+   * by every topic and are kept.
+   */
+  async deprovision(topic: string, options: ProvisionOptions = {}): Promise<void> {
+    if (this.#stopping) throw this.#closedError('deprovision')
+    validateTopic(topic, { allowPatterns: true })
+    const groups = (options.groups ?? []).map((g) => validateGroup(g))
+    await this.#connected('deprovision')
+    const queues = new Set(groups.map((group) => this.#naming.groupQueue(topic, group)))
+    const deadLetterGroup = this.#options.deadLetterGroup
+    if (deadLetterGroup !== undefined && !topic.endsWith('.dlq') && !/[*#]/.test(topic)) {
+      queues.add(this.#naming.groupQueue(`${topic}.dlq`, deadLetterGroup))
+    }
+    for (const queue of queues) await this.#topology.deleteGroupQueue(queue)
+  }
+
   subscribe(topic: string, options: SubscribeOptions = {}): Observable<Delivery> {
     return new Observable<Delivery>((subscriber) => {
       try {
