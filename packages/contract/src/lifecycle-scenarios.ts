@@ -7,11 +7,12 @@
  * They go through `Bus.handle` and `Bus.consume`, where users live, as well as the raw SPI. This
  * module registers tests only and never looks at `transport.kind`.
  */
-import { Bus, type Delivery, isSwitchyardError, type Transport } from '@switchyard/core'
+import { Bus, type Delivery, isSwitchyardError, type Transport, type TransportStatus } from '@switchyard/core'
 import { expect, it } from 'vitest'
 import type { Collector } from './collect.js'
 import type { ContractHarness } from './contract-harness.js'
 import { createMessage } from './create-message.js'
+import { uniqueName } from './unique-name.js'
 
 /** How many handlers are running when the drain begins. */
 const running = 5
@@ -171,6 +172,36 @@ export function registerLifecycleScenarios(h: ContractHarness): void {
     },
     h.testTimeout(40_000),
   )
+
+  const unreachable = h.options.unreachable
+  if (unreachable !== undefined) {
+    it('reports an unreachable broker within 5 s: connect and publish reject with BrokerUnavailableError, status$ shows it', async () => {
+      const transport = await unreachable()
+      h.track({ close: () => transport.close({ drain: false }) })
+      const statuses: TransportStatus[] = []
+      const watching = transport.status$.subscribe((s) => statuses.push(s))
+      h.track({ close: async () => watching.unsubscribe() })
+      const bus = new Bus(transport)
+      const topic = uniqueName('contract.unreachable')
+
+      const timed = async (operation: Promise<unknown>): Promise<{ error: unknown; ms: number }> => {
+        const began = Date.now()
+        const error = await operation.then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        return { error, ms: Date.now() - began }
+      }
+      const connect = await timed(transport.connect())
+      const publish = await timed(bus.publish(topic, { n: 1 }))
+      for (const outcome of [connect, publish]) {
+        expect(isSwitchyardError(outcome.error, 'BrokerUnavailableError'), String(outcome.error)).toBe(true)
+        expect(outcome.ms).toBeLessThan(5_000)
+      }
+      expect(String((connect.error as Error).message).length).toBeGreaterThan(0)
+      expect(statuses.some((s) => isSwitchyardError(s.error, 'BrokerUnavailableError'))).toBe(true)
+    }, 30_000)
+  }
 
   if (h.capabilities.persistent) {
     it(

@@ -14,6 +14,7 @@ import {
   ConfigError,
   type Delivery,
   type HealthReport,
+  isSwitchyardError,
   MessageTooLargeError,
   type OutgoingMessage,
   type ProvisionOptions,
@@ -390,6 +391,7 @@ export class KafkaTransport implements Transport {
   async #connect(): Promise<void> {
     this.#status.base = 'connecting'
     try {
+      await this.#checkReachable()
       await this.#admin.connect()
       await this.#producer.connect()
       const limit = await this.#topicAdmin.readMessageLimit()
@@ -401,11 +403,35 @@ export class KafkaTransport implements Transport {
       }
     } catch (error) {
       this.#connecting = undefined
-      if (!this.#closed) this.#status.base = 'idle'
+      const mapped = isSwitchyardError(error) ? error : this.#map(error, { operation: 'connect' })
+      if (!this.#closed) this.#status.failed(mapped)
       await this.#admin.disconnect().catch(() => undefined)
       await this.#producer.disconnect().catch(() => undefined)
-      throw this.#map(error, { operation: 'connect' })
+      throw mapped
     }
+  }
+
+  /**
+   * Fails fast when no broker accepts a TCP connection within `connectionTimeoutMs` (default 3 s):
+   * kafkajs would otherwise retry the first connection for its whole retry budget (about a minute
+   * by default) without a word. Refused connections are retried every 250 ms until then.
+   */
+  async #checkReachable(): Promise<void> {
+    const { brokers, connectionTimeoutMs } = this.#options
+    const deadline = Date.now() + connectionTimeoutMs
+    for (;;) {
+      const left = deadline - Date.now()
+      if (await anyReachable(brokers, Math.max(100, Math.min(1_000, left)))) return
+      if (Date.now() + 250 >= deadline || this.#closed) break
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    throw new BrokerUnavailableError(
+      'kafka',
+      brokers.join(','),
+      `no broker accepted a TCP connection within ${connectionTimeoutMs} ms (connectionTimeoutMs; ` +
+        'are the host:port entries of brokers the ones in Kafka’s listeners?)',
+      { context: { transport: 'kafka', operation: 'connect' } },
+    )
   }
 
   /**

@@ -190,6 +190,11 @@ export class RabbitMqTransport implements Transport {
       return Promise.reject(error)
     }
     if (this.#connection.fatal) return Promise.reject(this.#connection.fatal)
+    if (!this.#connection.connectedOnce) {
+      // Never connected yet: a broker that cannot be reached is reported now (as by connect()),
+      // not after publishWaitMs; once connected, outages are waited through up to publishWaitMs.
+      return this.#connection.ensure(true).then(() => this.#publisher.publish(batch))
+    }
     return this.#publisher.publish(batch)
   }
 
