@@ -203,6 +203,44 @@ export function registerLifecycleScenarios(h: ContractHarness): void {
     }, 30_000)
   }
 
+  for (const via of ['transport', 'Bus.consume'] as const) {
+    it(
+      `a stream from ${via} completes, without an error, when the transport is closed on purpose`,
+      async () => {
+        const transport = await h.transport()
+        const topic = h.topic('complete')
+        const group = h.group()
+        let completed = false
+        let failure: unknown
+        let ready!: () => void
+        const isReady = new Promise<void>((resolve) => {
+          ready = resolve
+        })
+        const options = { group, onReady: () => ready() }
+        const stream =
+          via === 'transport'
+            ? transport.subscribe(topic, options)
+            : new Bus(transport).consume(topic, options)
+        const subscription = stream.subscribe({
+          next: (d) => void d.ack().catch(() => undefined),
+          error: (e: unknown) => {
+            failure = e
+          },
+          complete: () => {
+            completed = true
+          },
+        })
+        h.track({ close: async () => subscription.unsubscribe() })
+        await isReady
+        await transport.close()
+        await h.waitFor(() => completed || failure !== undefined, { description: 'the end of the stream' })
+        expect(failure === undefined ? undefined : String(failure)).toBeUndefined()
+        expect(completed).toBe(true)
+      },
+      h.testTimeout(20_000),
+    )
+  }
+
   if (h.capabilities.persistent) {
     it(
       'a graceful Bus.close() keeps the acks of handlers that finish during the drain (next consumer sees none)',

@@ -357,8 +357,8 @@ export class KafkaTransport implements Transport {
       this.#flushPublishes(timeoutMs),
     ])
     this.#settleClosed = true
-    const closed = this.#closedError('consume')
-    for (const s of subscriptions) s.fail(closed)
+    // A deliberate close ends the streams quietly: they complete, they do not error.
+    for (const s of subscriptions) s.end()
     await Promise.all([...this.#stopping])
     await this.#connecting?.catch(() => undefined)
     clearInterval(this.#monitor)

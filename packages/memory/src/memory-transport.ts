@@ -225,9 +225,8 @@ export class MemoryTransport implements Transport {
     this.#broker.shutdown()
     const consumers = [...this.#consumers]
     this.#consumers.clear()
-    for (const consumer of consumers) {
-      consumer.subscriber.error(closedError('consume', consumer.queue.topic))
-    }
+    // A deliberate close ends the streams quietly: they complete, they do not error.
+    for (const consumer of consumers) consumer.subscriber.complete()
     this.#status.set('closed')
   }
 

@@ -331,10 +331,10 @@ export class RabbitMqTransport implements Transport {
     await flushed
     this.#closed = true
     this.#publisher.close()
-    const error = this.#closedError('receive deliveries')
+    // A deliberate close ends the streams quietly: they complete, they do not error.
     for (const s of subscriptions) {
       this.#subscriptions.delete(s)
-      s.fail(error)
+      s.end()
     }
     await Promise.all([...subscriptions.map((s) => s.detach()), ...this.#detaching])
     await this.#connection.close()
