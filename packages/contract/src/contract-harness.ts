@@ -61,6 +61,12 @@ export class ContractHarness {
     return topic
   }
 
+  /** Registers a topic derived from {@link ContractHarness.topic} (e.g. `<topic>.child`) for cleanup. */
+  derived(topic: string): string {
+    this.#topics.add(topic)
+    return topic
+  }
+
   /** A unique group name for one test. */
   group(label = 'g'): string {
     const group = uniqueName(`cg.${label}`)

@@ -150,10 +150,17 @@ export class TopicAdmin {
         if (!topics.includes(topic)) throw new UnknownTopicError(topic, { context: { transport: 'kafka' } })
         return
       }
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic, numPartitions: options.partitions, replicationFactor: options.replicationFactor }],
-      })
+      // Right after creation (more so while other topics are being deleted) the metadata that
+      // kafkajs reads to wait for leaders may still say UNKNOWN_TOPIC_OR_PARTITION: retried, and a
+      // retry that finds the topic created counts as done (TOPIC_ALREADY_EXISTS below).
+      await whileLeadersSettle.execute(() =>
+        admin.createTopics({
+          waitForLeaders: true,
+          topics: [
+            { topic, numPartitions: options.partitions, replicationFactor: options.replicationFactor },
+          ],
+        }),
+      )
     } catch (error) {
       const already = (e: unknown): boolean =>
         (e as { type?: string })?.type === 'TOPIC_ALREADY_EXISTS' ||
