@@ -97,13 +97,20 @@ export function registerLifecycleScenarios(h: ContractHarness): void {
   /** How many publishes are in flight when `close()` is called. */
   const unawaited = 50
 
-  for (const via of ['Bus', 'transport'] as const) {
+  const flushCases = [
+    ['Bus', 'fresh'],
+    ['Bus', 'connected'],
+    ['transport', 'fresh'],
+    ['transport', 'connected'],
+  ] as const
+  for (const [via, producerState] of flushCases) {
     it(
-      `close() of the ${via} settles every publish accepted before it: stored, or rejected with TransportClosedError`,
+      `close() of the ${via} (${producerState} producer) settles every publish accepted before it: stored, or rejected with TransportClosedError`,
       async () => {
-        // A fresh producer that has not connected yet: close() comes while it is still connecting.
+        // A fresh producer has not connected yet: close() comes while it is still connecting.
         const [setup, producer, reader] = await h.transports(3)
-        const topic = h.topic(`flush-${via.toLowerCase()}`)
+        if (producerState === 'connected') await (producer ?? setup).connect()
+        const topic = h.topic(`flush-${via.toLowerCase()}-${producerState}`)
         const group = h.group()
         await setup.provision(topic, { groups: [group] })
         const messages = Array.from({ length: unawaited }, (_, i) =>

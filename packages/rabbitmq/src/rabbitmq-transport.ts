@@ -78,6 +78,8 @@ export class RabbitMqTransport implements Transport {
    * proves the broker applied it (closing the connection first drops it: the message comes back).
    */
   readonly #detaching = new Set<Promise<void>>()
+  /** Publishes waiting for the first connection (see `publish`), settled or not. */
+  readonly #firstPublishes = new Set<Promise<void>>()
   readonly #context: SubscriptionContext
   #stopping = false
   #closed = false
@@ -193,7 +195,15 @@ export class RabbitMqTransport implements Transport {
     if (!this.#connection.connectedOnce) {
       // Never connected yet: a broker that cannot be reached is reported now (as by connect()),
       // not after publishWaitMs; once connected, outages are waited through up to publishWaitMs.
-      return this.#connection.ensure(true).then(() => this.#publisher.publish(batch))
+      // Tracked until settled, so that close() flushes it (the publisher does not know it yet).
+      const run = this.#connection.ensure(true).then(() => this.#publisher.publish(batch))
+      const settled = run.then(
+        () => undefined,
+        () => undefined,
+      )
+      this.#firstPublishes.add(settled)
+      void settled.then(() => this.#firstPublishes.delete(settled))
+      return run
     }
     return this.#publisher.publish(batch)
   }
@@ -323,7 +333,10 @@ export class RabbitMqTransport implements Transport {
     const deadline = Date.now() + timeoutMs
     // Publishes accepted before close() are flushed (even while the first connection is still
     // being made); those still unconfirmed at the deadline reject with TransportClosedError.
-    const flushed = this.#publisher.settled(timeoutMs)
+    const flushed = (async () => {
+      await withTimeout(Promise.all([...this.#firstPublishes]), timeoutMs)
+      await this.#publisher.settled(Math.max(0, deadline - Date.now()))
+    })()
     if (drain && this.#connection.model) {
       await Promise.all(subscriptions.map((s) => s.stopConsuming()))
       await Promise.all(subscriptions.map((s) => s.drained(Math.max(0, deadline - Date.now()))))

@@ -78,6 +78,24 @@ const freePort = (): Promise<number> =>
   })
 
 describe('KafkaTransport against real Kafka', () => {
+  it('close() right after 50 un-awaited publishes stores all of them, on a fresh and on a connected transport', async () => {
+    const topic = topicName('kafka.flush')
+    const group = groupName('g')
+    const setup = transport()
+    await setup.provision(topic, { groups: [group] })
+    const fresh = transport()
+    const connected = transport()
+    await connected.connect()
+    const messages = Array.from({ length: 100 }, () => createMessage(topic))
+    const publishes = messages.map((m, i) => (i < 50 ? fresh : connected).publish([m]))
+    await Promise.all([fresh.close(), connected.close()])
+    const outcomes = await Promise.allSettled(publishes)
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String(o.reason))).toEqual([])
+    const c = track(collect(setup, topic, { group, timeoutMs: 30_000 }))
+    await c.waitForIds(messages.length)
+    expect(new Set(c.ids)).toEqual(new Set(messages.map((m) => m.id)))
+  })
+
   it('round-trips key, headers, id and timestamp', async () => {
     const t = transport()
     const topic = topicName('kafka.smoke')

@@ -66,6 +66,21 @@ afterEach(async () => {
 })
 
 describe('RabbitMqTransport on RabbitMQ', () => {
+  it('close() right after 50 un-awaited publishes of a never-connected transport stores all of them', async () => {
+    const topic = topicName('rmq.flush')
+    const setup = transport()
+    await setup.provision(topic, { groups: ['g'] })
+    const fresh = transport()
+    const messages = Array.from({ length: 50 }, () => createMessage(topic))
+    const publishes = messages.map((m) => fresh.publish([m]))
+    await fresh.close()
+    const outcomes = await Promise.allSettled(publishes)
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String(o.reason))).toEqual([])
+    const c = track(collect(setup, topic, { group: 'g' }))
+    await c.waitForIds(messages.length)
+    expect(new Set(c.ids)).toEqual(new Set(messages.map((m) => m.id)))
+  })
+
   it('routes pattern subscriptions through binding keys, for groups and ephemeral subscribers', async () => {
     const t = transport()
     const p = topicName('rmq.pat')
