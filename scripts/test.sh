@@ -21,6 +21,8 @@ echo "== brokers"
 brokers_started=$(date +%s%N)
 node test/brokers/dist/cli.js up all
 echo "== brokers: \`up all\` took $(( ($(date +%s%N) - brokers_started) / 1000000 )) ms"
+# Start from empty brokers: topics, groups and queues left by earlier runs slow broker restarts.
+node test/brokers/dist/cli.js clean all
 
 echo "== tests"
 npx vitest run "$@"

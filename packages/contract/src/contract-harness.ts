@@ -25,6 +25,9 @@ export class ContractHarness {
   #transports: Transport[] = []
   #collectors: Collector[] = []
   #closeables: Closeable[] = []
+  /** Topics and groups named for the current test: deprovisioned after it. */
+  #topics = new Set<string>()
+  #groups = new Set<string>()
 
   constructor(
     name: string,
@@ -53,12 +56,22 @@ export class ContractHarness {
 
   /** A unique topic name for one test. */
   topic(label: string): string {
-    return uniqueName(`contract.${label}`)
+    const topic = uniqueName(`contract.${label}`)
+    this.#topics.add(topic)
+    return topic
+  }
+
+  /** Registers a topic derived from {@link ContractHarness.topic} (e.g. `<topic>.child`) for cleanup. */
+  derived(topic: string): string {
+    this.#topics.add(topic)
+    return topic
   }
 
   /** A unique group name for one test. */
   group(label = 'g'): string {
-    return uniqueName(`cg.${label}`)
+    const group = uniqueName(`cg.${label}`)
+    this.#groups.add(group)
+    return group
   }
 
   /** A new transport from the adapter's factory, closed after the test. */
@@ -104,14 +117,36 @@ export class ContractHarness {
     return closeable
   }
 
-  /** Stops collectors, closes tracked objects, then closes every transport without draining. */
+  /** Deletes `topics` (with `.dlq` and, where patterns exist, `.*`/`.#`) and `groups` on a new transport. */
+  async #deprovision(topics: ReadonlySet<string>, groups: readonly string[]): Promise<void> {
+    const transport = await this.#make()
+    try {
+      for (const topic of topics) {
+        const names = [topic, `${topic}.dlq`]
+        if (this.capabilities.patterns) names.push(`${topic}.*`, `${topic}.#`)
+        for (const name of names) await transport.deprovision(name, { groups })
+      }
+    } finally {
+      await transport.close({ drain: false, timeoutMs: this.ms(5_000) })
+    }
+  }
+
+  /**
+   * Stops collectors, closes tracked objects, closes every transport without draining, then (on a
+   * broker that outlives its transports) deprovisions every topic and group the test named, with
+   * their dead-letter topics and pattern queues, so that runs leave nothing behind on the broker.
+   */
   async cleanup(): Promise<void> {
     const collectors = this.#collectors
     const closeables = this.#closeables
     const transports = this.#transports
+    const topics = this.#topics
+    const groups = [...this.#groups]
     this.#collectors = []
     this.#closeables = []
     this.#transports = []
+    this.#topics = new Set()
+    this.#groups = new Set()
     for (const collector of collectors) collector.stop()
     const failures: unknown[] = []
     for (const result of await Promise.allSettled(closeables.map((c) => c.close()))) {
@@ -120,6 +155,13 @@ export class ContractHarness {
     const closing = transports.map((t) => t.close({ drain: false, timeoutMs: this.ms(5_000) }))
     for (const result of await Promise.allSettled(closing)) {
       if (result.status === 'rejected') failures.push(result.reason)
+    }
+    if (this.capabilities.persistent && topics.size > 0) {
+      try {
+        await this.#deprovision(topics, groups)
+      } catch (error) {
+        failures.push(error)
+      }
     }
     if (failures.length > 0) {
       throw new AggregateError(failures, `closing after the test failed: ${failures.map(String).join('; ')}`)

@@ -6,6 +6,8 @@
  * from these options.
  */
 
+import type { Transport } from '@switchyard/core'
+
 /** Options of {@link transportContract}. */
 export interface TransportContractOptions {
   /**
@@ -27,6 +29,15 @@ export interface TransportContractOptions {
    * and timers of different resolution (broker TTLs, timer coalescing).
    */
   readonly clockToleranceMs?: number
+  /**
+   * Makes a transport pointed at an address where no broker listens (e.g. a closed port on
+   * 127.0.0.1). When given, the suite checks that `connect()` and `publish()` reject with
+   * `BrokerUnavailableError` within 5 s and that `status$` shows the error.
+   *
+   * @example
+   * unreachable: () => new MyBrokerTransport({ url: 'mybroker://127.0.0.1:1' })
+   */
+  readonly unreachable?: () => Transport | Promise<Transport>
 }
 
 /** Options with defaults applied, as scenarios see them. */
@@ -34,6 +45,7 @@ export interface ResolvedContractOptions {
   readonly restartBroker: (() => Promise<void>) | undefined
   readonly timeScale: number
   readonly clockToleranceMs: number
+  readonly unreachable: (() => Transport | Promise<Transport>) | undefined
 }
 
 /** Applies defaults and checks ranges; throws a plain `Error` for a misuse of the suite. */
@@ -48,5 +60,10 @@ export function resolveContractOptions(options: TransportContractOptions = {}): 
       `transportContract: clockToleranceMs must be a number >= 0, got ${String(clockToleranceMs)}`,
     )
   }
-  return { restartBroker: options.restartBroker, timeScale, clockToleranceMs }
+  return {
+    restartBroker: options.restartBroker,
+    timeScale,
+    clockToleranceMs,
+    unreachable: options.unreachable,
+  }
 }

@@ -154,7 +154,7 @@ export function registerDeliveryScenarios(h: ContractHarness): void {
     async () => {
       const transport = await h.transport()
       const a = h.topic('isolation')
-      const neighbours = [`${a}.child`, `${a}x`, `x${a}`]
+      const neighbours = [`${a}.child`, `${a}x`, `x${a}`].map((topic) => h.derived(topic))
       const ca = h.collect(transport, a)
       const cn = neighbours.map((topic) => h.collect(transport, topic))
       await Promise.all([ca.ready, ...cn.map((c) => c.ready)])

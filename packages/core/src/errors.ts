@@ -140,8 +140,9 @@ export class BrokerUnavailableError extends SwitchyardError {
   override readonly retryable = true
   constructor(transport: string, endpoint: string, detail: string, options: SwitchyardErrorOptions = {}) {
     super(
-      `${transport} at ${endpoint} is unavailable: ${detail}. Check that it runs and is reachable ` +
-        '(for the test brokers: `npm run brokers -- status`); Switchyard keeps retrying where it can.',
+      `${transport} at ${endpoint} is unavailable: ${detail}. Check that the broker runs, that this ` +
+        'address (host, port, TLS setting) is the one it listens on, and that the network lets you ' +
+        'reach it; Switchyard keeps retrying where it can.',
       { ...options, context: { ...options.context, transport, endpoint } },
     )
   }

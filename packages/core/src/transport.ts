@@ -172,19 +172,17 @@ export interface Transport {
   provision(topic: string, options?: ProvisionOptions): Promise<void>
 
   /**
-   * The inverse of {@link provision}: deletes what the transport created for `topic` and the
-   * given groups, with the messages they hold (Kafka: the topic and the groups' committed offsets;
-   * RabbitMQ: the groups' queues and the topic's exchange; memory: the topic and its group queues).
-   * Without `groups`, every group the transport knows for the topic goes too. Meant for tests and
-   * operator tools that must not leave topology behind; consumers still attached stop receiving
-   * (their streams complete or error, depending on the broker) and nothing they held is redelivered.
-   * Idempotent: deleting what does not exist resolves. Rejects with `InvalidTopicError` or
-   * `TransportClosedError`.
+   * The inverse of {@link Transport.provision}: deletes the broker resources of `topic` and of the
+   * given groups, with the messages they hold. Kafka: the topic and the consumer groups. RabbitMQ:
+   * the groups' queues on `topic` (a pattern is allowed) and their dead-letter queues; the shared
+   * exchanges and delay queues are kept, because other topics use them. Memory: the topic's
+   * retained messages and its group queues. Idempotent: what does not exist is skipped.
    *
-   * Optional in this interface only until Kafka and RabbitMQ are derived from a driver
-   * (`deriveTransport` always provides it); callers check for it until then.
+   * **When to use**: tests and tools that create topics and groups, so they leave nothing behind.
+   * Call it once the topic's consumers are gone; a consumer still attached may declare its
+   * resources again (at-least-once is not promised for messages deleted here).
    */
-  deprovision?(topic: string, options?: ProvisionOptions): Promise<void>
+  deprovision(topic: string, options?: ProvisionOptions): Promise<void>
 
   /**
    * A cold stream of deliveries: subscribing attaches a consumer, unsubscribing detaches it and

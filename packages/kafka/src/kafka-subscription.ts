@@ -177,6 +177,11 @@ export class KafkaSubscription {
     this.#subscriber.error(error)
   }
 
+  /** Ends the stream quietly (the transport was closed on purpose). */
+  end(): void {
+    this.#subscriber.complete()
+  }
+
   async #stop({ drain, timeoutMs }: { drain: boolean; timeoutMs: number }): Promise<void> {
     clearTimeout(this.#restartTimer)
     // Let a start in progress finish (or give up) first, so that no consumer is left behind.

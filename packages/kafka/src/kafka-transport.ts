@@ -14,6 +14,7 @@ import {
   ConfigError,
   type Delivery,
   type HealthReport,
+  isSwitchyardError,
   MessageTooLargeError,
   type OutgoingMessage,
   type ProvisionOptions,
@@ -108,6 +109,10 @@ export class KafkaTransport implements Transport {
   #closing: Promise<void> | undefined
   #closed = false
   #settleClosed = false
+  /** Publishes accepted and not yet settled; `close()` waits for them before it disconnects. */
+  readonly #publishing = new Set<Promise<void>>()
+  /** True once `close()` stopped waiting for publishes and disconnects the producer. */
+  #producerClosing = false
 
   constructor(options: KafkaTransportOptions) {
     this.#options = resolveKafkaOptions(options)
@@ -135,7 +140,7 @@ export class KafkaTransport implements Transport {
       admin: this.#admin,
       offsets: this.#offsets,
       options: o,
-      connect: () => this.connect(),
+      connect: () => this.#ensureConnected(),
       mapError: (error, site) => this.#map(error, site),
     })
     this.#capabilities = this.#capabilitiesFor(defaultBrokerLimit)
@@ -164,12 +169,36 @@ export class KafkaTransport implements Transport {
 
   connect(): Promise<void> {
     if (this.#closed) return Promise.reject(this.#closedError('connect'))
+    return this.#ensureConnected()
+  }
+
+  /** Connects; also while `close()` flushes publishes accepted before it. */
+  #ensureConnected(): Promise<void> {
+    if (this.#producerClosing) return Promise.reject(this.#closedError('connect'))
     this.#connecting ??= this.#connect()
     return this.#connecting
   }
 
-  async publish(messages: readonly OutgoingMessage[]): Promise<void> {
-    if (this.#closed) throw this.#closedError('publish')
+  /**
+   * Publishes; see the SPI. A publish accepted before `close()` is flushed by it (close waits up to
+   * its `timeoutMs`); one still unsettled then rejects with `TransportClosedError`, never silently.
+   */
+  publish(messages: readonly OutgoingMessage[]): Promise<void> {
+    if (this.#closed) return Promise.reject(this.#closedError('publish'))
+    const run = this.#publish(messages).catch((error: unknown) => {
+      // A send cut short because close() disconnected the producer is reported by name.
+      if (this.#producerClosing && (error as { name?: string })?.name !== 'TransportClosedError') {
+        throw new TransportClosedError('publish', { cause: error, context: { transport: 'kafka' } })
+      }
+      throw error
+    })
+    const tracked = run.catch(() => undefined)
+    this.#publishing.add(tracked)
+    void tracked.finally(() => this.#publishing.delete(tracked))
+    return run
+  }
+
+  async #publish(messages: readonly OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return
     const limit = this.#capabilities.maxMessageBytes ?? defaultBrokerLimit
     const topics = new Set<string>()
@@ -182,7 +211,7 @@ export class KafkaTransport implements Transport {
         throw new MessageTooLargeError(m.topic, size, limit, { context: { transport: 'kafka' } })
       sizes.push(size)
     }
-    await this.connect()
+    await this.#ensureConnected()
     await Promise.all([...topics].map((t) => this.#topicAdmin.ensureTopic(t)))
     // One sendBatch per chunk; a chunk stays under the broker's record-batch limit even if every
     // message lands on the same partition. Chunks go one after the other, so per-key order holds.
@@ -223,6 +252,20 @@ export class KafkaTransport implements Transport {
       } catch (error) {
         throw this.#map(error, { operation: 'provision', topic, group })
       }
+    }
+  }
+
+  /** Deletes the topic and the given consumer groups (missing ones are skipped). */
+  async deprovision(topic: string, options: ProvisionOptions = {}): Promise<void> {
+    if (this.#closed) throw this.#closedError('deprovision')
+    validateTopic(topic)
+    const groups = (options.groups ?? []).map((g) => validateGroup(g))
+    await this.connect()
+    try {
+      await this.#topicAdmin.deleteTopic(topic)
+      if (groups.length > 0) await this.#topicAdmin.deleteGroups(groups)
+    } catch (error) {
+      throw this.#map(error, { operation: 'deprovision', topic })
     }
   }
 
@@ -309,10 +352,13 @@ export class KafkaTransport implements Transport {
     this.#status.base = 'closing'
     const subscriptions = [...this.#subscriptions]
     this.#subscriptions.clear()
-    await Promise.all(subscriptions.map((s) => s.stop({ drain, timeoutMs })))
+    await Promise.all([
+      ...subscriptions.map((s) => s.stop({ drain, timeoutMs })),
+      this.#flushPublishes(timeoutMs),
+    ])
     this.#settleClosed = true
-    const closed = this.#closedError('consume')
-    for (const s of subscriptions) s.fail(closed)
+    // A deliberate close ends the streams quietly: they complete, they do not error.
+    for (const s of subscriptions) s.end()
     await Promise.all([...this.#stopping])
     await this.#connecting?.catch(() => undefined)
     clearInterval(this.#monitor)
@@ -324,9 +370,28 @@ export class KafkaTransport implements Transport {
     this.#status.base = 'closed'
   }
 
+  /**
+   * Waits up to `timeoutMs` for every publish accepted before `close()`. The ones still pending
+   * then fail as the producer disconnects, and reject with `TransportClosedError` (see `publish`).
+   */
+  async #flushPublishes(timeoutMs: number): Promise<void> {
+    if (this.#publishing.size > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.all([...this.#publishing]),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs)
+        }),
+      ])
+      clearTimeout(timer)
+    }
+    this.#producerClosing = true
+  }
+
   async #connect(): Promise<void> {
     this.#status.base = 'connecting'
     try {
+      await this.#checkReachable()
       await this.#admin.connect()
       await this.#producer.connect()
       const limit = await this.#topicAdmin.readMessageLimit()
@@ -338,11 +403,35 @@ export class KafkaTransport implements Transport {
       }
     } catch (error) {
       this.#connecting = undefined
-      if (!this.#closed) this.#status.base = 'idle'
+      const mapped = isSwitchyardError(error) ? error : this.#map(error, { operation: 'connect' })
+      if (!this.#closed) this.#status.failed(mapped)
       await this.#admin.disconnect().catch(() => undefined)
       await this.#producer.disconnect().catch(() => undefined)
-      throw this.#map(error, { operation: 'connect' })
+      throw mapped
     }
+  }
+
+  /**
+   * Fails fast when no broker accepts a TCP connection within `connectionTimeoutMs` (default 3 s):
+   * kafkajs would otherwise retry the first connection for its whole retry budget (about a minute
+   * by default) without a word. Refused connections are retried every 250 ms until then.
+   */
+  async #checkReachable(): Promise<void> {
+    const { brokers, connectionTimeoutMs } = this.#options
+    const deadline = Date.now() + connectionTimeoutMs
+    for (;;) {
+      const left = deadline - Date.now()
+      if (await anyReachable(brokers, Math.max(100, Math.min(1_000, left)))) return
+      if (Date.now() + 250 >= deadline || this.#closed) break
+      await new Promise((resolve) => setTimeout(resolve, 250))
+    }
+    throw new BrokerUnavailableError(
+      'kafka',
+      brokers.join(','),
+      `no broker accepted a TCP connection within ${connectionTimeoutMs} ms (connectionTimeoutMs; ` +
+        'are the host:port entries of brokers the ones in Kafka’s listeners?)',
+      { context: { transport: 'kafka', operation: 'connect' } },
+    )
   }
 
   /**
@@ -448,10 +537,10 @@ export class KafkaTransport implements Transport {
           this.#status.report(this.#producerStatus, { state: 'reconnecting', error: mapped })
         }
         // The batch may have been stored: never send anything else with this producer id.
-        if (!this.#closed) this.#replaceProducer()
+        if (!this.#producerClosing) this.#replaceProducer()
         // kafkajs fails at once, without its own retries, when it reuses a connection that a
         // broker restart closed; a few quick retries reconnect (a retry may duplicate, never lose).
-        if (attempt >= 5 || this.#closed || !isStaleConnection(error)) throw mapped
+        if (attempt >= 5 || this.#producerClosing || !isStaleConnection(error)) throw mapped
         await new Promise((resolve) => setTimeout(resolve, 200 * attempt))
       }
     }

@@ -16,6 +16,8 @@ export class StatusTracker {
   readonly #subject = new ReplaySubject<TransportStatus>(1)
   readonly #problems = new Map<object, Problem>()
   #base: Base = 'idle'
+  /** Why the last connect failed, while the base state is `idle` after it. */
+  #baseError: SwitchyardError | undefined
   #current: TransportStatus = { state: 'idle', since: Date.now() }
 
   constructor() {
@@ -34,8 +36,18 @@ export class StatusTracker {
   set base(base: Base) {
     if (this.#base === 'closed') return
     this.#base = base
+    this.#baseError = undefined
     this.#recompute()
     if (base === 'closed') this.#subject.complete()
+  }
+
+  /** A connect attempt failed: back to `idle`, with the error shown on `status$`. */
+  failed(error: SwitchyardError): void {
+    if (this.#base === 'closed' || this.#base === 'closing') return
+    this.#base = 'idle'
+    this.#baseError = error
+    this.#current = { state: 'idle', since: Date.now(), error }
+    this.#subject.next(this.#current)
   }
 
   /** `source` (any object) has a problem, or none when `problem` is undefined. */
@@ -50,7 +62,7 @@ export class StatusTracker {
 
   #recompute(): void {
     let state: TransportState = this.#base
-    let error: SwitchyardError | undefined
+    let error: SwitchyardError | undefined = this.#baseError
     if (this.#base === 'connected') {
       for (const problem of this.#problems.values()) {
         if (problem.state === 'reconnecting') {

@@ -100,6 +100,28 @@ export class TopicAdmin {
     return Promise.race([ask, timeout])
   }
 
+  /** Deletes `topic` unless it is already gone, and forgets it so the next use creates it again. */
+  async deleteTopic(topic: string): Promise<void> {
+    await this.#topics.get(topic)?.catch(() => undefined)
+    this.#topics.delete(topic)
+    // kafkajs retries UNKNOWN_TOPIC_OR_PARTITION for its whole retry budget: ask first.
+    if (!(await this.#deps.admin.listTopics()).includes(topic)) return
+    try {
+      await this.#deps.admin.deleteTopics({ topics: [topic] })
+    } catch (error) {
+      if (!hasOnly(error, 'UNKNOWN_TOPIC_OR_PARTITION')) throw error
+    }
+  }
+
+  /** Deletes consumer groups; groups that do not exist are skipped. */
+  async deleteGroups(groups: readonly string[]): Promise<void> {
+    try {
+      await this.#deps.admin.deleteGroups([...groups])
+    } catch (error) {
+      if (!hasOnly(error, 'GROUP_ID_NOT_FOUND')) throw error
+    }
+  }
+
   /** The broker's `message.max.bytes`, or undefined when it cannot be read (e.g. ACLs). */
   async readMessageLimit(): Promise<number | undefined> {
     const { admin } = this.#deps
@@ -128,10 +150,17 @@ export class TopicAdmin {
         if (!topics.includes(topic)) throw new UnknownTopicError(topic, { context: { transport: 'kafka' } })
         return
       }
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic, numPartitions: options.partitions, replicationFactor: options.replicationFactor }],
-      })
+      // Right after creation (more so while other topics are being deleted) the metadata that
+      // kafkajs reads to wait for leaders may still say UNKNOWN_TOPIC_OR_PARTITION: retried, and a
+      // retry that finds the topic created counts as done (TOPIC_ALREADY_EXISTS below).
+      await whileLeadersSettle.execute(() =>
+        admin.createTopics({
+          waitForLeaders: true,
+          topics: [
+            { topic, numPartitions: options.partitions, replicationFactor: options.replicationFactor },
+          ],
+        }),
+      )
     } catch (error) {
       const already = (e: unknown): boolean =>
         (e as { type?: string })?.type === 'TOPIC_ALREADY_EXISTS' ||
@@ -139,4 +168,12 @@ export class TopicAdmin {
       if (!already(error)) throw this.#deps.mapError(error, { operation: 'create topic', topic })
     }
   }
+}
+
+/** True when `error` (or every error it groups) is a kafkajs error of `type`. */
+function hasOnly(error: unknown, type: string): boolean {
+  const e = error as { type?: string; errors?: unknown[]; groups?: { error?: unknown }[] }
+  if (e?.type === type) return true
+  const nested = [...(e?.errors ?? []), ...(e?.groups ?? []).map((g) => g.error)].filter((n) => n != null)
+  return nested.length > 0 && nested.every((n) => hasOnly(n, type))
 }

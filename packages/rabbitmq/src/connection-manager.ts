@@ -75,6 +75,11 @@ export class ConnectionManager {
     return this.#blocked
   }
 
+  /** True once a connection was made (afterwards outages are waited through, not failed fast). */
+  get connectedOnce(): boolean {
+    return this.#connectedOnce
+  }
+
   get fatal(): SwitchyardError | undefined {
     return this.#fatal
   }

@@ -72,6 +72,14 @@ export class RabbitMqTransport implements Transport {
   readonly #topology: Topology
   readonly #publisher: Publisher
   readonly #subscriptions = new Set<Subscription>()
+  /**
+   * Channel closes of unsubscribed streams still under way. `close()` waits for them before it
+   * closes the connection: an ack is a one-way frame, and only the channel's close handshake
+   * proves the broker applied it (closing the connection first drops it: the message comes back).
+   */
+  readonly #detaching = new Set<Promise<void>>()
+  /** Publishes waiting for the first connection (see `publish`), settled or not. */
+  readonly #firstPublishes = new Set<Promise<void>>()
   readonly #context: SubscriptionContext
   #stopping = false
   #closed = false
@@ -184,6 +192,19 @@ export class RabbitMqTransport implements Transport {
       return Promise.reject(error)
     }
     if (this.#connection.fatal) return Promise.reject(this.#connection.fatal)
+    if (!this.#connection.connectedOnce) {
+      // Never connected yet: a broker that cannot be reached is reported now (as by connect()),
+      // not after publishWaitMs; once connected, outages are waited through up to publishWaitMs.
+      // Tracked until settled, so that close() flushes it (the publisher does not know it yet).
+      const run = this.#connection.ensure(true).then(() => this.#publisher.publish(batch))
+      const settled = run.then(
+        () => undefined,
+        () => undefined,
+      )
+      this.#firstPublishes.add(settled)
+      void settled.then(() => this.#firstPublishes.delete(settled))
+      return run
+    }
     return this.#publisher.publish(batch)
   }
 
@@ -193,6 +214,24 @@ export class RabbitMqTransport implements Transport {
     const groups = (options.groups ?? []).map((g) => validateGroup(g))
     await this.#connected('provision')
     await Promise.all(groups.map((group) => this.#declareGroup(topic, group, false)))
+  }
+
+  /**
+   * Deletes the queues of the given groups on `topic` (a pattern is allowed) and the dead-letter
+   * queues declared beside them (`deadLetterGroup`). The exchanges and the delay queues are shared
+   * by every topic and are kept.
+   */
+  async deprovision(topic: string, options: ProvisionOptions = {}): Promise<void> {
+    if (this.#stopping) throw this.#closedError('deprovision')
+    validateTopic(topic, { allowPatterns: true })
+    const groups = (options.groups ?? []).map((g) => validateGroup(g))
+    await this.#connected('deprovision')
+    const queues = new Set(groups.map((group) => this.#naming.groupQueue(topic, group)))
+    const deadLetterGroup = this.#options.deadLetterGroup
+    if (deadLetterGroup !== undefined && !topic.endsWith('.dlq') && !/[*#]/.test(topic)) {
+      queues.add(this.#naming.groupQueue(`${topic}.dlq`, deadLetterGroup))
+    }
+    for (const queue of queues) await this.#topology.deleteGroupQueue(queue)
   }
 
   subscribe(topic: string, options: SubscribeOptions = {}): Observable<Delivery> {
@@ -236,7 +275,9 @@ export class RabbitMqTransport implements Transport {
         void subscription.attach()
         return () => {
           this.#subscriptions.delete(subscription)
-          void subscription.detach()
+          const detaching = subscription.detach()
+          this.#detaching.add(detaching)
+          void detaching.finally(() => this.#detaching.delete(detaching))
         }
       } catch (error) {
         subscriber.error(error)
@@ -289,20 +330,26 @@ export class RabbitMqTransport implements Transport {
     this.#stopping = true
     this.#connection.setStatus('closing')
     const subscriptions = [...this.#subscriptions]
+    const deadline = Date.now() + timeoutMs
+    // Publishes accepted before close() are flushed (even while the first connection is still
+    // being made); those still unconfirmed at the deadline reject with TransportClosedError.
+    const flushed = (async () => {
+      await withTimeout(Promise.all([...this.#firstPublishes]), timeoutMs)
+      await this.#publisher.settled(Math.max(0, deadline - Date.now()))
+    })()
     if (drain && this.#connection.model) {
-      const deadline = Date.now() + timeoutMs
       await Promise.all(subscriptions.map((s) => s.stopConsuming()))
       await Promise.all(subscriptions.map((s) => s.drained(Math.max(0, deadline - Date.now()))))
-      await this.#publisher.settled(Math.max(0, deadline - Date.now()))
     }
+    await flushed
     this.#closed = true
     this.#publisher.close()
-    const error = this.#closedError('receive deliveries')
+    // A deliberate close ends the streams quietly: they complete, they do not error.
     for (const s of subscriptions) {
       this.#subscriptions.delete(s)
-      s.fail(error)
+      s.end()
     }
-    await Promise.all(subscriptions.map((s) => s.detach()))
+    await Promise.all([...subscriptions.map((s) => s.detach()), ...this.#detaching])
     await this.#connection.close()
     this.#connection.finish()
   }

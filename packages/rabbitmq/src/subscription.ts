@@ -211,11 +211,18 @@ export class Subscription {
     this.#wakeDrain()
   }
 
-  /** Ends the stream with `error` (transport closed or credentials refused). */
+  /** Ends the stream with `error` (credentials refused, or another fatal error). */
   fail(error: SwitchyardError): void {
     this.#detached = true
     clearTimeout(this.#retry)
     this.#subscriber.error(error)
+  }
+
+  /** Ends the stream quietly: the transport was closed on purpose. */
+  end(): void {
+    this.#detached = true
+    clearTimeout(this.#retry)
+    this.#subscriber.complete()
   }
 
   #callReady(): void {

@@ -93,6 +93,18 @@ export class Topology {
     for (const key of this.#declared.keys()) if (key.startsWith(`q:${queue}:`)) this.#declared.delete(key)
   }
 
+  /**
+   * Deletes a group queue (with its messages) and forgets it, so it is no longer re-declared after
+   * a reconnection. A queue that does not exist is skipped.
+   */
+  async deleteGroupQueue(queue: string): Promise<void> {
+    this.#groups.delete(queue)
+    this.invalidate(queue)
+    await this.#run(`queue ${queue}`, async (ch) => {
+      await ch.deleteQueue(queue)
+    })
+  }
+
   /** Declares the TTL queue of a delay bucket, bound to the delay exchange by header. */
   delayQueue(bucketMs: number): Promise<void> {
     this.#delayBuckets.add(bucketMs)

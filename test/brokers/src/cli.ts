@@ -4,6 +4,7 @@
  * Parses arguments, prints results, exits non-zero with the error's message. All work is in manager.ts.
  */
 import type { BrokerStatus } from './broker.js'
+import { clean } from './clean.js'
 import { brokersSettings } from './env.js'
 import { type BrokerTarget, brokerTargets, down, logs, restart, status, up } from './manager.js'
 
@@ -13,6 +14,8 @@ const usage = `usage: switchyard-brokers <command> [broker]
   status                                   what runs: pids, versions, ports, data and log folders
   restart <kafka|rabbitmq|etcd|etcd-auth>  stop and start with data kept; returns when ready
   logs <kafka|rabbitmq|etcd|etcd-auth>     the last lines of the broker's log
+  clean [kafka|rabbitmq|all]               delete every test topic and group (Kafka) and everything in
+                                           the test vhost (RabbitMQ); run before tests, never during
 state folder: ${brokersSettings.dir} (SWITCHYARD_BROKERS_DIR)`
 
 const target = (value: string | undefined, fallback?: BrokerTarget): BrokerTarget => {
@@ -71,6 +74,19 @@ const main = async (argv: string[]): Promise<void> => {
         console.log(
           `${r.broker.padEnd(9)} restarted in ${total} (stop ${seconds(r.stopMs ?? 0)}, start ${seconds(r.ms)})`,
         )
+      }
+      return
+    }
+    case 'clean': {
+      const which = arg ?? 'all'
+      if (which !== 'kafka' && which !== 'rabbitmq' && which !== 'all') {
+        throw new Error(`clean takes kafka, rabbitmq or all, got '${which}'\n${usage}`)
+      }
+      for (const r of await clean(which)) {
+        const removed = Object.entries(r.removed)
+          .map(([what, n]) => `${n} ${what}`)
+          .join(', ')
+        console.log(`${r.broker.padEnd(9)} cleaned: removed ${removed} in ${seconds(r.ms)}`)
       }
       return
     }

@@ -6,6 +6,8 @@
 
 export type { BrokerStatus, UpAction, UpResult } from './broker.js'
 export { BrokerError } from './broker.js'
+export type { CleanResult } from './clean.js'
+export { clean } from './clean.js'
 export type { BrokerName } from './env.js'
 export {
   brokersSettings,

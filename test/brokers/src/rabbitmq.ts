@@ -59,7 +59,7 @@ const ctl = async (args: string[], timeoutMs = 60_000) => {
   return run(rabbitmqctl, args, { timeoutMs })
 }
 
-const ctlOrFail = async (args: string[], timeoutMs?: number): Promise<string> => {
+export const ctlOrFail = async (args: string[], timeoutMs?: number): Promise<string> => {
   const result = await ctl(args, timeoutMs)
   if (result.code !== 0) {
     throw fail(
@@ -99,7 +99,7 @@ const awaitStartup = async (): Promise<void> => {
 }
 
 /** Creates the tests' vhost and user (idempotent) and grants the user everything on that vhost. */
-const ensureVhostAndUser = async (): Promise<void> => {
+export const ensureVhostAndUser = async (): Promise<void> => {
   const { vhost, username, password } = rabbitmqConnection
   await ctlOrFail(['add_vhost', vhost])
   const added = await ctl(['add_user', username, password])

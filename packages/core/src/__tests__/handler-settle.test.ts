@@ -24,6 +24,7 @@ function transportOf(deliveries: readonly Delivery[]): Transport {
     connect: async () => {},
     publish: async () => {},
     provision: async () => {},
+    deprovision: async () => {},
     subscribe: (_topic, options) =>
       new Observable<Delivery>((subscriber) => {
         options?.onReady?.()

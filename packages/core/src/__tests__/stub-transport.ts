@@ -90,6 +90,11 @@ export class StubTransport implements Transport {
     for (const name of options.groups ?? []) this.#group(topic, name, false)
   }
 
+  async deprovision(topic: string): Promise<void> {
+    if (this.#closed) throw this.#closedError('deprovision')
+    this.#topics.delete(topic)
+  }
+
   subscribe(topic: string, options: SubscribeOptions = {}): Observable<Delivery> {
     return new Observable<Delivery>((subscriber) => {
       if (this.#closed) {

@@ -14,5 +14,7 @@ transportContract(
       await restart('kafka')
     },
     timeScale: 10,
+    // Nothing listens on port 1 of the loopback address.
+    unreachable: () => new KafkaTransport({ brokers: ['127.0.0.1:1'], clientId: 'switchyard-contract' }),
   },
 )

@@ -42,6 +42,8 @@ export interface Recorder {
   readonly unsettled: () => Delivery[]
   readonly texts: () => string[]
   error: unknown
+  /** True once the stream completed. */
+  completed: boolean
   readonly subscription: Subscription
 }
 
@@ -52,12 +54,16 @@ export function record(transport: Transport, topic: string, options: SubscribeOp
     unsettled: () => deliveries.filter((d) => !d.settled),
     texts: () => deliveries.map(text),
     error: undefined,
+    completed: false,
     subscription: undefined as unknown as Subscription,
   }
   ;(recorder as { subscription: Subscription }).subscription = transport.subscribe(topic, options).subscribe({
     next: (d) => void deliveries.push(d),
     error: (e: unknown) => {
       recorder.error = e
+    },
+    complete: () => {
+      recorder.completed = true
     },
   })
   return recorder

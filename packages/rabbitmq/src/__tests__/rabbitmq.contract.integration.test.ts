@@ -23,6 +23,9 @@ transportContract(
     }),
   {
     timeScale: 4,
+    // Nothing listens on port 1 of the loopback address.
+    unreachable: () =>
+      new RabbitMqTransport({ url: rabbitmqConnection.url.replace(`:${rabbitmqConnection.port}/`, ':1/') }),
     restartBroker: async () => {
       await restart('rabbitmq')
     },

@@ -37,15 +37,53 @@ beforeAll(async () => {
   await up('rabbitmq')
 }, 120_000)
 
+/** Topics and groups the tests name: their queues are deleted after each test. */
+const topics = new Set<string>()
+const groups = new Set(['star', 'ordered', 'billing', 'dlq', 'slow', 'other', 'g'])
+const topicName = (prefix: string): string => {
+  const name = uniqueName(prefix)
+  topics.add(name)
+  return name
+}
+const groupName = (prefix: string): string => {
+  const name = uniqueName(prefix)
+  groups.add(name)
+  return name
+}
+
 afterEach(async () => {
   for (const c of collectors.splice(0)) c.stop()
   await Promise.allSettled(open.splice(0).map((o) => o.close()))
+  const names = [...topics].flatMap((topic) => [topic, `${topic}.dlq`, `${topic}.*`])
+  topics.clear()
+  if (names.length === 0) return
+  const cleaner = new RabbitMqTransport({ url: rabbitmqConnection.url })
+  try {
+    for (const name of names) await cleaner.deprovision(name, { groups: [...groups] })
+  } finally {
+    await cleaner.close({ drain: false })
+  }
 })
 
 describe('RabbitMqTransport on RabbitMQ', () => {
+  it('close() right after 50 un-awaited publishes of a never-connected transport stores all of them', async () => {
+    const topic = topicName('rmq.flush')
+    const setup = transport()
+    await setup.provision(topic, { groups: ['g'] })
+    const fresh = transport()
+    const messages = Array.from({ length: 50 }, () => createMessage(topic))
+    const publishes = messages.map((m) => fresh.publish([m]))
+    await fresh.close()
+    const outcomes = await Promise.allSettled(publishes)
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String(o.reason))).toEqual([])
+    const c = track(collect(setup, topic, { group: 'g' }))
+    await c.waitForIds(messages.length)
+    expect(new Set(c.ids)).toEqual(new Set(messages.map((m) => m.id)))
+  })
+
   it('routes pattern subscriptions through binding keys, for groups and ephemeral subscribers', async () => {
     const t = transport()
-    const p = uniqueName('rmq.pat')
+    const p = topicName('rmq.pat')
     const star = track(collect(t, `${p}.*`, { group: 'star' }))
     const hash = track(collect(t, `${p}.#.done`))
     await Promise.all([star.ready, hash.ready])
@@ -59,9 +97,9 @@ describe('RabbitMqTransport on RabbitMQ', () => {
   })
 
   it('delivers a backlog by priority on a group configured with maxPriority', async () => {
-    const group = uniqueName('prio')
+    const group = groupName('prio')
     const t = transport({ groups: { [group]: { maxPriority: 9 } } })
-    const topic = uniqueName('rmq.prio')
+    const topic = topicName('rmq.prio')
     await t.provision(topic, { groups: [group] })
     const priorities = [1, 9, 0, 5, 9, 3]
     const sent = priorities.map((priority, i) =>
@@ -81,7 +119,7 @@ describe('RabbitMqTransport on RabbitMQ', () => {
   })
 
   it('keeps publish order with a single active consumer and fails over to the standby', async () => {
-    const topic = uniqueName('rmq.sac')
+    const topic = topicName('rmq.sac')
     const group = 'ordered'
     const [a, b, producer] = [transport(), transport(), transport()]
     const first = track(collect(a, topic, { group, ordered: true, inFlight: 16 }))
@@ -108,7 +146,7 @@ describe('RabbitMqTransport on RabbitMQ', () => {
 
   it('keeps dead letters of a Bus handler for a consumer that comes later, with their headers', async () => {
     const t = transport()
-    const topic = uniqueName('rmq.dlq')
+    const topic = topicName('rmq.dlq')
     const bus = new Bus(t)
     const handler = bus.handle(
       topic,
@@ -143,7 +181,7 @@ describe('RabbitMqTransport on RabbitMQ', () => {
 
   it('redelivers a delayed nack after the delay, to the nacking group only', async () => {
     const t = transport()
-    const topic = uniqueName('rmq.delay')
+    const topic = topicName('rmq.delay')
     const arrivals: number[] = []
     let nackedAt = 0
     const slow = track(
@@ -182,10 +220,10 @@ describe('RabbitMqTransport on RabbitMQ', () => {
 
   it('rejects an unroutable publish with PublishError when mandatory, and accepts a routable one', async () => {
     const t = transport({ mandatory: true })
-    const nobody = uniqueName('rmq.unroutable')
+    const nobody = topicName('rmq.unroutable')
     const error = await expectSwitchyardError(t.publish([createMessage(nobody)]), 'PublishError')
     expect(error.retryable).toBe(false)
-    const routed = uniqueName('rmq.routed')
+    const routed = topicName('rmq.routed')
     await t.provision(routed, { groups: ['g'] })
     await t.publish([createMessage(routed), createMessage(routed)])
     expect(await queueDepth(t, t.naming.groupQueue(routed, 'g'))).toBe(2)
@@ -198,8 +236,8 @@ describe('RabbitMqTransport on RabbitMQ', () => {
     const started = Date.now()
     await expectSwitchyardError(t.connect(), 'AuthenticationError')
     expect(Date.now() - started).toBeLessThan(5_000)
-    await expectSwitchyardError(t.publish([createMessage(uniqueName('rmq.auth'))]), 'AuthenticationError')
-    const c = track(collect(t, uniqueName('rmq.auth'), { group: 'g' }))
+    await expectSwitchyardError(t.publish([createMessage(topicName('rmq.auth'))]), 'AuthenticationError')
+    const c = track(collect(t, topicName('rmq.auth'), { group: 'g' }))
     await waitFor(() => c.ended, { timeoutMs: 5_000, description: 'the stream to end' })
     expect((c.error as Error).name).toBe('AuthenticationError')
     expect(states.at(-1)?.state).toBe('closed')
@@ -209,7 +247,7 @@ describe('RabbitMqTransport on RabbitMQ', () => {
 
   it('surfaces a queue deleted under a live consumer and consumes again once it is declared back', async () => {
     const t = transport()
-    const topic = uniqueName('rmq.deleted')
+    const topic = topicName('rmq.deleted')
     const states: TransportStatus[] = []
     t.status$.subscribe((s) => states.push(s))
     const c = track(collect(t, topic, { group: 'g' }))

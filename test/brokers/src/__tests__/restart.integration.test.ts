@@ -70,7 +70,8 @@ describe('restart keeps data', () => {
     expect(after?.action).toBe('started')
     expect(after?.pid).not.toBe(before?.pid)
 
-    const consumer = kafka.consumer({ groupId: `brokers-restart-${suffix()}` })
+    const groupId = `brokers-restart-${suffix()}`
+    const consumer = kafka.consumer({ groupId })
     await consumer.connect()
     try {
       await consumer.subscribe({ topic, fromBeginning: true })
@@ -87,6 +88,7 @@ describe('restart keeps data', () => {
     const cleanup = kafka.admin()
     await cleanup.connect()
     await cleanup.deleteTopics({ topics: [topic] })
+    await cleanup.deleteGroups([groupId])
     await cleanup.disconnect()
   })
 
