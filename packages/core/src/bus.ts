@@ -7,8 +7,19 @@
  * broker only through the SPI in `transport.ts`, so it behaves the same on every transport.
  * It does not choose or configure a transport (see `@switchyard/di`).
  */
-import { defer, type Observable } from 'rxjs'
-import { asEncodeError, checkHandleOptions, subscribeOptionsOf } from './bus-checks.js'
+import {
+  catchError,
+  defer,
+  EMPTY,
+  from,
+  mergeMap,
+  type Observable,
+  Subject,
+  takeUntil,
+  throwError,
+} from 'rxjs'
+import { toAsyncIterable } from './async-iterable.js'
+import { asEncodeError, checkHandleOptions, checkMiddleware, subscribeOptionsOf } from './bus-checks.js'
 import type {
   BatchEntry,
   BusEvent,
@@ -19,19 +30,45 @@ import type {
   Handler,
   HandlerSubscription,
   PublishOptions,
+  RegisteredTopic,
+  TopicPayload,
+  UnregisteredTopic,
 } from './bus-options.js'
 import { BusRuntime } from './bus-runtime.js'
+import { type DeadLetterDelivery, readDeadLetter } from './dead-letter.js'
 import { decodeDeliveries } from './decode-deliveries.js'
-import { ConfigError } from './errors.js'
+import { CancelledError, ConfigError, isSwitchyardError } from './errors.js'
 import { HandlerRun } from './handler-subscription.js'
 import { SwitchyardHeaders } from './headers.js'
 import type { Delivery, OutgoingMessage } from './message.js'
 import { nextMessageId } from './message-id.js'
+import { buildChain } from './policy-middleware.js'
 import { validateTopic } from './topic.js'
 import type { CloseOptions, Transport } from './transport.js'
 
 const contentTypeHeader = SwitchyardHeaders.contentType
 const noTopicYet: unique symbol = Symbol('no topic validated yet')
+
+/** Ends a Bus stream quietly when the transport was closed on purpose (its streams then error with `TransportClosedError`). */
+function completeOnClose<T>(error: unknown): Observable<T> {
+  return isSwitchyardError(error, 'TransportClosedError') ? EMPTY : throwError(() => error)
+}
+
+/** A dead-letter delivery: the raw delivery plus its `DeadLetter` view; settling goes to the raw one. */
+function withDeadLetter<T>(
+  raw: Delivery,
+  deadLetter: DeadLetterDelivery<T>['deadLetter'],
+): DeadLetterDelivery<T> {
+  return {
+    message: raw.message,
+    deadLetter,
+    get settled() {
+      return raw.settled
+    },
+    ack: () => raw.ack(),
+    nack: (options) => raw.nack(options),
+  }
+}
 
 function badOption(field: string, issue: string): never {
   throw new ConfigError('publish options', [`${field} ${issue}`], { context: { field } })
@@ -66,6 +103,8 @@ export class Bus {
   readonly events$: Observable<BusEvent>
 
   readonly #runtime: BusRuntime
+  /** Emits once when `close()` starts: ends every `consume` stream. */
+  readonly #closing$ = new Subject<void>()
   readonly #handlers = new Set<HandlerSubscription>()
   #closing: Promise<void> | undefined
   /** The last topic `publish` validated (a symbol no caller can pass, until the first one). */
@@ -81,6 +120,30 @@ export class Bus {
       })
     }
     this.transport = transport
+    if (options.middleware !== undefined) checkMiddleware('Bus options', options.middleware)
+    const stuck = options.stuckAfterMs
+    if (
+      stuck !== undefined &&
+      stuck !== false &&
+      !(typeof stuck === 'number' && stuck >= 0 && Number.isFinite(stuck))
+    ) {
+      throw new ConfigError(
+        'Bus options',
+        [`stuckAfterMs must be a number >= 0 or false, got ${String(stuck)}`],
+        {
+          context: { field: 'stuckAfterMs' },
+        },
+      )
+    }
+    if (options.closeTransport !== undefined && typeof options.closeTransport !== 'boolean') {
+      throw new ConfigError(
+        'Bus options',
+        [`closeTransport must be a boolean, got ${String(options.closeTransport)}`],
+        {
+          context: { field: 'closeTransport' },
+        },
+      )
+    }
     this.#runtime = new BusRuntime(transport, options)
     this.events$ = this.#runtime.events.asObservable()
   }
@@ -89,9 +152,29 @@ export class Bus {
    * Encodes `payload` and publishes it to `topic`; resolves once the broker has durably accepted it.
    * Rejects with `InvalidTopicError`, `EncodeError` or `ConfigError` before anything is sent, or
    * with the transport's errors (`PublishError`, `BrokerUnavailableError`, `TransportClosedError`, …).
+   * With `options.signal` already aborted, rejects with `CancelledError` and sends nothing. When the
+   * topic is in the `Register` topic map, `payload` must have its registered type.
    */
-  publish<T>(topic: string, payload: T, options?: PublishOptions<T>): Promise<void> {
+  publish<K extends RegisteredTopic>(
+    topic: K,
+    payload: TopicPayload<K>,
+    options?: PublishOptions<TopicPayload<K>>,
+  ): Promise<void>
+  publish<T, S extends string = string>(
+    topic: S & UnregisteredTopic<S>,
+    payload: T,
+    options?: PublishOptions<T>,
+  ): Promise<void>
+  publish(topic: string, payload: unknown, options?: PublishOptions<unknown>): Promise<void> {
     if (this.#runtime.closed) return Promise.reject(this.#runtime.closedError('publish'))
+    if (options?.signal?.aborted) {
+      return Promise.reject(
+        new CancelledError(`Publishing to ${JSON.stringify(topic)}`, {
+          cause: options.signal.reason,
+          context: { topic },
+        }),
+      )
+    }
     let message: OutgoingMessage
     try {
       message = this.#outgoing(topic, payload, options, Date.now())
@@ -104,6 +187,7 @@ export class Bus {
   /**
    * Publishes several messages (any topics) in ONE transport call: much faster than awaiting
    * `publish` in a loop. Every entry is validated and encoded first; if one fails, nothing is sent.
+   * If any entry's `signal` is already aborted, rejects with `CancelledError` and sends nothing.
    */
   publishBatch(entries: readonly BatchEntry[]): Promise<void> {
     if (this.#runtime.closed) return Promise.reject(this.#runtime.closedError('publish'))
@@ -113,6 +197,12 @@ export class Bus {
     try {
       for (let i = 0; i < entries.length; i++) {
         const entry = entries[i] as BatchEntry
+        if (entry.signal?.aborted) {
+          throw new CancelledError(`Publishing a batch to ${JSON.stringify(entry.topic)}`, {
+            cause: entry.signal.reason,
+            context: { topic: entry.topic },
+          })
+        }
         messages[i] = this.#outgoing(entry.topic, entry.payload, entry, timestamp)
       }
     } catch (error) {
@@ -125,8 +215,11 @@ export class Bus {
   /**
    * A cold, backpressured stream of decoded deliveries; settle each one with `ack()`/`nack()`.
    * At most `inFlight` (default 64) deliveries are unsettled at once. Payloads that fail to decode
-   * are dead-lettered and acked (a `decode-failed` event), never emitted. The stream errors with
-   * `InvalidTopicError`, `ConfigError` or `TransportClosedError` when it cannot run.
+   * are dead-lettered and acked (a `decode-failed` event), never emitted — with the same decode and
+   * dead-letter steps as `handle`. The stream COMPLETES when the Bus is closed (or its transport is
+   * closed on purpose); unsettled deliveries then go back to the broker. It errors with
+   * `InvalidTopicError`, `ConfigError` or `TransportClosedError` (subscribed after `close()`) when it
+   * cannot run.
    *
    * @example
    * bus.consume<Order>('orders', { group: 'billing' })
@@ -141,7 +234,70 @@ export class Bus {
       const codec = (options.codec ?? this.#runtime.codec) as Codec<T>
       return this.transport
         .subscribe(topic, subscribe)
-        .pipe(decodeDeliveries(this.#runtime, codec, subscribe.group, options.deadLetterTopic))
+        .pipe(
+          takeUntil(this.#closing$),
+          catchError(completeOnClose<Delivery>),
+          decodeDeliveries(this.#runtime, codec, subscribe.group, options.deadLetterTopic),
+        )
+    })
+  }
+
+  /**
+   * `consume` as an async iterable: `for await (const d of bus.messages(topic, options))`.
+   *
+   * **Details:** subscribes when the loop starts. Backpressure is the in-flight limit: at most
+   * `inFlight` deliveries are unsettled, so settle each one (`ack`/`nack`) as you go. Leaving the
+   * loop (`break`, `return`, a throw) unsubscribes, and the unsettled deliveries go back to the
+   * broker. The loop ends when the Bus is closed; stream errors are thrown from it.
+   *
+   * @example
+   * for await (const d of bus.messages<Order>('orders', { group: 'billing' })) {
+   *   await bill(d.message.payload)
+   *   await d.ack()
+   * }
+   */
+  messages<T = unknown>(topic: string, options: ConsumeOptions<T> = {}): AsyncIterable<Delivery<T>> {
+    return toAsyncIterable(this.consume(topic, options))
+  }
+
+  /**
+   * Reads the dead-letter topic of `topic` (the Bus rule, default `<topic>.dlq`, or
+   * `options.deadLetterTopic`): a backpressured stream of deliveries, each with a typed
+   * `DeadLetter` view (reason, original topic and group, attempts, times, raw bytes, and the value
+   * decoded with `options.codec` or the decode error). Nothing read here is ever dead-lettered
+   * again; settle each delivery yourself. Completes when the Bus is closed.
+   *
+   * **When to use:** audit handlers, alerting and replay tools; `handle` on a dead-letter topic
+   * cannot show you payloads that do not decode (it drops them with a `dropped` event).
+   *
+   * @example
+   * bus.deadLetters<Order>('orders', { group: 'audit' }).subscribe(async (d) => {
+   *   const { errorName, errorMessage, value, raw } = d.deadLetter
+   *   await audit.record({ errorName, errorMessage, order: value, bytes: raw.length })
+   *   await d.ack()
+   * })
+   */
+  deadLetters<T = unknown>(
+    topic: string,
+    options: ConsumeOptions<T> = {},
+  ): Observable<DeadLetterDelivery<T>> {
+    return defer(() => {
+      if (this.#runtime.closed) throw this.#runtime.closedError(`read dead letters of ${topic}`)
+      const subscribe = subscribeOptionsOf('dead-letter options', options as ConsumeOptions<unknown>)
+      const dlq = this.#runtime.deadLetterTopicFor(topic, options.deadLetterTopic)
+      this.#checkTopic(dlq)
+      const codec = (options.codec ?? this.#runtime.codec) as Codec<T>
+      return this.transport.subscribe(dlq, subscribe).pipe(
+        takeUntil(this.#closing$),
+        catchError(completeOnClose<Delivery>),
+        mergeMap(
+          (raw) =>
+            from(Promise.resolve(readDeadLetter(raw.message, codec))).pipe(
+              mergeMap((view) => [withDeadLetter(raw, view)]),
+            ),
+          1,
+        ),
+      )
     })
   }
 
@@ -150,7 +306,17 @@ export class Bus {
    * class doc). Throws `InvalidTopicError`, `ConfigError` (naming the bad field) or
    * `TransportClosedError` at once; failures while running become `events$`.
    */
-  handle<T = unknown>(topic: string, options: HandleOptions<T>, handler: Handler<T>): HandlerSubscription {
+  handle<K extends RegisteredTopic>(
+    topic: K,
+    options: HandleOptions<TopicPayload<K>>,
+    handler: Handler<TopicPayload<K>>,
+  ): HandlerSubscription
+  handle<T = unknown, S extends string = string>(
+    topic: S & UnregisteredTopic<S>,
+    options: HandleOptions<T>,
+    handler: Handler<T>,
+  ): HandlerSubscription
+  handle<T>(topic: string, options: HandleOptions<T>, handler: Handler<T>): HandlerSubscription {
     if (this.#runtime.closed) throw this.#runtime.closedError(`handle ${topic}`)
     this.#checkTopic(topic)
     if (typeof handler !== 'function') {
@@ -160,22 +326,17 @@ export class Bus {
     }
     const checked = checkHandleOptions(options as HandleOptions<unknown>)
     const codec = (options.codec ?? this.#runtime.codec) as Codec<T>
-    const run: HandlerRun<T> = new HandlerRun(
-      this.#runtime,
-      topic,
-      checked,
-      codec,
-      options.deadLetterTopic,
-      handler,
-      (ended) => this.#handlers.delete(ended),
-    )
+    const own = options.middleware === undefined ? [] : checkMiddleware('handle options', options.middleware)
+    const chain = buildChain(this.#runtime, checked, codec, options.deadLetterTopic, own, handler)
+    const run = new HandlerRun(this.#runtime, topic, checked, chain, (ended) => this.#handlers.delete(ended))
     if (!run.ended) this.#handlers.add(run)
     return run
   }
 
   /**
-   * Stops every `handle` (draining, up to `timeoutMs`), then closes the transport with the same
-   * options and completes `events$`. Idempotent. Afterwards publish rejects and handle throws
+   * Completes every `consume`/`messages`/`deadLetters` stream, stops every `handle` (draining, up
+   * to `timeoutMs`), then — only with `closeTransport: true` — closes the transport with the same
+   * options, and completes `events$`. Idempotent. Afterwards publish rejects and handle throws
    * `TransportClosedError`.
    */
   close(options: CloseOptions = {}): Promise<void> {
@@ -185,11 +346,13 @@ export class Bus {
 
   async #close(options: CloseOptions): Promise<void> {
     this.#runtime.closed = true
+    this.#closing$.next()
+    this.#closing$.complete()
     const timeoutMs = options.drain === false ? 0 : options.timeoutMs
     const stop = timeoutMs === undefined ? {} : { timeoutMs }
     await Promise.all([...this.#handlers].map((run) => run.stop(stop)))
     try {
-      await this.transport.close(options)
+      if (this.#runtime.closeTransport) await this.transport.close(options)
     } finally {
       this.#runtime.events.complete()
     }
@@ -258,7 +421,8 @@ export class Bus {
         if (typeof value !== 'string') badOption(`headers.${name}`, `must be a string, got ${typeof value}`)
         own[name] = value
       }
-      own[contentTypeHeader] = codec.contentType
+      // The user's own content-type wins (e.g. a charset parameter); the codec's fills it in otherwise.
+      own[contentTypeHeader] ??= codec.contentType
       all = own
     }
     const message: { -readonly [K in keyof OutgoingMessage]: OutgoingMessage[K] } = {

@@ -2,19 +2,20 @@
  * `decodeDeliveries`: the RxJS operator behind `Bus.consume`, turning raw deliveries into decoded
  * ones in arrival order.
  *
- * A payload the codec rejects is dead-lettered with the reason, then acked, and a
- * `decode-failed` event is emitted; it is never passed on and never errors the stream. Async
- * codecs are awaited without reordering. Internal to core; no retry or handler logic here.
+ * It uses the same decode step as `handle` (`decodePayload`) and settles a payload the codec
+ * rejects with the same `dead-letter` outcome (`BusRuntime.settleOutcome`): dead-lettered with the
+ * reason, then acked, after a `decode-failed` event; never passed on, never an error of the
+ * stream. A message that already is a dead letter is dropped instead of dead-lettered again.
+ * Async codecs are awaited without reordering. Internal to core; no retry or handler logic here.
  */
 import { Observable, type OperatorFunction } from 'rxjs'
-import { asDecodeError, isPromiseLike } from './bus-checks.js'
+import { isPromiseLike } from './bus-checks.js'
 import type { Codec } from './bus-options.js'
 import { type BusRuntime, withPayload } from './bus-runtime.js'
-import type { DecodeError } from './errors.js'
+import { toError } from './errors.js'
 import type { Delivery, Message, NackOptions } from './message.js'
-
-/** How long to wait before trying again when the dead-letter publish itself fails. */
-const deadLetterRetryDelayMs = 1000
+import { Outcome } from './middleware.js'
+import { decodePayload } from './policy-middleware.js'
 
 /** A decoded view of a raw delivery; settling goes to the raw one. */
 class DecodedDelivery<T> implements Delivery<T> {
@@ -46,18 +47,8 @@ export function decodeDeliveries<T>(
   group: string | undefined,
   deadLetterTopic: string | undefined,
 ): OperatorFunction<Delivery, Delivery<T>> {
-  const rejected = (raw: Delivery, error: DecodeError): void => {
-    if (runtime.observed) runtime.emit({ type: 'decode-failed', message: raw.message, error })
-    let topic: string
-    try {
-      topic = runtime.deadLetterTopicFor(raw.message.topic, deadLetterTopic)
-    } catch {
-      // Only a custom `deadLetterTopic` rule can produce an invalid name: give the message back.
-      void runtime.settle(raw, group, 'nack', deadLetterRetryDelayMs)
-      return
-    }
-    const now = runtime.scheduler.now()
-    void runtime.deadLetter(raw, group, topic, error, raw.message.attempt, now, deadLetterRetryDelayMs)
+  const rejected = (raw: Delivery, thrown: unknown): void => {
+    void runtime.settleOutcome(raw, group, Outcome.deadLetter(toError(thrown), deadLetterTopic))
   }
 
   return (source) =>
@@ -68,15 +59,15 @@ export function decodeDeliveries<T>(
       const step = (raw: Delivery): Promise<void> | undefined => {
         let decoded: T | Promise<T>
         try {
-          decoded = codec.decode(raw.message.payload, raw.message)
+          decoded = decodePayload(runtime, codec, raw.message)
         } catch (thrown) {
-          rejected(raw, asDecodeError(thrown, raw.message))
+          rejected(raw, thrown)
           return undefined
         }
         if (isPromiseLike<T>(decoded)) {
-          return Promise.resolve(decoded).then(
+          return decoded.then(
             (value) => subscriber.next(new DecodedDelivery(withPayload(raw.message, value), raw)),
-            (thrown: unknown) => rejected(raw, asDecodeError(thrown, raw.message)),
+            (thrown: unknown) => rejected(raw, thrown),
           )
         }
         subscriber.next(new DecodedDelivery(withPayload(raw.message, decoded), raw))
