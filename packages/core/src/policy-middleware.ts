@@ -1,12 +1,12 @@
 /**
- * The Bus's own policies as middleware steps: dead-letter routing, retry, decode, timeout, and
- * the handler call at the centre. `handle`'s options (`retry`, `deadLetter`, `deadLetterTopic`,
- * `codec`, `timeoutMs`) choose and configure these steps; `buildChain` puts them in the
- * documented order below the user's middleware.
+ * The Bus's own policies as the innermost steps of a `handle` chain: dead-letter routing, retry,
+ * decode, timeout, and the handler call at the centre (`PolicySteps`). `handle`'s options
+ * (`retry`, `deadLetter`, `deadLetterTopic`, `codec`, `timeoutMs`) configure these steps;
+ * `buildChain` puts the user's middleware outside them. `decodePayload` is shared with `consume`.
  *
- * Internal to core. Every step keeps a synchronous path synchronous (no promise, no timer and no
- * event object unless needed), so a synchronous handler runs the whole chain without allocating
- * more than its decoded message.
+ * Internal to core. A synchronous path stays synchronous (no promise, no timer and no event
+ * object unless needed), so a synchronous handler runs the steps allocating only its decoded
+ * message.
  */
 import { asDecodeError, type CheckedHandleOptions, isPromiseLike } from './bus-checks.js'
 import type { Codec, Handler } from './bus-options.js'
@@ -26,20 +26,7 @@ import { backoffDelay, type NormalisedRetry, shouldRetry } from './retry.js'
 
 /** Wait before trying again when the dead-letter topic cannot be resolved or published to. */
 export const deadLetterRetryDelayMs = 1000
-/** Most message ids whose first-failure time is remembered per handler (oldest forgotten first). */
-const firstFailureLimit = 10_000
-
 const acked = Outcome.ack()
-const toAck = (): HandlerOutcome => acked
-
-/** The handler call: resolve (or return) → `ack`; throw or reject → the error goes up to retry. */
-export function handlerStep<T>(handler: Handler<T>): NextHandler {
-  return (ctx) => {
-    const job = ctx as Job
-    const result = handler(job.message as Message<T>, job)
-    return isPromiseLike(result) ? Promise.resolve(result).then(toAck) : acked
-  }
-}
 
 /** Emits `decode-failed` and returns the codec's error as a `DecodeError`. */
 export function decodeFailure(runtime: BusRuntime, raw: Message<Uint8Array>, thrown: unknown): DecodeError {
@@ -69,35 +56,101 @@ export function decodePayload<T>(
   })
 }
 
-/** Decode: sets `ctx.message` to the decoded view, then calls `next`; a bad payload throws `DecodeError` (never retried). */
-export function decodeStep<T>(runtime: BusRuntime, codec: Codec<T>): Middleware {
-  return (next) => (ctx) => {
+/** Most message ids whose first-failure time is remembered per handler (oldest forgotten first). */
+const firstFailureLimit = 10_000
+
+/**
+ * The Bus's own steps of one `handle`, in their documented order (outermost first):
+ *
+ * 1. **dead-letter** — gives a `dead-letter` outcome its topic (the handle's `deadLetterTopic`,
+ *    else the Bus rule, else `<topic>.dlq`), or makes it `drop` with `deadLetter: false`. A topic
+ *    rule that yields an invalid name becomes `retry` after 1 s with a `dead-letter-failed` event.
+ *    (The publish happens when the Bus settles the outcome.)
+ * 2. **retry** — an error from the steps inside becomes `retry` with the policy's backoff while
+ *    attempts are left and the error is retryable (never a `DecodeError`), else `dead-letter` with
+ *    the error as reason; emits `handler-failed`; remembers the first failure time per message id.
+ * 3. **decode** — sets `ctx.message` to the decoded view; a bad payload throws `DecodeError`
+ *    (with a `decode-failed` event), which retry turns into `dead-letter` at once.
+ * 4. **timeout** — with `timeoutMs` only: fails the attempt with `TimeoutError` on the Bus
+ *    scheduler and aborts `ctx.signal`.
+ * 5. **handler** — resolve (or return) → `ack`; throw or reject → the error goes to retry.
+ *
+ * Nothing can sit between these steps (user middleware is outside all of them), so they run as
+ * one function: a synchronous handler allocates no promise, and an asynchronous one costs one
+ * promise reaction here instead of one per step.
+ */
+export class PolicySteps<T> {
+  readonly #runtime: BusRuntime
+  readonly #codec: Codec<T>
+  readonly #handler: Handler<T>
+  readonly #policy: NormalisedRetry
+  readonly #timeoutMs: number | undefined
+  readonly #deadLetter: boolean
+  readonly #deadLetterTopic: string | undefined
+  readonly #firstFailures = new Map<string, number>()
+
+  constructor(
+    runtime: BusRuntime,
+    options: CheckedHandleOptions,
+    codec: Codec<T>,
+    deadLetterTopic: string | undefined,
+    handler: Handler<T>,
+  ) {
+    this.#runtime = runtime
+    this.#codec = codec
+    this.#handler = handler
+    this.#policy = options.retry
+    this.#timeoutMs = options.timeoutMs
+    this.#deadLetter = options.deadLetter
+    this.#deadLetterTopic = deadLetterTopic
+  }
+
+  /** Runs the steps for one delivery (the innermost `NextHandler` of the chain). */
+  readonly run = (ctx: HandleContext): HandlerOutcome | Promise<HandlerOutcome> => {
     const job = ctx as Job
     const raw = job.delivery.message
-    const decoded = decodePayload(runtime, codec, raw)
+    let decoded: T | Promise<T>
+    try {
+      decoded = decodePayload(this.#runtime, this.#codec, raw)
+    } catch (thrown) {
+      return this.#failed(job, thrown)
+    }
     if (isPromiseLike<T>(decoded)) {
-      return decoded.then((value) => {
-        job.message = withPayload(raw, value)
-        return next(job)
-      })
+      return decoded.then(
+        (value) => {
+          job.message = withPayload(raw, value)
+          return this.#call(job)
+        },
+        (thrown: unknown) => this.#failed(job, thrown),
+      )
     }
     job.message = withPayload(raw, decoded)
-    return next(job)
+    return this.#call(job)
   }
-}
 
-/** Timeout: fails the attempt with `TimeoutError` after `timeoutMs` on the Bus scheduler and aborts `ctx.signal`. */
-export function timeoutStep(runtime: BusRuntime, timeoutMs: number): Middleware {
-  return (next) => (ctx) => {
-    const job = ctx as Job
-    let result: HandlerOutcome | Promise<HandlerOutcome>
+  #call(job: Job): HandlerOutcome | Promise<HandlerOutcome> {
+    let result: unknown
     try {
-      result = next(job)
+      result =
+        this.#timeoutMs === undefined
+          ? this.#handler(job.message as Message<T>, job)
+          : this.#timed(job, this.#timeoutMs)
     } catch (thrown) {
-      return Promise.reject(thrown)
+      return this.#failed(job, thrown)
     }
-    return new Promise<HandlerOutcome>((resolve, reject) => {
-      const timer = runtime.scheduler.schedule(() => {
+    if (isPromiseLike(result)) {
+      return Promise.resolve(result).then(
+        () => this.#succeeded(job),
+        (thrown: unknown) => this.#failed(job, thrown),
+      )
+    }
+    return this.#succeeded(job)
+  }
+
+  #timed(job: Job, timeoutMs: number): Promise<unknown> {
+    const result = this.#handler(job.message as Message<T>, job)
+    return new Promise<unknown>((resolve, reject) => {
+      const timer = this.#runtime.scheduler.schedule(() => {
         const error = new TimeoutError(`The handler of topic ${JSON.stringify(job.topic)}`, timeoutMs, {
           context: { topic: job.topic, ...(job.group === undefined ? {} : { group: job.group }) },
         })
@@ -105,9 +158,9 @@ export function timeoutStep(runtime: BusRuntime, timeoutMs: number): Middleware 
         reject(error)
       }, timeoutMs)
       Promise.resolve(result).then(
-        (outcome) => {
+        (value) => {
           timer.unsubscribe()
-          resolve(outcome)
+          resolve(value)
         },
         (thrown: unknown) => {
           timer.unsubscribe()
@@ -116,38 +169,27 @@ export function timeoutStep(runtime: BusRuntime, timeoutMs: number): Middleware 
       )
     })
   }
-}
 
-/**
- * Retry: an error from the inner steps becomes `retry` (with the policy's backoff) while
- * attempts are left and the error is retryable, else `dead-letter` with the error as reason.
- * Emits `handler-failed`. Remembers each failing message id's first failure time.
- */
-export function retryStep(runtime: BusRuntime, policy: NormalisedRetry): Middleware {
-  const firstFailures = new Map<string, number>()
-  const noteFailure = (id: string): number => {
-    const known = firstFailures.get(id)
-    if (known !== undefined) return known
-    const now = runtime.scheduler.now()
-    if (firstFailures.size >= firstFailureLimit) {
-      const oldest = firstFailures.keys().next()
-      if (!oldest.done) firstFailures.delete(oldest.value)
-    }
-    firstFailures.set(id, now)
-    return now
+  #succeeded(job: Job): HandlerOutcome {
+    if (this.#firstFailures.size > 0) this.#firstFailures.delete(job.delivery.message.id)
+    return acked
   }
-  const failed = (job: Job, error: Error): HandlerOutcome => {
+
+  /** Retry, then dead-letter routing, for a failed attempt. */
+  #failed(job: Job, thrown: unknown): HandlerOutcome {
+    const error = toError(thrown)
+    const runtime = this.#runtime
     const message = job.delivery.message
-    job.firstFailureAt = noteFailure(message.id)
-    let retry = shouldRetry(policy, message.attempt, error)
+    job.firstFailureAt = this.#noteFailure(message.id)
+    let retry = shouldRetry(this.#policy, message.attempt, error)
     let delayMs = 0
     let reason = error
     if (retry) {
       try {
-        delayMs = backoffDelay(policy, message.attempt, error)
-      } catch (thrown) {
+        delayMs = backoffDelay(this.#policy, message.attempt, error)
+      } catch (backoffError) {
         retry = false
-        reason = toError(thrown)
+        reason = toError(backoffError)
       }
     }
     if (runtime.observed) {
@@ -161,51 +203,21 @@ export function retryStep(runtime: BusRuntime, policy: NormalisedRetry): Middlew
       })
     }
     if (retry) return Outcome.retry(delayMs, error)
-    firstFailures.delete(message.id)
-    return Outcome.deadLetter(reason)
+    this.#firstFailures.delete(message.id)
+    return this.#route(job, reason)
   }
-  return (next) => (ctx) => {
-    const job = ctx as Job
-    let result: HandlerOutcome | Promise<HandlerOutcome>
-    try {
-      result = next(job)
-    } catch (thrown) {
-      return failed(job, toError(thrown))
-    }
-    if (isPromiseLike(result)) {
-      return result.then(
-        (outcome) => {
-          if (firstFailures.size > 0) firstFailures.delete(job.delivery.message.id)
-          return outcome
-        },
-        (thrown: unknown) => failed(job, toError(thrown)),
-      )
-    }
-    if (firstFailures.size > 0) firstFailures.delete(job.delivery.message.id)
-    return result
-  }
-}
 
-/**
- * Dead-letter routing: gives a `dead-letter` outcome its topic (the handle's `deadLetterTopic`, else
- * the Bus rule, else `<topic>.dlq`), or turns it into `drop` when `deadLetter: false`. A topic
- * rule that yields an invalid name becomes `retry` after 1 s with a `dead-letter-failed` event.
- * (The publish itself happens when the Bus settles the outcome.)
- */
-export function deadLetterStep(
-  runtime: BusRuntime,
-  enabled: boolean,
-  explicitTopic: string | undefined,
-): Middleware {
-  const route = (job: HandleContext, outcome: HandlerOutcome): HandlerOutcome => {
-    if (outcome.kind !== 'dead-letter' || outcome.topic !== undefined) return outcome
-    if (!enabled) return Outcome.drop(outcome.reason)
+  #route(job: Job, reason: Error): HandlerOutcome {
+    if (!this.#deadLetter) return Outcome.drop(reason)
     try {
-      return Outcome.deadLetter(outcome.reason, runtime.deadLetterTopicFor(job.raw.topic, explicitTopic))
+      return Outcome.deadLetter(
+        reason,
+        this.#runtime.deadLetterTopicFor(job.raw.topic, this.#deadLetterTopic),
+      )
     } catch (thrown) {
       const error = toError(thrown)
-      if (runtime.observed) {
-        runtime.emit({
+      if (this.#runtime.observed) {
+        this.#runtime.emit({
           type: 'dead-letter-failed',
           message: job.raw,
           group: job.group,
@@ -216,16 +228,23 @@ export function deadLetterStep(
       return Outcome.retry(deadLetterRetryDelayMs, error)
     }
   }
-  return (next) => (ctx) => {
-    const result = next(ctx)
-    if (isPromiseLike(result)) return result.then((outcome) => route(ctx, outcome))
-    return route(ctx, result)
+
+  #noteFailure(id: string): number {
+    const known = this.#firstFailures.get(id)
+    if (known !== undefined) return known
+    const now = this.#runtime.scheduler.now()
+    if (this.#firstFailures.size >= firstFailureLimit) {
+      const oldest = this.#firstFailures.keys().next()
+      if (!oldest.done) this.#firstFailures.delete(oldest.value)
+    }
+    this.#firstFailures.set(id, now)
+    return now
   }
 }
 
 /**
- * The full chain of one `handle`, outermost first: Bus middleware, handle middleware,
- * dead-letter, retry, decode, timeout (only with `timeoutMs`), handler.
+ * The full chain of one `handle`, outermost first: `BusOptions.middleware`,
+ * `HandleOptions.middleware`, then the Bus's steps ({@link PolicySteps}).
  */
 export function buildChain<T>(
   runtime: BusRuntime,
@@ -235,13 +254,6 @@ export function buildChain<T>(
   handlerMiddleware: readonly Middleware[],
   handler: Handler<T>,
 ): NextHandler {
-  const steps: Middleware[] = [
-    ...runtime.middleware,
-    ...handlerMiddleware,
-    deadLetterStep(runtime, options.deadLetter, deadLetterTopic),
-    retryStep(runtime, options.retry),
-    decodeStep(runtime, codec),
-  ]
-  if (options.timeoutMs !== undefined) steps.push(timeoutStep(runtime, options.timeoutMs))
-  return compose(steps, handlerStep(handler))
+  const steps = new PolicySteps(runtime, options, codec, deadLetterTopic, handler)
+  return compose([...runtime.middleware, ...handlerMiddleware], steps.run)
 }
