@@ -111,7 +111,9 @@ export interface HandlerSubscription {
    * their ack/nack/dead-letter), aborts the `signal` of any still running, then unsubscribes.
    * Deliveries not started yet are not run: they stay unsettled and the broker delivers them
    * again after the unsubscribe (to another member of the group, or to the next subscriber).
-   * Idempotent.
+   * `signal` ends the wait early. Resolves once the Bus has unsubscribed from the transport's
+   * stream; the SPI's unsubscribe is synchronous, so broker-side work that follows it (Kafka's
+   * commit-and-leave, RabbitMQ's consumer cancel) is finished by `transport.close()`. Idempotent.
    */
   stop(options?: StopOptions): Promise<void>
 }

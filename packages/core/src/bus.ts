@@ -80,18 +80,25 @@ function badOption(field: string, issue: string): never {
  * **When to use:** always, in applications; use the raw `Transport` only to write an adapter.
  *
  * **Details:** `publish` resolves when the broker has durably accepted the message.
- * `consume` is a backpressured stream of decoded deliveries that you settle yourself. `handle`
- * settles for you: resolve → ack; throw → retry with backoff, then dead-letter (default topic
- * `<topic>.dlq`). A payload that fails to decode is dead-lettered at once, never retried.
- * `close()` stops every handler (draining) and then closes the transport.
+ * `consume` (or `messages`, for `for await`) is a backpressured stream of decoded deliveries that
+ * you settle yourself. `handle` settles for you from the outcome of its middleware chain:
+ * resolve → ack; throw → retry with backoff, then dead-letter (default topic `<topic>.dlq`). A
+ * payload that fails to decode is dead-lettered at once, never retried; a message that already is
+ * a dead letter is never dead-lettered again (read those with `deadLetters`). `close()` completes
+ * consume streams and stops every handler (draining); it closes the transport only with
+ * `closeTransport: true`.
  *
  * @example
- * const bus = new Bus(transport)
+ * const transport = new MemoryTransport()
+ * const bus = new Bus(transport, { middleware: [timing] })
  * await bus.publish('talent.registered', { id, title }, { key: id })
  * const sub = bus.handle('talent.registered', { group: 'mail', retry: { attempts: 5 } }, async (m) => {
  *   await sendWelcome(m.payload)
  * })
  * await sub.ready
+ * // at shutdown
+ * await bus.close()
+ * await transport.close()
  */
 export class Bus {
   /** The transport underneath (for `capabilities`, `status$` and `health()`). */
