@@ -9,17 +9,24 @@
  */
 import {
   catchError,
+  concatMap,
   defer,
   EMPTY,
   from,
-  mergeMap,
   type Observable,
+  of,
   Subject,
   takeUntil,
   throwError,
 } from 'rxjs'
 import { toAsyncIterable } from './async-iterable.js'
-import { asEncodeError, checkHandleOptions, checkMiddleware, subscribeOptionsOf } from './bus-checks.js'
+import {
+  asEncodeError,
+  checkHandleOptions,
+  checkMiddleware,
+  isPromiseLike,
+  subscribeOptionsOf,
+} from './bus-checks.js'
 import type {
   BatchEntry,
   BusEvent,
@@ -297,13 +304,12 @@ export class Bus {
       return this.transport.subscribe(dlq, subscribe).pipe(
         takeUntil(this.#closing$),
         catchError(completeOnClose<Delivery>),
-        mergeMap(
-          (raw) =>
-            from(Promise.resolve(readDeadLetter(raw.message, codec))).pipe(
-              mergeMap((view) => [withDeadLetter(raw, view)]),
-            ),
-          1,
-        ),
+        concatMap((raw) => {
+          const view = readDeadLetter(raw.message, codec)
+          return isPromiseLike(view)
+            ? from(Promise.resolve(view).then((v) => withDeadLetter(raw, v)))
+            : of(withDeadLetter(raw, view))
+        }),
       )
     })
   }

@@ -24,7 +24,7 @@ import { Job, type JobScope } from './handler-job.js'
 import { KeyedExecutor } from './keyed-executor.js'
 import type { Delivery } from './message.js'
 import { type HandlerOutcome, type NextHandler, Outcome } from './middleware.js'
-import { deadLetterRetryDelayMs } from './policy-middleware.js'
+import { deadLetterRetryDelayMs, type HandleChain, type PolicySteps } from './policy-middleware.js'
 
 /** Default upper bound of `stop()`. */
 const defaultStopTimeoutMs = 10_000
@@ -40,6 +40,7 @@ export class HandlerRun implements HandlerSubscription {
 
   readonly #runtime: BusRuntime
   readonly #chain: NextHandler
+  readonly #direct: PolicySteps<unknown> | undefined
   readonly #onEnd: (run: HandlerSubscription) => void
   readonly #executor: KeyedExecutor<Job>
   readonly #scope: JobScope
@@ -62,13 +63,14 @@ export class HandlerRun implements HandlerSubscription {
     runtime: BusRuntime,
     topic: string,
     options: CheckedHandleOptions,
-    chain: NextHandler,
+    chain: HandleChain,
     onEnd: (run: HandlerSubscription) => void,
   ) {
     this.topic = topic
     this.group = options.subscribe.group
     this.#runtime = runtime
-    this.#chain = chain
+    this.#chain = chain.run
+    this.#direct = chain.direct
     this.#onEnd = onEnd
     this.#scope = { topic, group: this.group, watched: new Set(), abortedBy: undefined }
     this.#executor = new KeyedExecutor(options.concurrency, keyOf, this.#start)
@@ -117,6 +119,19 @@ export class HandlerRun implements HandlerSubscription {
 
   readonly #start = (job: Job): void => {
     if (this.#runtime.observed) job.started = performance.now()
+    const direct = this.#direct
+    if (direct !== undefined) {
+      let outcome: HandlerOutcome | undefined
+      try {
+        outcome = direct.start(job, this.#doneLater)
+      } catch (thrown) {
+        this.#escaped(job, thrown)
+        return
+      }
+      if (outcome === undefined) this.#watch(job)
+      else this.#done(job, outcome)
+      return
+    }
     let result: HandlerOutcome | Promise<HandlerOutcome>
     try {
       result = this.#chain(job)
@@ -134,6 +149,8 @@ export class HandlerRun implements HandlerSubscription {
       this.#done(job, result)
     }
   }
+
+  readonly #doneLater = (job: Job, outcome: HandlerOutcome): void => this.#done(job, outcome)
 
   /** An error that no step turned into an outcome (a throwing user middleware): retried after 1 s. */
   #escaped(job: Job, thrown: unknown): void {

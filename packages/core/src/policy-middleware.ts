@@ -128,7 +128,40 @@ export class PolicySteps<T> {
     return this.#call(job)
   }
 
-  #call(job: Job): HandlerOutcome | Promise<HandlerOutcome> {
+  /**
+   * The same as `run`, for a chain without user middleware: returns the outcome when the steps
+   * finish synchronously; otherwise returns `undefined` and hands the outcome to `then` later.
+   * Saves the promise (and its reaction) that `run` would build around an asynchronous handler.
+   */
+  start(job: Job, then: (job: Job, outcome: HandlerOutcome) => void): HandlerOutcome | undefined {
+    const raw = job.delivery.message
+    let decoded: T | Promise<T>
+    try {
+      decoded = decodePayload(this.#runtime, this.#codec, raw)
+    } catch (thrown) {
+      return this.#failed(job, thrown)
+    }
+    if (isPromiseLike<T>(decoded)) {
+      decoded.then(
+        (value) => {
+          job.message = withPayload(raw, value)
+          const outcome = this.#call(job, then)
+          if (outcome !== undefined) then(job, outcome)
+        },
+        (thrown: unknown) => then(job, this.#failed(job, thrown)),
+      )
+      return undefined
+    }
+    job.message = withPayload(raw, decoded)
+    return this.#call(job, then)
+  }
+
+  #call(job: Job): HandlerOutcome | Promise<HandlerOutcome>
+  #call(job: Job, then: (job: Job, outcome: HandlerOutcome) => void): HandlerOutcome | undefined
+  #call(
+    job: Job,
+    then?: (job: Job, outcome: HandlerOutcome) => void,
+  ): HandlerOutcome | Promise<HandlerOutcome> | undefined {
     let result: unknown
     try {
       result =
@@ -138,13 +171,18 @@ export class PolicySteps<T> {
     } catch (thrown) {
       return this.#failed(job, thrown)
     }
-    if (isPromiseLike(result)) {
+    if (!isPromiseLike(result)) return this.#succeeded(job)
+    if (then === undefined) {
       return Promise.resolve(result).then(
         () => this.#succeeded(job),
         (thrown: unknown) => this.#failed(job, thrown),
       )
     }
-    return this.#succeeded(job)
+    result.then(
+      () => then(job, this.#succeeded(job)),
+      (thrown: unknown) => then(job, this.#failed(job, thrown)),
+    )
+    return undefined
   }
 
   #timed(job: Job, timeoutMs: number): Promise<unknown> {
@@ -181,9 +219,16 @@ export class PolicySteps<T> {
     const runtime = this.#runtime
     const message = job.delivery.message
     job.firstFailureAt = this.#noteFailure(message.id)
-    let retry = shouldRetry(this.#policy, message.attempt, error)
+    let retry: boolean
     let delayMs = 0
     let reason = error
+    try {
+      retry = shouldRetry(this.#policy, message.attempt, error)
+    } catch (retryableError) {
+      // A throwing `retry.retryable` must not lose the message: dead-letter it with that error.
+      retry = false
+      reason = toError(retryableError)
+    }
     if (retry) {
       try {
         delayMs = backoffDelay(this.#policy, message.attempt, error)
@@ -242,6 +287,12 @@ export class PolicySteps<T> {
   }
 }
 
+/** The chain of one `handle`: its entry point, and the Bus's steps when no user middleware wraps them. */
+export interface HandleChain {
+  readonly run: NextHandler
+  readonly direct: PolicySteps<unknown> | undefined
+}
+
 /**
  * The full chain of one `handle`, outermost first: `BusOptions.middleware`,
  * `HandleOptions.middleware`, then the Bus's steps ({@link PolicySteps}).
@@ -253,7 +304,11 @@ export function buildChain<T>(
   deadLetterTopic: string | undefined,
   handlerMiddleware: readonly Middleware[],
   handler: Handler<T>,
-): NextHandler {
+): HandleChain {
   const steps = new PolicySteps(runtime, options, codec, deadLetterTopic, handler)
-  return compose([...runtime.middleware, ...handlerMiddleware], steps.run)
+  const middleware = [...runtime.middleware, ...handlerMiddleware]
+  return {
+    run: compose(middleware, steps.run),
+    direct: middleware.length === 0 ? (steps as unknown as PolicySteps<unknown>) : undefined,
+  }
 }

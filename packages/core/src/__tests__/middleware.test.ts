@@ -256,6 +256,22 @@ describe('the Bus steps', () => {
     expect(dead?.headers[SwitchyardHeaders.errorName]).toBe('TimeoutError')
   })
 
+  it('dead-letters with the predicate error when retry.retryable throws, never losing the message', async () => {
+    const { bus, transport } = setup()
+    const topic = uniqueTopic()
+    const retryable = () => {
+      throw new Error('bad predicate')
+    }
+    bus.handle(topic, { group: 'g', retry: { attempts: 3, retryable } }, async () => {
+      throw new Error('handler failed')
+    })
+    await bus.publish(topic, 1, { id: 'p' })
+    await waitFor(() => transport.settlements.length === 1, 'settled')
+    const dead = transport.published.find((m) => m.topic === `${topic}.dlq`)
+    expect(dead?.headers[SwitchyardHeaders.errorMessage]).toBe('bad predicate')
+    expect(transport.settlements[0]).toEqual({ id: 'p', op: 'ack' })
+  })
+
   it('drops instead of dead-lettering with deadLetter: false', async () => {
     const { bus, transport, events } = setup()
     const topic = uniqueTopic()
