@@ -8,6 +8,7 @@
 import { asyncScheduler, type SchedulerLike, Subject } from 'rxjs'
 import type { BusEvent, BusHooks, BusOptions, Codec } from './bus-options.js'
 import { jsonCodec } from './codecs.js'
+import type { ConsumeDrain } from './consume-drain.js'
 import { isDeadLetter } from './dead-letter.js'
 import { TransportClosedError, toError } from './errors.js'
 import { SwitchyardHeaders } from './headers.js'
@@ -33,6 +34,8 @@ export class BusRuntime {
   readonly hooks: BusHooks
   readonly codec: Codec<unknown>
   readonly events = new Subject<BusEvent>()
+  /** Running `consume` / `deadLetters` streams, drained by `bus.close()`. */
+  readonly streams = new Set<ConsumeDrain>()
   /** `BusOptions.middleware`: outermost steps of every handler chain. */
   readonly middleware: readonly Middleware[]
   /** Report handlers running longer than this (ms); 0: never. */

@@ -7,26 +7,9 @@
  * broker only through the SPI in `transport.ts`, so it behaves the same on every transport.
  * It does not choose or configure a transport (see `@switchyard/di`).
  */
-import {
-  catchError,
-  concatMap,
-  defer,
-  EMPTY,
-  from,
-  type Observable,
-  of,
-  Subject,
-  takeUntil,
-  throwError,
-} from 'rxjs'
+import { catchError, defer, EMPTY, type Observable, throwError } from 'rxjs'
 import { toAsyncIterable } from './async-iterable.js'
-import {
-  asEncodeError,
-  checkHandleOptions,
-  checkMiddleware,
-  isPromiseLike,
-  subscribeOptionsOf,
-} from './bus-checks.js'
+import { asEncodeError, checkHandleOptions, checkMiddleware, subscribeOptionsOf } from './bus-checks.js'
 import type {
   BatchEntry,
   BusEvent,
@@ -42,7 +25,7 @@ import type {
   UnregisteredTopic,
 } from './bus-options.js'
 import { BusRuntime } from './bus-runtime.js'
-import { type DeadLetterDelivery, readDeadLetter } from './dead-letter.js'
+import { type DeadLetter, type DeadLetterDelivery, readDeadLetter } from './dead-letter.js'
 import { decodeDeliveries } from './decode-deliveries.js'
 import { CancelledError, ConfigError, isSwitchyardError } from './errors.js'
 import { HandlerRun } from './handler-subscription.js'
@@ -55,26 +38,12 @@ import type { CloseOptions, Transport } from './transport.js'
 
 const contentTypeHeader = SwitchyardHeaders.contentType
 const noTopicYet: unique symbol = Symbol('no topic validated yet')
+/** Default wait of `close()` for consume streams' handed-out deliveries (as for handlers). */
+const defaultDrainTimeoutMs = 10_000
 
 /** Ends a Bus stream quietly when the transport was closed on purpose (its streams then error with `TransportClosedError`). */
 function completeOnClose<T>(error: unknown): Observable<T> {
   return isSwitchyardError(error, 'TransportClosedError') ? EMPTY : throwError(() => error)
-}
-
-/** A dead-letter delivery: the raw delivery plus its `DeadLetter` view; settling goes to the raw one. */
-function withDeadLetter<T>(
-  raw: Delivery,
-  deadLetter: DeadLetterDelivery<T>['deadLetter'],
-): DeadLetterDelivery<T> {
-  return {
-    message: raw.message,
-    deadLetter,
-    get settled() {
-      return raw.settled
-    },
-    ack: () => raw.ack(),
-    nack: (options) => raw.nack(options),
-  }
 }
 
 function badOption(field: string, issue: string): never {
@@ -117,8 +86,6 @@ export class Bus {
   readonly events$: Observable<BusEvent>
 
   readonly #runtime: BusRuntime
-  /** Emits once when `close()` starts: ends every `consume` stream. */
-  readonly #closing$ = new Subject<void>()
   readonly #handlers = new Set<HandlerSubscription>()
   #closing: Promise<void> | undefined
   /** The last topic `publish` validated (a symbol no caller can pass, until the first one). */
@@ -249,7 +216,6 @@ export class Bus {
       return this.transport
         .subscribe(topic, subscribe)
         .pipe(
-          takeUntil(this.#closing$),
           catchError(completeOnClose<Delivery>),
           decodeDeliveries(this.#runtime, codec, subscribe.group, options.deadLetterTopic),
         )
@@ -276,17 +242,18 @@ export class Bus {
 
   /**
    * Reads the dead-letter topic of `topic` (the Bus rule, default `<topic>.dlq`, or
-   * `options.deadLetterTopic`): a backpressured stream of deliveries, each with a typed
-   * `DeadLetter` view (reason, original topic and group, attempts, times, raw bytes, and the value
-   * decoded with `options.codec` or the decode error). Nothing read here is ever dead-lettered
-   * again; settle each delivery yourself. Completes when the Bus is closed.
+   * `options.deadLetterTopic`): a backpressured stream of deliveries whose `message.payload` is a
+   * typed `DeadLetter` view (reason, original topic and group, attempts, times, raw bytes, and the
+   * value decoded with `options.codec` or the decode error). Nothing read here is ever
+   * dead-lettered again; settle each delivery yourself. Drains and completes when the Bus closes,
+   * like `consume`.
    *
    * **When to use:** audit handlers, alerting and replay tools; `handle` on a dead-letter topic
    * cannot show you payloads that do not decode (it drops them with a `dropped` event).
    *
    * @example
    * bus.deadLetters<Order>('orders', { group: 'audit' }).subscribe(async (d) => {
-   *   const { errorName, errorMessage, value, raw } = d.deadLetter
+   *   const { errorName, errorMessage, value, raw } = d.message.payload
    *   await audit.record({ errorName, errorMessage, order: value, bytes: raw.length })
    *   await d.ack()
    * })
@@ -301,16 +268,21 @@ export class Bus {
       const dlq = this.#runtime.deadLetterTopicFor(topic, options.deadLetterTopic)
       this.#checkTopic(dlq)
       const codec = (options.codec ?? this.#runtime.codec) as Codec<T>
-      return this.transport.subscribe(dlq, subscribe).pipe(
-        takeUntil(this.#closing$),
-        catchError(completeOnClose<Delivery>),
-        concatMap((raw) => {
-          const view = readDeadLetter(raw.message, codec)
-          return isPromiseLike(view)
-            ? from(Promise.resolve(view).then((v) => withDeadLetter(raw, v)))
-            : of(withDeadLetter(raw, view))
-        }),
-      )
+      // Reading a dead letter never fails (a payload the codec refuses becomes `decodeError`), so
+      // the consume machinery never dead-letters anything read here.
+      const reader: Codec<DeadLetter<T>> = {
+        contentType: codec.contentType,
+        encode: () => {
+          throw new ConfigError('dead-letter reader', ['cannot publish DeadLetter views'])
+        },
+        decode: (_bytes, message) => readDeadLetter(message, codec),
+      }
+      return this.transport
+        .subscribe(dlq, subscribe)
+        .pipe(
+          catchError(completeOnClose<Delivery>),
+          decodeDeliveries(this.#runtime, reader, subscribe.group, undefined),
+        )
     })
   }
 
@@ -359,11 +331,12 @@ export class Bus {
 
   async #close(options: CloseOptions): Promise<void> {
     this.#runtime.closed = true
-    this.#closing$.next()
-    this.#closing$.complete()
     const timeoutMs = options.drain === false ? 0 : options.timeoutMs
     const stop = timeoutMs === undefined ? {} : { timeoutMs }
-    await Promise.all([...this.#handlers].map((run) => run.stop(stop)))
+    await Promise.all([
+      ...[...this.#handlers].map((run) => run.stop(stop)),
+      ...[...this.#runtime.streams].map((stream) => stream.drain(timeoutMs ?? defaultDrainTimeoutMs)),
+    ])
     try {
       if (this.#runtime.closeTransport) await this.transport.close(options)
     } finally {

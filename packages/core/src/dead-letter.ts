@@ -56,10 +56,8 @@ export interface DeadLetter<T = unknown> {
   readonly decodeError: DecodeError | undefined
 }
 
-/** A delivery from a dead-letter topic with its {@link DeadLetter} view; settle it yourself. */
-export interface DeadLetterDelivery<T = unknown> extends Delivery<Uint8Array> {
-  readonly deadLetter: DeadLetter<T>
-}
+/** A delivery from a dead-letter topic whose payload is its {@link DeadLetter} view; settle it yourself. */
+export type DeadLetterDelivery<T = unknown> = Delivery<DeadLetter<T>>
 
 function time(text: string | undefined): number | undefined {
   if (text === undefined) return undefined

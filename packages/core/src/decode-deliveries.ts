@@ -6,25 +6,31 @@
  * rejects with the same `dead-letter` outcome (`BusRuntime.settleOutcome`): dead-lettered with the
  * reason, then acked, after a `decode-failed` event; never passed on, never an error of the
  * stream. A message that already is a dead letter is dropped instead of dead-lettered again.
- * Async codecs are awaited without reordering. Internal to core; no retry or handler logic here.
+ * Async codecs are awaited without reordering. Each stream has a `ConsumeDrain`, so that
+ * `bus.close()` can stop it gracefully: hand out nothing more, wait for the handed-out deliveries
+ * to be settled, then complete. Internal to core; no retry or handler logic here.
  */
-import { Observable, type OperatorFunction } from 'rxjs'
+import { Observable, type OperatorFunction, type Subscription } from 'rxjs'
 import { isPromiseLike } from './bus-checks.js'
 import type { Codec } from './bus-options.js'
 import { type BusRuntime, withPayload } from './bus-runtime.js'
+import { ConsumeDrain } from './consume-drain.js'
 import { toError } from './errors.js'
 import type { Delivery, Message, NackOptions } from './message.js'
 import { Outcome } from './middleware.js'
 import { decodePayload } from './policy-middleware.js'
 
-/** A decoded view of a raw delivery; settling goes to the raw one. */
+/** A decoded view of a raw delivery; settling goes to the raw one and is counted for the drain. */
 class DecodedDelivery<T> implements Delivery<T> {
   readonly message: Message<T>
   readonly #raw: Delivery
+  readonly #drain: ConsumeDrain
+  #counted = false
 
-  constructor(message: Message<T>, raw: Delivery) {
+  constructor(message: Message<T>, raw: Delivery, drain: ConsumeDrain) {
     this.message = message
     this.#raw = raw
+    this.#drain = drain
   }
 
   get settled(): boolean {
@@ -32,11 +38,19 @@ class DecodedDelivery<T> implements Delivery<T> {
   }
 
   ack(): Promise<void> {
-    return this.#raw.ack()
+    return this.#count(this.#raw.ack())
   }
 
   nack(options?: NackOptions): Promise<void> {
-    return this.#raw.nack(options)
+    return this.#count(this.#raw.nack(options))
+  }
+
+  #count(settled: Promise<void>): Promise<void> {
+    if (!this.#counted) {
+      this.#counted = true
+      this.#drain.settling(settled)
+    }
+    return settled
   }
 }
 
@@ -47,14 +61,29 @@ export function decodeDeliveries<T>(
   group: string | undefined,
   deadLetterTopic: string | undefined,
 ): OperatorFunction<Delivery, Delivery<T>> {
-  const rejected = (raw: Delivery, thrown: unknown): void => {
-    void runtime.settleOutcome(raw, group, Outcome.deadLetter(toError(thrown), deadLetterTopic))
-  }
-
   return (source) =>
     new Observable<Delivery<T>>((subscriber) => {
       // The last asynchronous decode still running; later deliveries queue behind it.
       let tail: Promise<void> | undefined
+      let upstream: Subscription | undefined
+      const drain = new ConsumeDrain(runtime, () => {
+        upstream?.unsubscribe()
+        subscriber.complete()
+      })
+
+      const emit = (raw: Delivery, value: T): void => {
+        // Draining: leave it unsettled; the unsubscribe at the end gives it back to the broker.
+        if (drain.draining) return
+        drain.handedOut()
+        subscriber.next(new DecodedDelivery(withPayload(raw.message, value), raw, drain))
+      }
+
+      const rejected = (raw: Delivery, thrown: unknown): void => {
+        drain.handedOut()
+        drain.settling(
+          runtime.settleOutcome(raw, group, Outcome.deadLetter(toError(thrown), deadLetterTopic)),
+        )
+      }
 
       const step = (raw: Delivery): Promise<void> | undefined => {
         let decoded: T | Promise<T>
@@ -66,11 +95,11 @@ export function decodeDeliveries<T>(
         }
         if (isPromiseLike<T>(decoded)) {
           return decoded.then(
-            (value) => subscriber.next(new DecodedDelivery(withPayload(raw.message, value), raw)),
+            (value) => emit(raw, value),
             (thrown: unknown) => rejected(raw, thrown),
           )
         }
-        subscriber.next(new DecodedDelivery(withPayload(raw.message, decoded), raw))
+        emit(raw, decoded)
         return undefined
       }
 
@@ -81,8 +110,9 @@ export function decodeDeliveries<T>(
         tail = settled
       }
 
-      return source.subscribe({
+      upstream = source.subscribe({
         next(raw) {
+          if (drain.draining) return
           if (runtime.observed) runtime.emit({ type: 'delivered', message: raw.message, group })
           if (tail === undefined) {
             const running = step(raw)
@@ -100,5 +130,9 @@ export function decodeDeliveries<T>(
           else void tail.then(() => subscriber.complete())
         },
       })
+      return () => {
+        drain.detach()
+        upstream?.unsubscribe()
+      }
     })
 }

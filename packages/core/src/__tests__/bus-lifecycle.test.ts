@@ -4,7 +4,7 @@
  */
 import { mergeMap, VirtualTimeScheduler } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Bus, type BusOptions, isSwitchyardError } from '../index.js'
+import { Bus, type BusOptions, type Delivery, isSwitchyardError } from '../index.js'
 import { StubTransport } from './stub-transport.js'
 import { uniqueTopic, waitFor } from './wait-for.js'
 
@@ -54,6 +54,69 @@ describe('Bus.consume at close', () => {
     await transport.close()
     await waitFor(() => completed, 'completion')
     expect(failed).toBeUndefined()
+  })
+})
+
+describe('Bus.consume drain at close', () => {
+  it('waits for handed-out deliveries to be settled, so an ack during close reaches the transport', async () => {
+    const { bus, transport } = setup({ closeTransport: true })
+    const topic = uniqueTopic()
+    await transport.provision(topic, { groups: ['g'] })
+    const held: Delivery<number>[] = []
+    let completedAt: number | undefined
+    bus.consume<number>(topic, { group: 'g' }).subscribe({
+      next: (d) => void held.push(d),
+      complete: () => (completedAt = transport.settlements.length),
+    })
+    await bus.publish(topic, 1, { id: 'a' })
+    await waitFor(() => held.length === 1, 'delivered')
+    let closed = false
+    const closing = bus.close({ timeoutMs: 5_000 }).then(() => (closed = true))
+    await new Promise((resolve) => setImmediate(resolve)) // let the close run as far as it can
+    expect(closed).toBe(false)
+    expect(completedAt).toBeUndefined()
+    await held[0]?.ack()
+    await closing
+    expect(transport.settlements).toEqual([{ id: 'a', op: 'ack' }])
+    expect(completedAt).toBe(1)
+  })
+
+  it('hands out nothing more once draining; those deliveries go back to the broker', async () => {
+    const { bus, transport } = setup()
+    const topic = uniqueTopic()
+    await transport.provision(topic, { groups: ['g'] })
+    const seen: string[] = []
+    const held: Delivery<number>[] = []
+    bus.consume<number>(topic, { group: 'g', inFlight: 10 }).subscribe((d) => {
+      seen.push(d.message.id)
+      held.push(d)
+    })
+    await bus.publish(topic, 1, { id: 'first' })
+    await waitFor(() => seen.length === 1, 'first delivered')
+    const closing = bus.close({ timeoutMs: 5_000 })
+    await transport.publish([
+      { topic, id: 'late', payload: new TextEncoder().encode('2'), timestamp: 0, headers: {} },
+    ])
+    await waitFor(() => transport.unsettled === 2, 'late one delivered to the Bus')
+    expect(seen).toEqual(['first'])
+    await held[0]?.ack()
+    await closing
+    expect(transport.unsettled).toBe(0)
+    expect(transport.queued(topic, 'g')).toBe(1)
+  })
+
+  it('ends at once with drain: false, leaving unsettled deliveries to the broker', async () => {
+    const { bus, transport } = setup()
+    const topic = uniqueTopic()
+    await transport.provision(topic, { groups: ['g'] })
+    let completed = false
+    bus.consume(topic, { group: 'g' }).subscribe({ complete: () => (completed = true) })
+    await bus.publish(topic, 1)
+    await waitFor(() => transport.unsettled === 1, 'delivered')
+    await bus.close({ drain: false })
+    expect(completed).toBe(true)
+    expect(transport.unsettled).toBe(0)
+    expect(transport.queued(topic, 'g')).toBe(1)
   })
 })
 

@@ -48,7 +48,7 @@ describe('Bus on the memory transport', () => {
     await bus.publish(topic, { n: 1 }, { id: 'm' })
     const letter = await firstValueFrom(bus.deadLetters(topic, { group: 'audit' }))
     expect(kinds).toEqual(['1:retry', '2:retry', '3:dead-letter'])
-    expect(letter.deadLetter).toMatchObject({
+    expect(letter.message.payload).toMatchObject({
       originalTopic: topic,
       attempts: 3,
       errorMessage: 'always',
@@ -67,8 +67,8 @@ describe('Bus on the memory transport', () => {
     await bus.publish(topic, new TextEncoder().encode('\u0000not json'), { codec: bytesCodec, id: 'poison' })
     await waitFor(() => events.some((e) => e.type === 'dropped'), 'dropped by the dlq handler')
     const letter = await firstValueFrom(bus.deadLetters(topic, { group: 'inspect' }))
-    expect(new TextDecoder().decode(letter.deadLetter.raw)).toBe('\u0000not json')
-    expect(letter.deadLetter.decodeError?.name).toBe('DecodeError')
+    expect(new TextDecoder().decode(letter.message.payload.raw)).toBe('\u0000not json')
+    expect(letter.message.payload.decodeError?.name).toBe('DecodeError')
     expect(letter.message.headers[SwitchyardHeaders.errorName]).toBe('DecodeError')
     await letter.ack()
     expect(events.filter((e) => e.type === 'dead-lettered')).toHaveLength(1)

@@ -77,7 +77,7 @@ describe('dead letters', () => {
     const [letter] = (await firstValueFrom(
       bus.deadLetters<{ n: number }>(topic, { group: 'audit' }).pipe(take(1), toArray()),
     )) as [DeadLetterDelivery<{ n: number }>]
-    const view = letter.deadLetter
+    const view = letter.message.payload
     expect(view.originalTopic).toBe(topic)
     expect(view.originalGroup).toBe('g')
     expect(view.errorName).toBe('DecodeError')
@@ -102,10 +102,10 @@ describe('dead letters', () => {
     })
     await bus.publish(topic, { n: 9 }, { id: 'v' })
     const letter = await firstValueFrom(bus.deadLetters<{ n: number }>(topic, { group: 'audit' }))
-    expect(letter.deadLetter.value).toEqual({ n: 9 })
-    expect(letter.deadLetter.decodeError).toBeUndefined()
-    expect(letter.deadLetter.errorName).toBe('RangeError')
-    expect(letter.deadLetter.errorMessage).toBe('n too big: 9')
+    expect(letter.message.payload.value).toEqual({ n: 9 })
+    expect(letter.message.payload.decodeError).toBeUndefined()
+    expect(letter.message.payload.errorName).toBe('RangeError')
+    expect(letter.message.payload.errorMessage).toBe('n too big: 9')
   })
 
   it('readDeadLetter reads headers alone without a codec, and reports a plain message as not a dead letter', () => {
