@@ -8,8 +8,8 @@
  * the stream: it unsubscribes from the transport and COMPLETES the application's stream.
  * Internal to core; the Bus keeps one per running stream in `BusRuntime.streams`.
  *
- * Hot-path rule: one counter per delivery; no promise reaction when the transport settles with
- * one shared, already fulfilled promise (the memory transport does).
+ * Hot-path rule: one counter per delivery; when the transport settles with one shared promise
+ * (the memory transport does), one promise reaction in all rather than one per delivery.
  */
 import type { Subscription } from 'rxjs'
 import type { BusRuntime } from './bus-runtime.js'
@@ -24,6 +24,8 @@ export class ConsumeDrain {
   /** The last settle promise seen fulfilled: the same promise again means settled already. */
   #fulfilled: Promise<void> | undefined
   #drained: Promise<void> | undefined
+  /** The latest settle promise not yet seen complete, and how many settlements share it. */
+  #last: { readonly promise: Promise<void>; count: number } | undefined
 
   /** `end` unsubscribes from the transport and completes the application's stream. */
   constructor(runtime: BusRuntime, end: () => void) {
@@ -45,16 +47,26 @@ export class ConsumeDrain {
   /** Its settlement: counted once it completes (fulfilled or rejected). */
   settling(settled: Promise<void>): void {
     if (settled === this.#fulfilled) {
-      this.#done()
+      this.#done(1)
       return
     }
-    settled.then(
-      () => {
-        if (settled instanceof Promise) this.#fulfilled = settled
-        this.#done()
-      },
-      () => this.#done(),
-    )
+    // A transport may hand back one shared promise for every settlement (memory does); settlements
+    // made before it is seen fulfilled share one reaction instead of one each.
+    const last = this.#last
+    if (last !== undefined && last.promise === settled) {
+      last.count++
+      return
+    }
+    const entry = { promise: settled, count: 1 }
+    this.#last = entry
+    const finish = (): void => {
+      if (this.#last === entry) this.#last = undefined
+      this.#done(entry.count)
+    }
+    settled.then(() => {
+      if (settled instanceof Promise) this.#fulfilled = settled
+      finish()
+    }, finish)
   }
 
   /** The stream ended by itself (error, completion, unsubscribe): forget it. */
@@ -93,8 +105,8 @@ export class ConsumeDrain {
     this.#end()
   }
 
-  #done(): void {
-    this.#outstanding--
+  #done(count: number): void {
+    this.#outstanding -= count
     if (this.#outstanding === 0 && this.#idle !== undefined) this.#idle()
   }
 }

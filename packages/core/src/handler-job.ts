@@ -28,6 +28,11 @@ export class Job implements HandleContext, HandlerContext {
   started = 0
   /** `scheduler.now()` at start, for jobs that went asynchronous (stuck detection). */
   since: number | undefined
+  /** Neighbours in the handler's list of watched (asynchronous, not yet reported) jobs. */
+  prevWatched: Job | undefined
+  nextWatched: Job | undefined
+  /** True while in that list. */
+  isWatched = false
   /** First failure time of this message id, once a failure was seen. */
   firstFailureAt: number | undefined
   #controller: AbortController | undefined

@@ -44,12 +44,20 @@ export class HandlerRun implements HandlerSubscription {
   readonly #onEnd: (run: HandlerSubscription) => void
   readonly #executor: KeyedExecutor<Job>
   readonly #scope: JobScope
-  /** Jobs that went asynchronous and are not yet reported stuck, in start order. */
-  readonly #watched = new Set<Job>()
+  /**
+   * Jobs that went asynchronous and are not yet reported stuck, in start order: an intrusive
+   * list through `Job.prevWatched`/`nextWatched` (a Set would hash every job object).
+   */
+  #oldestWatched: Job | undefined
+  #newestWatched: Job | undefined
   #stuckTimer: Subscription | undefined
   #settling = 0
   /** The last settle promise seen fulfilled (see `#settle`). */
   #fulfilled: Promise<void> | undefined
+  /** The latest settle promise not yet seen complete, and the deliveries sharing it. */
+  #last:
+    | { readonly promise: Promise<void>; readonly operation: 'ack' | 'nack'; readonly deliveries: Delivery[] }
+    | undefined
   #stopping = false
   #ended = false
   #isReady = false
@@ -169,7 +177,7 @@ export class HandlerRun implements HandlerSubscription {
   }
 
   #done(job: Job, outcome: HandlerOutcome): void {
-    if (job.since !== undefined) this.#watched.delete(job)
+    if (job.isWatched) this.#unwatch(job)
     const { delivery } = job
     switch (outcome?.kind) {
       case 'ack':
@@ -202,8 +210,24 @@ export class HandlerRun implements HandlerSubscription {
     const after = this.#runtime.stuckAfterMs
     if (after <= 0) return
     job.since = this.#runtime.scheduler.now()
-    this.#watched.add(job)
+    job.isWatched = true
+    const newest = this.#newestWatched
+    job.prevWatched = newest
+    if (newest === undefined) this.#oldestWatched = job
+    else newest.nextWatched = job
+    this.#newestWatched = job
     this.#stuckTimer ??= this.#runtime.scheduler.schedule(this.#sweep, after)
+  }
+
+  #unwatch(job: Job): void {
+    const { prevWatched: prev, nextWatched: next } = job
+    if (prev === undefined) this.#oldestWatched = next
+    else prev.nextWatched = next
+    if (next === undefined) this.#newestWatched = prev
+    else next.prevWatched = prev
+    job.prevWatched = undefined
+    job.nextWatched = undefined
+    job.isWatched = false
   }
 
   /** Reports jobs running for `stuckAfterMs` or longer (once each), then re-arms for the next one due. */
@@ -212,13 +236,15 @@ export class HandlerRun implements HandlerSubscription {
     const { scheduler, stuckAfterMs } = this.#runtime
     const now = scheduler.now()
     let nextDue: number | undefined
-    for (const job of this.#watched) {
+    let job = this.#oldestWatched
+    while (job !== undefined) {
       const elapsedMs = now - (job.since as number)
       if (elapsedMs < stuckAfterMs) {
         nextDue = stuckAfterMs - elapsedMs
         break
       }
-      this.#watched.delete(job)
+      const next = job.nextWatched
+      this.#unwatch(job)
       if (this.#runtime.observed) {
         this.#runtime.emit({
           type: 'handler-stuck',
@@ -227,6 +253,7 @@ export class HandlerRun implements HandlerSubscription {
           elapsedMs,
         })
       }
+      job = next
     }
     if (nextDue !== undefined && !this.#ended) this.#stuckTimer = scheduler.schedule(this.#sweep, nextDue)
   }
@@ -260,22 +287,33 @@ export class HandlerRun implements HandlerSubscription {
       this.#settled()
       return
     }
+    // Before that, settlements sharing the latest promise share one reaction.
+    const last = this.#last
+    if (last !== undefined && last.promise === settled && last.operation === operation) {
+      last.deliveries.push(delivery)
+      return
+    }
+    const entry = { promise: settled, operation, deliveries: [delivery] }
+    this.#last = entry
     settled.then(
       () => {
+        if (this.#last === entry) this.#last = undefined
         if (settled instanceof Promise) this.#fulfilled = settled
-        this.#settled()
+        for (let i = 0; i < entry.deliveries.length; i++) this.#settled()
       },
       (thrown: unknown) => {
-        this.#settled()
-        if (this.#runtime.observed) {
-          const error = toError(thrown)
-          this.#runtime.emit({
-            type: 'settle-failed',
-            message: delivery.message,
-            group: this.group,
-            operation,
-            error,
-          })
+        if (this.#last === entry) this.#last = undefined
+        for (const failed of entry.deliveries) {
+          this.#settled()
+          if (this.#runtime.observed) {
+            this.#runtime.emit({
+              type: 'settle-failed',
+              message: failed.message,
+              group: this.group,
+              operation,
+              error: toError(thrown),
+            })
+          }
         }
       },
     )
@@ -293,7 +331,12 @@ export class HandlerRun implements HandlerSubscription {
   #stopWatching(): void {
     this.#stuckTimer?.unsubscribe()
     this.#stuckTimer = undefined
-    this.#watched.clear()
+    let job = this.#oldestWatched
+    while (job !== undefined) {
+      const next = job.nextWatched
+      this.#unwatch(job)
+      job = next
+    }
   }
 
   #onStreamEnd(error: Error): void {
