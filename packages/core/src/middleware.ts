@@ -87,7 +87,8 @@ export type NextHandler = (context: HandleContext) => HandlerOutcome | Promise<H
  * `BusOptions.middleware` (array order), `HandleOptions.middleware` (array order), dead-letter
  * routing, retry, decode, timeout, the handler; then the Bus settles from the outcome. So a user
  * middleware sees the final outcome (`retry` with the error, `dead-letter` with the reason) and
- * may replace it. An error escaping the whole chain is treated as `retry` after 1 s (never lost).
+ * may replace it. Call `next` at most once. An error escaping the whole chain is treated as
+ * `retry` after 1 s (never lost).
  * Keep synchronous paths synchronous: return `next(ctx)` unchanged when you do not need to wait.
  *
  * @example
