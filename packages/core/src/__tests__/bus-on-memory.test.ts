@@ -6,7 +6,7 @@
  * delays run on the stub transport (`middleware.test.ts`).
  */
 import { MemoryTransport } from '@switchyard/memory'
-import { firstValueFrom, mergeMap } from 'rxjs'
+import { firstValueFrom, mergeMap, VirtualTimeScheduler } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Bus, type BusEvent, bytesCodec, type Middleware, SwitchyardHeaders } from '../index.js'
 import { uniqueTopic, waitFor } from './wait-for.js'
@@ -94,5 +94,37 @@ describe('Bus on the memory transport', () => {
     expect(failed).toBeUndefined()
     const error = await transport.publish([]).catch((e) => e)
     expect(error?.name).toBe('TransportClosedError')
+  })
+
+  it('reports a handler stuck past stuckAfterMs on virtual time, once, and stop() still ends it', async () => {
+    const scheduler = new VirtualTimeScheduler()
+    const transport = new MemoryTransport()
+    const bus = new Bus(transport, { scheduler, stuckAfterMs: 30_000, closeTransport: true })
+    const stuck: BusEvent[] = []
+    bus.events$.subscribe((e) => e.type === 'handler-stuck' && stuck.push(e))
+    const topic = uniqueTopic()
+    let signal: AbortSignal | undefined
+    const sub = bus.handle(topic, { group: 'g' }, (_m, ctx) => {
+      signal = ctx.signal
+      return new Promise(() => {})
+    })
+    await sub.ready
+    await bus.publish(topic, 'hang', { id: 'h' })
+    await waitFor(() => signal !== undefined, 'handler started')
+    scheduler.schedule(() => {}, 29_999)
+    scheduler.maxFrames = 29_999
+    scheduler.flush()
+    expect(stuck).toHaveLength(0)
+    scheduler.maxFrames = Number.POSITIVE_INFINITY
+    scheduler.schedule(() => {}, 100_000)
+    scheduler.flush()
+    expect(stuck).toMatchObject([
+      { type: 'handler-stuck', elapsedMs: 30_000, message: { id: 'h', payload: 'hang' } },
+    ])
+    expect(signal?.aborted).toBe(false)
+    const closing = bus.close({ timeoutMs: 1_000 })
+    scheduler.flush()
+    await closing
+    expect(signal?.aborted).toBe(true)
   })
 })
