@@ -4,7 +4,8 @@
  * Values that arrive while the reader is busy wait in a queue; the Bus's streams bound it by
  * their in-flight limit (a delivery stays unsettled until the reader settles it, so the transport
  * stops sending). Leaving the loop (`break`, `return`, a throw) unsubscribes; an error of the
- * stream is thrown from the loop; completion ends it. Internal to core.
+ * stream is thrown from the loop; completion ends it. One `next()` at a time is expected (as
+ * `for await` does). Internal to core.
  */
 import type { Observable, Subscription } from 'rxjs'
 
