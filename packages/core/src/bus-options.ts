@@ -219,7 +219,8 @@ export interface BusOptions {
   readonly deadLetterTopic?: (topic: string) => string
   /**
    * Report a handler still running after this many ms with a `handler-stuck` event, once per
-   * delivery, without cancelling it (`timeoutMs` cancels). Default 60,000; `0` or `false`: never.
+   * delivery, without cancelling it (`timeoutMs` cancels; handlers whose `timeoutMs` is not longer
+   * are not watched). Default 60,000; `0` or `false`: never.
    */
   readonly stuckAfterMs?: number | false
   /**

@@ -51,6 +51,8 @@ export class HandlerRun implements HandlerSubscription {
   #oldestWatched: Job | undefined
   #newestWatched: Job | undefined
   #stuckTimer: Subscription | undefined
+  /** `stuckAfterMs`, or 0 when `timeoutMs` ends every attempt sooner (nothing can be stuck). */
+  readonly #stuckAfterMs: number
   #settling = 0
   /** The last settle promise seen fulfilled (see `#settle`). */
   #fulfilled: Promise<void> | undefined
@@ -79,6 +81,9 @@ export class HandlerRun implements HandlerSubscription {
     this.#runtime = runtime
     this.#chain = chain.run
     this.#direct = chain.direct
+    const { stuckAfterMs } = runtime
+    this.#stuckAfterMs =
+      options.timeoutMs !== undefined && options.timeoutMs <= stuckAfterMs ? 0 : stuckAfterMs
     this.#onEnd = onEnd
     this.#scope = { topic, group: this.group, watched: new Set(), abortedBy: undefined }
     this.#executor = new KeyedExecutor(options.concurrency, keyOf, this.#start)
@@ -207,7 +212,7 @@ export class HandlerRun implements HandlerSubscription {
 
   /** Starts watching an asynchronous job for `stuckAfterMs`; one timer per handler at most. */
   #watch(job: Job): void {
-    const after = this.#runtime.stuckAfterMs
+    const after = this.#stuckAfterMs
     if (after <= 0) return
     job.since = this.#runtime.scheduler.now()
     job.isWatched = true
@@ -233,7 +238,8 @@ export class HandlerRun implements HandlerSubscription {
   /** Reports jobs running for `stuckAfterMs` or longer (once each), then re-arms for the next one due. */
   readonly #sweep = (): void => {
     this.#stuckTimer = undefined
-    const { scheduler, stuckAfterMs } = this.#runtime
+    const { scheduler } = this.#runtime
+    const stuckAfterMs = this.#stuckAfterMs
     const now = scheduler.now()
     let nextDue: number | undefined
     let job = this.#oldestWatched

@@ -358,6 +358,22 @@ describe('stuck handlers', () => {
     expect(ofType(quick.events, 'handler-stuck')).toHaveLength(0)
   })
 
+  it('does not watch handlers whose timeoutMs ends them before stuckAfterMs', async () => {
+    const { bus, events, scheduler, transport } = setup({ stuckAfterMs: 1_000 })
+    const topic = uniqueTopic()
+    let started = false
+    bus.handle(topic, { group: 'g', timeoutMs: 1_000, retry: false }, () => {
+      started = true
+      return never()
+    })
+    await bus.publish(topic, 1)
+    await waitFor(() => started, 'handler started')
+    advanceTo(scheduler, 5_000)
+    await waitFor(() => transport.settlements.length === 1, 'timed out and settled')
+    expect(ofType(events, 'handler-failed')[0]?.error.name).toBe('TimeoutError')
+    expect(ofType(events, 'handler-stuck')).toHaveLength(0)
+  })
+
   it('refuses a negative stuckAfterMs with ConfigError', () => {
     expect(() => new Bus(new StubTransport(), { stuckAfterMs: -1 })).toThrow(/stuckAfterMs/)
   })
