@@ -181,7 +181,7 @@ export type BusEvent =
       readonly reason?: Error
     }
   | {
-      /** A handler has been running for `elapsedMs` ≥ `stuckAfterMs`; reported once per delivery, not cancelled. */
+      /** A handler has been running for at least `elapsedMs` ≥ `stuckAfterMs`; reported once per delivery, not cancelled. */
       readonly type: 'handler-stuck'
       readonly message: Message<unknown>
       readonly group: string | undefined
@@ -220,7 +220,9 @@ export interface BusOptions {
   /**
    * Report a handler still running after this many ms with a `handler-stuck` event, once per
    * delivery, without cancelling it (`timeoutMs` cancels; handlers whose `timeoutMs` is not longer
-   * are not watched). Default 60,000; `0` or `false`: never.
+   * are not watched). Default 60,000; `0` or `false`: never. On the real-time scheduler a report
+   * comes between `stuckAfterMs` and about 1.25 × `stuckAfterMs` (never earlier); `elapsedMs` is a
+   * lower bound.
    */
   readonly stuckAfterMs?: number | false
   /**

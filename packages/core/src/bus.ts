@@ -7,7 +7,7 @@
  * broker only through the SPI in `transport.ts`, so it behaves the same on every transport.
  * It does not choose or configure a transport (see `@switchyard/di`).
  */
-import { catchError, defer, EMPTY, type Observable, throwError } from 'rxjs'
+import { defer, type Observable } from 'rxjs'
 import { toAsyncIterable } from './async-iterable.js'
 import { asEncodeError, checkHandleOptions, checkMiddleware, subscribeOptionsOf } from './bus-checks.js'
 import type {
@@ -27,7 +27,7 @@ import type {
 import { BusRuntime } from './bus-runtime.js'
 import { type DeadLetter, type DeadLetterDelivery, readDeadLetter } from './dead-letter.js'
 import { decodeDeliveries } from './decode-deliveries.js'
-import { CancelledError, ConfigError, isSwitchyardError } from './errors.js'
+import { CancelledError, ConfigError } from './errors.js'
 import { HandlerRun } from './handler-subscription.js'
 import { SwitchyardHeaders } from './headers.js'
 import type { Delivery, OutgoingMessage } from './message.js'
@@ -40,11 +40,6 @@ const contentTypeHeader = SwitchyardHeaders.contentType
 const noTopicYet: unique symbol = Symbol('no topic validated yet')
 /** Default wait of `close()` for consume streams' handed-out deliveries (as for handlers). */
 const defaultDrainTimeoutMs = 10_000
-
-/** Ends a Bus stream quietly when the transport was closed on purpose (its streams then error with `TransportClosedError`). */
-function completeOnClose<T>(error: unknown): Observable<T> {
-  return isSwitchyardError(error, 'TransportClosedError') ? EMPTY : throwError(() => error)
-}
 
 function badOption(field: string, issue: string): never {
   throw new ConfigError('publish options', [`${field} ${issue}`], { context: { field } })
@@ -215,10 +210,7 @@ export class Bus {
       const codec = (options.codec ?? this.#runtime.codec) as Codec<T>
       return this.transport
         .subscribe(topic, subscribe)
-        .pipe(
-          catchError(completeOnClose<Delivery>),
-          decodeDeliveries(this.#runtime, codec, subscribe.group, options.deadLetterTopic),
-        )
+        .pipe(decodeDeliveries(this.#runtime, codec, subscribe.group, options.deadLetterTopic))
     })
   }
 
@@ -279,10 +271,7 @@ export class Bus {
       }
       return this.transport
         .subscribe(dlq, subscribe)
-        .pipe(
-          catchError(completeOnClose<Delivery>),
-          decodeDeliveries(this.#runtime, reader, subscribe.group, undefined),
-        )
+        .pipe(decodeDeliveries(this.#runtime, reader, subscribe.group, undefined))
     })
   }
 

@@ -5,7 +5,8 @@
  * It uses the same decode step as `handle` (`decodePayload`) and settles a payload the codec
  * rejects with the same `dead-letter` outcome (`BusRuntime.settleOutcome`): dead-lettered with the
  * reason, then acked, after a `decode-failed` event; never passed on, never an error of the
- * stream. A message that already is a dead letter is dropped instead of dead-lettered again.
+ * stream. The stream completes (rather than errors) when the transport ends it with
+ * `TransportClosedError`, i.e. was closed on purpose. A message that already is a dead letter is dropped instead of dead-lettered again.
  * Async codecs are awaited without reordering. Each stream has a `ConsumeDrain`, so that
  * `bus.close()` can stop it gracefully: hand out nothing more, wait for the handed-out deliveries
  * to be settled, then complete. Internal to core; no retry or handler logic here.
@@ -15,7 +16,7 @@ import { isPromiseLike } from './bus-checks.js'
 import type { Codec } from './bus-options.js'
 import { type BusRuntime, withPayload } from './bus-runtime.js'
 import { ConsumeDrain } from './consume-drain.js'
-import { toError } from './errors.js'
+import { isSwitchyardError, toError } from './errors.js'
 import type { Delivery, Message, NackOptions } from './message.js'
 import { Outcome } from './middleware.js'
 import { decodePayload } from './policy-middleware.js'
@@ -122,8 +123,12 @@ export function decodeDeliveries<T>(
           }
         },
         error(error: unknown) {
-          if (tail === undefined) subscriber.error(error)
-          else void tail.then(() => subscriber.error(error))
+          // A transport closed on purpose ends its streams with TransportClosedError: complete then.
+          const end = isSwitchyardError(error, 'TransportClosedError')
+            ? () => subscriber.complete()
+            : () => subscriber.error(error)
+          if (tail === undefined) end()
+          else void tail.then(end)
         },
         complete() {
           if (tail === undefined) subscriber.complete()

@@ -26,13 +26,14 @@ export class Job implements HandleContext, HandlerContext {
   message: Message<unknown> | undefined
   /** `performance.now()` at start, only while `events$` is observed. */
   started = 0
-  /** `scheduler.now()` at start, for jobs that went asynchronous (stuck detection). */
-  since: number | undefined
+  /**
+   * While watched for stuck detection: start time in ms since the handler's clock base (kept
+   * small so that it stays a small integer, no heap number per job); -1 when not watched.
+   */
+  since = -1
   /** Neighbours in the handler's list of watched (asynchronous, not yet reported) jobs. */
   prevWatched: Job | undefined
   nextWatched: Job | undefined
-  /** True while in that list. */
-  isWatched = false
   /** First failure time of this message id, once a failure was seen. */
   firstFailureAt: number | undefined
   #controller: AbortController | undefined

@@ -15,7 +15,7 @@
  * asynchronous), no AbortController unless someone reads `signal`, no promise reaction per
  * settlement when the transport settles synchronously.
  */
-import type { Subscription } from 'rxjs'
+import { asyncScheduler, type Subscription } from 'rxjs'
 import { type CheckedHandleOptions, isPromiseLike } from './bus-checks.js'
 import type { HandlerSubscription, StopOptions } from './bus-options.js'
 import type { BusRuntime } from './bus-runtime.js'
@@ -53,6 +53,12 @@ export class HandlerRun implements HandlerSubscription {
   #stuckTimer: Subscription | undefined
   /** `stuckAfterMs`, or 0 when `timeoutMs` ends every attempt sooner (nothing can be stuck). */
   readonly #stuckAfterMs: number
+  /** Scheduler time at start; watched jobs store their start relative to it (see `Job.since`). */
+  readonly #clockBase: number
+  /** Real-time scheduler: the sweep's tick interval (`stuckAfterMs / 8`); 0: exact stamps. */
+  readonly #granularity: number
+  /** The last sweep tick (or first watch) time, relative to `#clockBase`. */
+  #tick = 0
   #settling = 0
   /** The last settle promise seen fulfilled (see `#settle`). */
   #fulfilled: Promise<void> | undefined
@@ -82,8 +88,13 @@ export class HandlerRun implements HandlerSubscription {
     this.#chain = chain.run
     this.#direct = chain.direct
     const { stuckAfterMs } = runtime
+    this.#clockBase = runtime.scheduler.now()
     this.#stuckAfterMs =
       options.timeoutMs !== undefined && options.timeoutMs <= stuckAfterMs ? 0 : stuckAfterMs
+    this.#granularity =
+      runtime.scheduler === asyncScheduler && this.#stuckAfterMs > 0
+        ? Math.max(1, Math.floor(this.#stuckAfterMs / 8))
+        : 0
     this.#onEnd = onEnd
     this.#scope = { topic, group: this.group, watched: new Set(), abortedBy: undefined }
     this.#executor = new KeyedExecutor(options.concurrency, keyOf, this.#start)
@@ -182,7 +193,7 @@ export class HandlerRun implements HandlerSubscription {
   }
 
   #done(job: Job, outcome: HandlerOutcome): void {
-    if (job.isWatched) this.#unwatch(job)
+    if (job.since >= 0) this.#unwatch(job)
     const { delivery } = job
     switch (outcome?.kind) {
       case 'ack':
@@ -210,18 +221,32 @@ export class HandlerRun implements HandlerSubscription {
     this.#finish(job)
   }
 
-  /** Starts watching an asynchronous job for `stuckAfterMs`; one timer per handler at most. */
+  /**
+   * Starts watching an asynchronous job for `stuckAfterMs`; one timer per handler at most.
+   *
+   * On the real-time scheduler a job is stamped with the last tick of the sweep timer (which
+   * ticks every `stuckAfterMs / 8` while jobs are watched) instead of a clock read per call, which
+   * is measurable at millions of calls per second; on any other scheduler (a test's virtual time)
+   * it is stamped exactly.
+   */
   #watch(job: Job): void {
     const after = this.#stuckAfterMs
     if (after <= 0) return
-    job.since = this.#runtime.scheduler.now()
-    job.isWatched = true
+    if (this.#granularity > 0) {
+      if (this.#stuckTimer === undefined) {
+        this.#tick = this.#runtime.scheduler.now() - this.#clockBase
+        this.#stuckTimer = this.#runtime.scheduler.schedule(this.#sweep, this.#granularity)
+      }
+      job.since = this.#tick
+    } else {
+      job.since = this.#runtime.scheduler.now() - this.#clockBase
+      this.#stuckTimer ??= this.#runtime.scheduler.schedule(this.#sweep, after)
+    }
     const newest = this.#newestWatched
     job.prevWatched = newest
     if (newest === undefined) this.#oldestWatched = job
     else newest.nextWatched = job
     this.#newestWatched = job
-    this.#stuckTimer ??= this.#runtime.scheduler.schedule(this.#sweep, after)
   }
 
   #unwatch(job: Job): void {
@@ -232,21 +257,24 @@ export class HandlerRun implements HandlerSubscription {
     else next.prevWatched = prev
     job.prevWatched = undefined
     job.nextWatched = undefined
-    job.isWatched = false
+    job.since = -1
   }
 
-  /** Reports jobs running for `stuckAfterMs` or longer (once each), then re-arms for the next one due. */
+  /** Reports jobs running for `stuckAfterMs` or longer (once each), then re-arms while any is watched. */
   readonly #sweep = (): void => {
     this.#stuckTimer = undefined
     const { scheduler } = this.#runtime
-    const stuckAfterMs = this.#stuckAfterMs
-    const now = scheduler.now()
+    const now = scheduler.now() - this.#clockBase
+    // A tick stamp is up to one granularity before the real start: wait that much more, so that
+    // nothing is reported early, and report the elapsed time it is sure of.
+    const slack = this.#granularity
+    const threshold = this.#stuckAfterMs + slack
     let nextDue: number | undefined
     let job = this.#oldestWatched
     while (job !== undefined) {
-      const elapsedMs = now - (job.since as number)
-      if (elapsedMs < stuckAfterMs) {
-        nextDue = stuckAfterMs - elapsedMs
+      const stamped = now - job.since
+      if (stamped < threshold) {
+        nextDue = threshold - stamped
         break
       }
       const next = job.nextWatched
@@ -256,12 +284,18 @@ export class HandlerRun implements HandlerSubscription {
           type: 'handler-stuck',
           message: job.message ?? job.delivery.message,
           group: this.group,
-          elapsedMs,
+          elapsedMs: stamped - slack,
         })
       }
       job = next
     }
-    if (nextDue !== undefined && !this.#ended) this.#stuckTimer = scheduler.schedule(this.#sweep, nextDue)
+    if (nextDue === undefined || this.#ended) return
+    if (slack > 0) {
+      this.#tick = now
+      this.#stuckTimer = scheduler.schedule(this.#sweep, slack)
+    } else {
+      this.#stuckTimer = scheduler.schedule(this.#sweep, nextDue)
+    }
   }
 
   #finish(job: Job): void {

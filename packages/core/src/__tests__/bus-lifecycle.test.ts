@@ -237,3 +237,28 @@ describe('content-type', () => {
     ])
   })
 })
+
+describe('stuck handlers on the real-time scheduler', () => {
+  it('reports a stuck handler never before stuckAfterMs, with an elapsed time it is sure of', async () => {
+    const { bus } = setup({ stuckAfterMs: 40 })
+    const topic = uniqueTopic()
+    let startedAt = 0
+    let reportedAt = 0
+    let elapsedMs = -1
+    bus.events$.subscribe((e) => {
+      if (e.type !== 'handler-stuck') return
+      reportedAt = Date.now()
+      elapsedMs = e.elapsedMs
+    })
+    const sub = bus.handle(topic, { group: 'g' }, () => {
+      startedAt = Date.now()
+      return new Promise(() => {})
+    })
+    await sub.ready
+    await bus.publish(topic, 1)
+    await waitFor(() => elapsedMs >= 0, 'handler-stuck event')
+    expect(reportedAt - startedAt).toBeGreaterThanOrEqual(40)
+    expect(elapsedMs).toBeGreaterThanOrEqual(40)
+    expect(elapsedMs).toBeLessThanOrEqual(reportedAt - startedAt + 1)
+  })
+})
