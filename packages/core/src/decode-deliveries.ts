@@ -19,7 +19,7 @@ import { ConsumeDrain } from './consume-drain.js'
 import { isSwitchyardError, toError } from './errors.js'
 import type { Delivery, Message, NackOptions } from './message.js'
 import { Outcome } from './middleware.js'
-import { decodePayload } from './policy-middleware.js'
+import { decodeFailure, decodePayload } from './policy-middleware.js'
 
 /** A decoded view of a raw delivery; settling goes to the raw one and is counted for the drain. */
 class DecodedDelivery<T> implements Delivery<T> {
@@ -87,7 +87,7 @@ export function decodeDeliveries<T>(
       }
 
       const step = (raw: Delivery): Promise<void> | undefined => {
-        let decoded: T | Promise<T>
+        let decoded: T | PromiseLike<T>
         try {
           decoded = decodePayload(runtime, codec, raw.message)
         } catch (thrown) {
@@ -95,9 +95,9 @@ export function decodeDeliveries<T>(
           return undefined
         }
         if (isPromiseLike<T>(decoded)) {
-          return decoded.then(
+          return Promise.resolve(decoded).then(
             (value) => emit(raw, value),
-            (thrown: unknown) => rejected(raw, thrown),
+            (thrown: unknown) => rejected(raw, decodeFailure(runtime, raw.message, thrown)),
           )
         }
         emit(raw, decoded)

@@ -237,6 +237,50 @@ describe('the Bus steps', () => {
     expect(dead?.headers[SwitchyardHeaders.errorName]).toBe('DecodeError')
   })
 
+  it('dead-letters a payload an async codec rejects, in handle and consume, as a DecodeError', async () => {
+    const { bus, transport, events } = setup()
+    const asyncCodec = {
+      contentType: 'application/x-test',
+      encode: (value: string) => new TextEncoder().encode(value),
+      decode: (bytes: Uint8Array) => {
+        const text = new TextDecoder().decode(bytes)
+        return text === 'bad' ? Promise.reject(new Error('async refusal')) : Promise.resolve(text)
+      },
+    }
+    const topic = uniqueTopic()
+    const handled: string[] = []
+    bus.handle(topic, { group: 'g', retry: 5, codec: asyncCodec }, (m) => void handled.push(m.payload))
+    const consumed: string[] = []
+    bus.consume(topic, { group: 'c', codec: asyncCodec }).subscribe((d) => {
+      consumed.push(d.message.payload)
+      void d.ack()
+    })
+    await bus.publish(topic, 'bad', { codec: asyncCodec, id: 'b' })
+    await bus.publish(topic, 'good', { codec: asyncCodec, id: 'g' })
+    await waitFor(
+      () => transport.published.filter((m) => m.topic === `${topic}.dlq`).length === 2,
+      'two dead letters',
+    )
+    const dead = transport.published.filter((m) => m.topic === `${topic}.dlq`)
+    expect(
+      dead
+        .map((m) => [
+          m.id,
+          m.headers[SwitchyardHeaders.errorName],
+          m.headers[SwitchyardHeaders.originalGroup],
+        ])
+        .sort(),
+    ).toEqual([
+      ['b', 'DecodeError', 'c'],
+      ['b', 'DecodeError', 'g'],
+    ])
+    await waitFor(() => handled.length === 1 && consumed.length === 1, 'good one handled and consumed')
+    expect(handled).toEqual(['good'])
+    expect(consumed).toEqual(['good'])
+    expect(transport.settlements.filter((x) => x.op === 'nack')).toHaveLength(0)
+    expect(ofType(events, 'decode-failed')).toHaveLength(2)
+  })
+
   it('times out a handler on virtual time, aborting its signal, and counts it as a failure', async () => {
     const { bus, transport, scheduler } = setup()
     const topic = uniqueTopic()
