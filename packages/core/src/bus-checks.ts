@@ -7,6 +7,7 @@
 import type { Codec, ConsumeOptions, HandleOptions } from './bus-options.js'
 import { ConfigError, DecodeError, EncodeError } from './errors.js'
 import type { Message } from './message.js'
+import type { Middleware } from './middleware.js'
 import { type NormalisedRetry, normaliseRetry } from './retry.js'
 import { validateGroup, validateTopic } from './topic.js'
 import type { SubscribeOptions } from './transport.js'
@@ -111,4 +112,14 @@ export function isPromiseLike<T = unknown>(value: unknown): value is PromiseLike
     (typeof value === 'object' || typeof value === 'function') &&
     typeof (value as { then?: unknown }).then === 'function'
   )
+}
+
+/** Checks a `middleware` option: an array of functions `(next) => handler`. Returns it. */
+export function checkMiddleware(what: string, middleware: unknown): readonly Middleware[] {
+  if (!Array.isArray(middleware)) fail(what, 'middleware', 'must be an array of (next) => handler functions')
+  middleware.forEach((m, i) => {
+    if (typeof m !== 'function')
+      fail(what, `middleware[${i}]`, `must be a function (next) => handler, got ${typeof m}`)
+  })
+  return middleware as readonly Middleware[]
 }

@@ -8,6 +8,7 @@
  */
 import type { SchedulerLike } from 'rxjs'
 import type { Delivery, Message, OutgoingMessage } from './message.js'
+import type { Middleware } from './middleware.js'
 import type { SubscribeOptions } from './transport.js'
 
 /**
@@ -34,6 +35,11 @@ export interface PublishOptions<T = unknown> {
   readonly priority?: number
   /** Codec for this message (default: the Bus codec, JSON unless configured). */
   readonly codec?: Codec<T>
+  /**
+   * Cancels the publish if aborted before the message is handed to the transport: the promise
+   * then rejects with `CancelledError`. Once sent, the broker's answer is awaited regardless.
+   */
+  readonly signal?: AbortSignal
 }
 
 /** One entry of `publishBatch`. */
@@ -77,6 +83,11 @@ export interface HandleOptions<T = unknown> extends ConsumeOptions<T> {
   readonly timeoutMs?: number
   /** `false`: after the last attempt drop the message instead of dead-lettering it (not recommended). */
   readonly deadLetter?: boolean
+  /**
+   * Middleware of this handler only, run inside the Bus-wide `BusOptions.middleware` and outside
+   * the Bus's own steps (see `Middleware` for the order).
+   */
+  readonly middleware?: readonly Middleware[]
 }
 
 export interface HandlerContext {
@@ -100,9 +111,19 @@ export interface HandlerSubscription {
    * their ack/nack/dead-letter), aborts the `signal` of any still running, then unsubscribes.
    * Deliveries not started yet are not run: they stay unsettled and the broker delivers them
    * again after the unsubscribe (to another member of the group, or to the next subscriber).
-   * Idempotent.
+   * `signal` ends the wait early. Resolves once the Bus has unsubscribed from the transport's
+   * stream; the SPI's unsubscribe is synchronous, so broker-side work that follows it (Kafka's
+   * commit-and-leave, RabbitMQ's consumer cancel) is finished by `transport.close()`. Idempotent.
    */
-  stop(options?: { readonly timeoutMs?: number }): Promise<void>
+  stop(options?: StopOptions): Promise<void>
+}
+
+/** Options of `HandlerSubscription.stop`. */
+export interface StopOptions {
+  /** Longest wait for running handlers, in ms (default 10,000). */
+  readonly timeoutMs?: number
+  /** Aborting it ends the wait at once, as if `timeoutMs` had passed (running handlers' signals abort). */
+  readonly signal?: AbortSignal
 }
 
 /** Everything the Bus does, as a stream of events (for metrics, logs and tests). */
@@ -153,6 +174,20 @@ export type BusEvent =
       readonly error: Error
     }
   | {
+      /** Acknowledged without being handled: a `drop` outcome, `deadLetter: false`, or a dead letter that failed again (never re-dead-lettered). */
+      readonly type: 'dropped'
+      readonly message: Message<Uint8Array>
+      readonly group: string | undefined
+      readonly reason?: Error
+    }
+  | {
+      /** A handler has been running for at least `elapsedMs` ≥ `stuckAfterMs`; reported once per delivery, not cancelled. */
+      readonly type: 'handler-stuck'
+      readonly message: Message<unknown>
+      readonly group: string | undefined
+      readonly elapsedMs: number
+    }
+  | {
       /** A `handle` subscription's transport stream ended with an error (e.g. the transport closed); it is stopped. */
       readonly type: 'subscription-failed'
       readonly topic: string
@@ -160,20 +195,65 @@ export type BusEvent =
       readonly error: Error
     }
 
-/** Interception points for tracing (e.g. W3C `traceparent`) and metrics; all optional. */
+/**
+ * Interception points on the publish side (e.g. a W3C `traceparent` header). Handlers are wrapped
+ * with `BusOptions.middleware` instead (the former `aroundHandle` hook).
+ */
 export interface BusHooks {
   /** Called for every outgoing message; return it with extra headers (e.g. a trace context). */
   readonly beforePublish?: (message: OutgoingMessage) => OutgoingMessage
-  /** Wraps each handler call; call `next()` exactly once and return its promise (e.g. inside a span). */
-  readonly aroundHandle?: (message: Message<unknown>, next: () => Promise<void>) => Promise<void>
 }
 
 export interface BusOptions {
   /** Default codec (JSON). */
   readonly codec?: Codec<unknown>
   readonly hooks?: BusHooks
-  /** Scheduler for timers (backoff, timeouts); tests may pass a virtual-time scheduler. */
+  /**
+   * Middleware around every handler of this Bus, first = outermost (see `Middleware` for the
+   * full order). Replaces `hooks.aroundHandle`.
+   */
+  readonly middleware?: readonly Middleware[]
+  /** Scheduler for timers (backoff, timeouts, stuck detection); tests may pass a virtual-time scheduler. */
   readonly scheduler?: SchedulerLike
   /** Dead-letter topic for a topic (default `${topic}.dlq`). */
   readonly deadLetterTopic?: (topic: string) => string
+  /**
+   * Report a handler still running after this many ms with a `handler-stuck` event, once per
+   * delivery, without cancelling it (`timeoutMs` cancels; handlers whose `timeoutMs` is not longer
+   * are not watched). Default 60,000; `0` or `false`: never. On the real-time scheduler a report
+   * comes between `stuckAfterMs` and about 1.25 × `stuckAfterMs` (never earlier); `elapsedMs` is a
+   * lower bound.
+   */
+  readonly stuckAfterMs?: number | false
+  /**
+   * `true`: `bus.close()` also closes the transport. Default `false`: the Bus does not own a
+   * transport it was given, so close the transport yourself (whoever created it owns it).
+   */
+  readonly closeTransport?: boolean
 }
+
+/**
+ * Declaration-merging hook for a typed topic → payload map (no members by default).
+ *
+ * @example
+ * declare module '@switchyard/core' {
+ *   interface Register {
+ *     topics: { 'orders.created': Order }
+ *   }
+ * }
+ * // now bus.publish('orders.created', x) requires x: Order, and handle's message is Message<Order>
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by applications through declaration merging
+export interface Register {}
+
+/** The registered topic map (`Register['topics']`), or none. */
+export type RegisteredTopics = Register extends { readonly topics: infer M } ? M : Record<never, never>
+
+/** The names of the registered topics (`never` when nothing is registered). */
+export type RegisteredTopic = keyof RegisteredTopics & string
+
+/** `unknown` for a topic name that is not registered, `never` for one that is (used to pick the typed overload). */
+export type UnregisteredTopic<S extends string> = [S] extends [RegisteredTopic] ? never : unknown
+
+/** The payload type registered for topic `K`; `unknown` for a topic that is not registered. */
+export type TopicPayload<K extends string> = K extends keyof RegisteredTopics ? RegisteredTopics[K] : unknown

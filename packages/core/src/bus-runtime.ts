@@ -8,14 +8,22 @@
 import { asyncScheduler, type SchedulerLike, Subject } from 'rxjs'
 import type { BusEvent, BusHooks, BusOptions, Codec } from './bus-options.js'
 import { jsonCodec } from './codecs.js'
+import type { ConsumeDrain } from './consume-drain.js'
+import { isDeadLetter } from './dead-letter.js'
 import { TransportClosedError, toError } from './errors.js'
 import { SwitchyardHeaders } from './headers.js'
 import type { Delivery, Message, OutgoingMessage } from './message.js'
+import type { HandlerOutcome, Middleware } from './middleware.js'
 import { validateTopic } from './topic.js'
 import type { Transport } from './transport.js'
 
 /** Longest error message written to the dead-letter header. */
 const maxErrorMessage = 1000
+
+/** Default of `BusOptions.stuckAfterMs`. */
+export const defaultStuckAfterMs = 60_000
+/** Wait before trying again when the dead-letter topic cannot be resolved or published to. */
+const deadLetterRetryDelayMs = 1000
 
 /** Headers describing a delivery's state, not the message: dropped from dead-letter copies. */
 const deliveryStateHeaders: readonly string[] = [SwitchyardHeaders.attempt, SwitchyardHeaders.notBefore]
@@ -26,6 +34,13 @@ export class BusRuntime {
   readonly hooks: BusHooks
   readonly codec: Codec<unknown>
   readonly events = new Subject<BusEvent>()
+  /** Running `consume` / `deadLetters` streams, drained by `bus.close()`. */
+  readonly streams = new Set<ConsumeDrain>()
+  /** `BusOptions.middleware`: outermost steps of every handler chain. */
+  readonly middleware: readonly Middleware[]
+  /** Report handlers running longer than this (ms); 0: never. */
+  readonly stuckAfterMs: number
+  readonly closeTransport: boolean
   readonly #deadLetterTopic: ((topic: string) => string) | undefined
   closed = false
 
@@ -34,6 +49,9 @@ export class BusRuntime {
     this.scheduler = options.scheduler ?? asyncScheduler
     this.hooks = options.hooks ?? {}
     this.codec = options.codec ?? jsonCodec
+    this.middleware = options.middleware ?? []
+    this.stuckAfterMs = options.stuckAfterMs === false ? 0 : (options.stuckAfterMs ?? defaultStuckAfterMs)
+    this.closeTransport = options.closeTransport ?? false
     this.#deadLetterTopic = options.deadLetterTopic
   }
 
@@ -133,6 +151,59 @@ export class BusRuntime {
       this.emit({ type: 'dead-letter-failed', message: delivery.message, group, deadLetterTopic, error })
     }
     return this.settle(delivery, group, 'nack', retryDelayMs)
+  }
+
+  /**
+   * Settles `delivery` from `outcome` (see `HandlerOutcome`). A `dead-letter` outcome for a message
+   * that already is a dead letter is dropped instead (dead letters never cascade). Never rejects.
+   */
+  settleOutcome(
+    delivery: Delivery,
+    group: string | undefined,
+    outcome: HandlerOutcome,
+    firstFailureAt?: number,
+  ): Promise<void> {
+    switch (outcome.kind) {
+      case 'ack':
+        return this.settle(delivery, group, 'ack')
+      case 'retry':
+        return this.settle(delivery, group, 'nack', outcome.delayMs)
+      case 'drop':
+        return this.drop(delivery, group, outcome.reason)
+      default:
+        return this.#deadLetterOutcome(delivery, group, outcome.reason, outcome.topic, firstFailureAt)
+    }
+  }
+
+  /** Acks without handling, with a `dropped` event. Never rejects. */
+  drop(delivery: Delivery, group: string | undefined, reason: Error | undefined): Promise<void> {
+    if (this.events.observed) {
+      this.emit(
+        reason === undefined
+          ? { type: 'dropped', message: delivery.message, group }
+          : { type: 'dropped', message: delivery.message, group, reason },
+      )
+    }
+    return this.settle(delivery, group, 'ack')
+  }
+
+  #deadLetterOutcome(
+    delivery: Delivery,
+    group: string | undefined,
+    reason: Error,
+    explicit: string | undefined,
+    firstFailureAt: number | undefined,
+  ): Promise<void> {
+    if (isDeadLetter(delivery.message)) return this.drop(delivery, group, reason)
+    let topic: string
+    try {
+      topic = this.deadLetterTopicFor(delivery.message.topic, explicit)
+    } catch (thrown) {
+      return this.#deadLetterFailed(delivery, group, '', toError(thrown), deadLetterRetryDelayMs)
+    }
+    const { attempt } = delivery.message
+    const first = firstFailureAt ?? this.scheduler.now()
+    return this.deadLetter(delivery, group, topic, reason, attempt, first, deadLetterRetryDelayMs)
   }
 
   /** Acks or nacks (requeue, with an optional delay); a failure becomes a `settle-failed` event. */

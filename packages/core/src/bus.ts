@@ -8,7 +8,8 @@
  * It does not choose or configure a transport (see `@switchyard/di`).
  */
 import { defer, type Observable } from 'rxjs'
-import { asEncodeError, checkHandleOptions, subscribeOptionsOf } from './bus-checks.js'
+import { toAsyncIterable } from './async-iterable.js'
+import { asEncodeError, checkHandleOptions, checkMiddleware, subscribeOptionsOf } from './bus-checks.js'
 import type {
   BatchEntry,
   BusEvent,
@@ -19,19 +20,26 @@ import type {
   Handler,
   HandlerSubscription,
   PublishOptions,
+  RegisteredTopic,
+  TopicPayload,
+  UnregisteredTopic,
 } from './bus-options.js'
 import { BusRuntime } from './bus-runtime.js'
+import { type DeadLetter, type DeadLetterDelivery, readDeadLetter } from './dead-letter.js'
 import { decodeDeliveries } from './decode-deliveries.js'
-import { ConfigError } from './errors.js'
+import { CancelledError, ConfigError } from './errors.js'
 import { HandlerRun } from './handler-subscription.js'
 import { SwitchyardHeaders } from './headers.js'
 import type { Delivery, OutgoingMessage } from './message.js'
 import { nextMessageId } from './message-id.js'
+import { buildChain } from './policy-middleware.js'
 import { validateTopic } from './topic.js'
 import type { CloseOptions, Transport } from './transport.js'
 
 const contentTypeHeader = SwitchyardHeaders.contentType
 const noTopicYet: unique symbol = Symbol('no topic validated yet')
+/** Default wait of `close()` for consume streams' handed-out deliveries (as for handlers). */
+const defaultDrainTimeoutMs = 10_000
 
 function badOption(field: string, issue: string): never {
   throw new ConfigError('publish options', [`${field} ${issue}`], { context: { field } })
@@ -43,18 +51,25 @@ function badOption(field: string, issue: string): never {
  * **When to use:** always, in applications; use the raw `Transport` only to write an adapter.
  *
  * **Details:** `publish` resolves when the broker has durably accepted the message.
- * `consume` is a backpressured stream of decoded deliveries that you settle yourself. `handle`
- * settles for you: resolve → ack; throw → retry with backoff, then dead-letter (default topic
- * `<topic>.dlq`). A payload that fails to decode is dead-lettered at once, never retried.
- * `close()` stops every handler (draining) and then closes the transport.
+ * `consume` (or `messages`, for `for await`) is a backpressured stream of decoded deliveries that
+ * you settle yourself. `handle` settles for you from the outcome of its middleware chain:
+ * resolve → ack; throw → retry with backoff, then dead-letter (default topic `<topic>.dlq`). A
+ * payload that fails to decode is dead-lettered at once, never retried; a message that already is
+ * a dead letter is never dead-lettered again (read those with `deadLetters`). `close()` completes
+ * consume streams and stops every handler (draining); it closes the transport only with
+ * `closeTransport: true`.
  *
  * @example
- * const bus = new Bus(transport)
+ * const transport = new MemoryTransport()
+ * const bus = new Bus(transport, { middleware: [timing] })
  * await bus.publish('talent.registered', { id, title }, { key: id })
  * const sub = bus.handle('talent.registered', { group: 'mail', retry: { attempts: 5 } }, async (m) => {
  *   await sendWelcome(m.payload)
  * })
  * await sub.ready
+ * // at shutdown
+ * await bus.close()
+ * await transport.close()
  */
 export class Bus {
   /** The transport underneath (for `capabilities`, `status$` and `health()`). */
@@ -81,6 +96,30 @@ export class Bus {
       })
     }
     this.transport = transport
+    if (options.middleware !== undefined) checkMiddleware('Bus options', options.middleware)
+    const stuck = options.stuckAfterMs
+    if (
+      stuck !== undefined &&
+      stuck !== false &&
+      !(typeof stuck === 'number' && stuck >= 0 && Number.isFinite(stuck))
+    ) {
+      throw new ConfigError(
+        'Bus options',
+        [`stuckAfterMs must be a number >= 0 or false, got ${String(stuck)}`],
+        {
+          context: { field: 'stuckAfterMs' },
+        },
+      )
+    }
+    if (options.closeTransport !== undefined && typeof options.closeTransport !== 'boolean') {
+      throw new ConfigError(
+        'Bus options',
+        [`closeTransport must be a boolean, got ${String(options.closeTransport)}`],
+        {
+          context: { field: 'closeTransport' },
+        },
+      )
+    }
     this.#runtime = new BusRuntime(transport, options)
     this.events$ = this.#runtime.events.asObservable()
   }
@@ -89,9 +128,29 @@ export class Bus {
    * Encodes `payload` and publishes it to `topic`; resolves once the broker has durably accepted it.
    * Rejects with `InvalidTopicError`, `EncodeError` or `ConfigError` before anything is sent, or
    * with the transport's errors (`PublishError`, `BrokerUnavailableError`, `TransportClosedError`, …).
+   * With `options.signal` already aborted, rejects with `CancelledError` and sends nothing. When the
+   * topic is in the `Register` topic map, `payload` must have its registered type.
    */
-  publish<T>(topic: string, payload: T, options?: PublishOptions<T>): Promise<void> {
+  publish<K extends RegisteredTopic>(
+    topic: K,
+    payload: TopicPayload<K>,
+    options?: PublishOptions<TopicPayload<K>>,
+  ): Promise<void>
+  publish<T, S extends string = string>(
+    topic: S & UnregisteredTopic<S>,
+    payload: T,
+    options?: PublishOptions<T>,
+  ): Promise<void>
+  publish(topic: string, payload: unknown, options?: PublishOptions<unknown>): Promise<void> {
     if (this.#runtime.closed) return Promise.reject(this.#runtime.closedError('publish'))
+    if (options?.signal?.aborted) {
+      return Promise.reject(
+        new CancelledError(`Publishing to ${JSON.stringify(topic)}`, {
+          cause: options.signal.reason,
+          context: { topic },
+        }),
+      )
+    }
     let message: OutgoingMessage
     try {
       message = this.#outgoing(topic, payload, options, Date.now())
@@ -104,6 +163,7 @@ export class Bus {
   /**
    * Publishes several messages (any topics) in ONE transport call: much faster than awaiting
    * `publish` in a loop. Every entry is validated and encoded first; if one fails, nothing is sent.
+   * If any entry's `signal` is already aborted, rejects with `CancelledError` and sends nothing.
    */
   publishBatch(entries: readonly BatchEntry[]): Promise<void> {
     if (this.#runtime.closed) return Promise.reject(this.#runtime.closedError('publish'))
@@ -113,6 +173,12 @@ export class Bus {
     try {
       for (let i = 0; i < entries.length; i++) {
         const entry = entries[i] as BatchEntry
+        if (entry.signal?.aborted) {
+          throw new CancelledError(`Publishing a batch to ${JSON.stringify(entry.topic)}`, {
+            cause: entry.signal.reason,
+            context: { topic: entry.topic },
+          })
+        }
         messages[i] = this.#outgoing(entry.topic, entry.payload, entry, timestamp)
       }
     } catch (error) {
@@ -125,8 +191,11 @@ export class Bus {
   /**
    * A cold, backpressured stream of decoded deliveries; settle each one with `ack()`/`nack()`.
    * At most `inFlight` (default 64) deliveries are unsettled at once. Payloads that fail to decode
-   * are dead-lettered and acked (a `decode-failed` event), never emitted. The stream errors with
-   * `InvalidTopicError`, `ConfigError` or `TransportClosedError` when it cannot run.
+   * are dead-lettered and acked (a `decode-failed` event), never emitted — with the same decode and
+   * dead-letter steps as `handle`. The stream COMPLETES when the Bus is closed (or its transport is
+   * closed on purpose); unsettled deliveries then go back to the broker. It errors with
+   * `InvalidTopicError`, `ConfigError` or `TransportClosedError` (subscribed after `close()`) when it
+   * cannot run.
    *
    * @example
    * bus.consume<Order>('orders', { group: 'billing' })
@@ -146,11 +215,82 @@ export class Bus {
   }
 
   /**
+   * `consume` as an async iterable: `for await (const d of bus.messages(topic, options))`.
+   *
+   * **Details:** subscribes when the loop starts. Backpressure is the in-flight limit: at most
+   * `inFlight` deliveries are unsettled, so settle each one (`ack`/`nack`) as you go. Leaving the
+   * loop (`break`, `return`, a throw) unsubscribes, and the unsettled deliveries go back to the
+   * broker. The loop ends when the Bus is closed; stream errors are thrown from it.
+   *
+   * @example
+   * for await (const d of bus.messages<Order>('orders', { group: 'billing' })) {
+   *   await bill(d.message.payload)
+   *   await d.ack()
+   * }
+   */
+  messages<T = unknown>(topic: string, options: ConsumeOptions<T> = {}): AsyncIterable<Delivery<T>> {
+    return toAsyncIterable(this.consume(topic, options))
+  }
+
+  /**
+   * Reads the dead-letter topic of `topic` (the Bus rule, default `<topic>.dlq`, or
+   * `options.deadLetterTopic`): a backpressured stream of deliveries whose `message.payload` is a
+   * typed `DeadLetter` view (reason, original topic and group, attempts, times, raw bytes, and the
+   * value decoded with `options.codec` or the decode error). Nothing read here is ever
+   * dead-lettered again; settle each delivery yourself. Drains and completes when the Bus closes,
+   * like `consume`.
+   *
+   * **When to use:** audit handlers, alerting and replay tools; `handle` on a dead-letter topic
+   * cannot show you payloads that do not decode (it drops them with a `dropped` event).
+   *
+   * @example
+   * bus.deadLetters<Order>('orders', { group: 'audit' }).subscribe(async (d) => {
+   *   const { errorName, errorMessage, value, raw } = d.message.payload
+   *   await audit.record({ errorName, errorMessage, order: value, bytes: raw.length })
+   *   await d.ack()
+   * })
+   */
+  deadLetters<T = unknown>(
+    topic: string,
+    options: ConsumeOptions<T> = {},
+  ): Observable<DeadLetterDelivery<T>> {
+    return defer(() => {
+      if (this.#runtime.closed) throw this.#runtime.closedError(`read dead letters of ${topic}`)
+      const subscribe = subscribeOptionsOf('dead-letter options', options as ConsumeOptions<unknown>)
+      const dlq = this.#runtime.deadLetterTopicFor(topic, options.deadLetterTopic)
+      this.#checkTopic(dlq)
+      const codec = (options.codec ?? this.#runtime.codec) as Codec<T>
+      // Reading a dead letter never fails (a payload the codec refuses becomes `decodeError`), so
+      // the consume machinery never dead-letters anything read here.
+      const reader: Codec<DeadLetter<T>> = {
+        contentType: codec.contentType,
+        encode: () => {
+          throw new ConfigError('dead-letter reader', ['cannot publish DeadLetter views'])
+        },
+        decode: (_bytes, message) => readDeadLetter(message, codec),
+      }
+      return this.transport
+        .subscribe(dlq, subscribe)
+        .pipe(decodeDeliveries(this.#runtime, reader, subscribe.group, undefined))
+    })
+  }
+
+  /**
    * Runs `handler` for every message of `topic`, settling each delivery from the outcome (see the
    * class doc). Throws `InvalidTopicError`, `ConfigError` (naming the bad field) or
    * `TransportClosedError` at once; failures while running become `events$`.
    */
-  handle<T = unknown>(topic: string, options: HandleOptions<T>, handler: Handler<T>): HandlerSubscription {
+  handle<K extends RegisteredTopic>(
+    topic: K,
+    options: HandleOptions<TopicPayload<K>>,
+    handler: Handler<TopicPayload<K>>,
+  ): HandlerSubscription
+  handle<T = unknown, S extends string = string>(
+    topic: S & UnregisteredTopic<S>,
+    options: HandleOptions<T>,
+    handler: Handler<T>,
+  ): HandlerSubscription
+  handle<T>(topic: string, options: HandleOptions<T>, handler: Handler<T>): HandlerSubscription {
     if (this.#runtime.closed) throw this.#runtime.closedError(`handle ${topic}`)
     this.#checkTopic(topic)
     if (typeof handler !== 'function') {
@@ -160,22 +300,17 @@ export class Bus {
     }
     const checked = checkHandleOptions(options as HandleOptions<unknown>)
     const codec = (options.codec ?? this.#runtime.codec) as Codec<T>
-    const run: HandlerRun<T> = new HandlerRun(
-      this.#runtime,
-      topic,
-      checked,
-      codec,
-      options.deadLetterTopic,
-      handler,
-      (ended) => this.#handlers.delete(ended),
-    )
+    const own = options.middleware === undefined ? [] : checkMiddleware('handle options', options.middleware)
+    const chain = buildChain(this.#runtime, checked, codec, options.deadLetterTopic, own, handler)
+    const run = new HandlerRun(this.#runtime, topic, checked, chain, (ended) => this.#handlers.delete(ended))
     if (!run.ended) this.#handlers.add(run)
     return run
   }
 
   /**
-   * Stops every `handle` (draining, up to `timeoutMs`), then closes the transport with the same
-   * options and completes `events$`. Idempotent. Afterwards publish rejects and handle throws
+   * Completes every `consume`/`messages`/`deadLetters` stream, stops every `handle` (draining, up
+   * to `timeoutMs`), then — only with `closeTransport: true` — closes the transport with the same
+   * options, and completes `events$`. Idempotent. Afterwards publish rejects and handle throws
    * `TransportClosedError`.
    */
   close(options: CloseOptions = {}): Promise<void> {
@@ -187,9 +322,12 @@ export class Bus {
     this.#runtime.closed = true
     const timeoutMs = options.drain === false ? 0 : options.timeoutMs
     const stop = timeoutMs === undefined ? {} : { timeoutMs }
-    await Promise.all([...this.#handlers].map((run) => run.stop(stop)))
+    await Promise.all([
+      ...[...this.#handlers].map((run) => run.stop(stop)),
+      ...[...this.#runtime.streams].map((stream) => stream.drain(timeoutMs ?? defaultDrainTimeoutMs)),
+    ])
     try {
-      await this.transport.close(options)
+      if (this.#runtime.closeTransport) await this.transport.close(options)
     } finally {
       this.#runtime.events.complete()
     }
@@ -258,7 +396,8 @@ export class Bus {
         if (typeof value !== 'string') badOption(`headers.${name}`, `must be a string, got ${typeof value}`)
         own[name] = value
       }
-      own[contentTypeHeader] = codec.contentType
+      // The user's own content-type wins (e.g. a charset parameter); the codec's fills it in otherwise.
+      own[contentTypeHeader] ??= codec.contentType
       all = own
     }
     const message: { -readonly [K in keyof OutgoingMessage]: OutgoingMessage[K] } = {

@@ -2,28 +2,36 @@
  * `decodeDeliveries`: the RxJS operator behind `Bus.consume`, turning raw deliveries into decoded
  * ones in arrival order.
  *
- * A payload the codec rejects is dead-lettered with the reason, then acked, and a
- * `decode-failed` event is emitted; it is never passed on and never errors the stream. Async
- * codecs are awaited without reordering. Internal to core; no retry or handler logic here.
+ * It uses the same decode step as `handle` (`decodePayload`) and settles a payload the codec
+ * rejects with the same `dead-letter` outcome (`BusRuntime.settleOutcome`): dead-lettered with the
+ * reason, then acked, after a `decode-failed` event; never passed on, never an error of the
+ * stream. The stream completes (rather than errors) when the transport ends it with
+ * `TransportClosedError`, i.e. was closed on purpose. A message that already is a dead letter is dropped instead of dead-lettered again.
+ * Async codecs are awaited without reordering. Each stream has a `ConsumeDrain`, so that
+ * `bus.close()` can stop it gracefully: hand out nothing more, wait for the handed-out deliveries
+ * to be settled, then complete. Internal to core; no retry or handler logic here.
  */
-import { Observable, type OperatorFunction } from 'rxjs'
-import { asDecodeError, isPromiseLike } from './bus-checks.js'
+import { Observable, type OperatorFunction, type Subscription } from 'rxjs'
+import { isPromiseLike } from './bus-checks.js'
 import type { Codec } from './bus-options.js'
 import { type BusRuntime, withPayload } from './bus-runtime.js'
-import type { DecodeError } from './errors.js'
+import { ConsumeDrain } from './consume-drain.js'
+import { isSwitchyardError, toError } from './errors.js'
 import type { Delivery, Message, NackOptions } from './message.js'
+import { Outcome } from './middleware.js'
+import { decodeFailure, decodePayload } from './policy-middleware.js'
 
-/** How long to wait before trying again when the dead-letter publish itself fails. */
-const deadLetterRetryDelayMs = 1000
-
-/** A decoded view of a raw delivery; settling goes to the raw one. */
+/** A decoded view of a raw delivery; settling goes to the raw one and is counted for the drain. */
 class DecodedDelivery<T> implements Delivery<T> {
   readonly message: Message<T>
   readonly #raw: Delivery
+  readonly #drain: ConsumeDrain
+  #counted = false
 
-  constructor(message: Message<T>, raw: Delivery) {
+  constructor(message: Message<T>, raw: Delivery, drain: ConsumeDrain) {
     this.message = message
     this.#raw = raw
+    this.#drain = drain
   }
 
   get settled(): boolean {
@@ -31,11 +39,19 @@ class DecodedDelivery<T> implements Delivery<T> {
   }
 
   ack(): Promise<void> {
-    return this.#raw.ack()
+    return this.#count(this.#raw.ack())
   }
 
   nack(options?: NackOptions): Promise<void> {
-    return this.#raw.nack(options)
+    return this.#count(this.#raw.nack(options))
+  }
+
+  #count(settled: Promise<void>): Promise<void> {
+    if (!this.#counted) {
+      this.#counted = true
+      this.#drain.settling(settled)
+    }
+    return settled
   }
 }
 
@@ -46,40 +62,45 @@ export function decodeDeliveries<T>(
   group: string | undefined,
   deadLetterTopic: string | undefined,
 ): OperatorFunction<Delivery, Delivery<T>> {
-  const rejected = (raw: Delivery, error: DecodeError): void => {
-    if (runtime.observed) runtime.emit({ type: 'decode-failed', message: raw.message, error })
-    let topic: string
-    try {
-      topic = runtime.deadLetterTopicFor(raw.message.topic, deadLetterTopic)
-    } catch {
-      // Only a custom `deadLetterTopic` rule can produce an invalid name: give the message back.
-      void runtime.settle(raw, group, 'nack', deadLetterRetryDelayMs)
-      return
-    }
-    const now = runtime.scheduler.now()
-    void runtime.deadLetter(raw, group, topic, error, raw.message.attempt, now, deadLetterRetryDelayMs)
-  }
-
   return (source) =>
     new Observable<Delivery<T>>((subscriber) => {
       // The last asynchronous decode still running; later deliveries queue behind it.
       let tail: Promise<void> | undefined
+      let upstream: Subscription | undefined
+      const drain = new ConsumeDrain(runtime, () => {
+        upstream?.unsubscribe()
+        subscriber.complete()
+      })
+
+      const emit = (raw: Delivery, value: T): void => {
+        // Draining: leave it unsettled; the unsubscribe at the end gives it back to the broker.
+        if (drain.draining) return
+        drain.handedOut()
+        subscriber.next(new DecodedDelivery(withPayload(raw.message, value), raw, drain))
+      }
+
+      const rejected = (raw: Delivery, thrown: unknown): void => {
+        drain.handedOut()
+        drain.settling(
+          runtime.settleOutcome(raw, group, Outcome.deadLetter(toError(thrown), deadLetterTopic)),
+        )
+      }
 
       const step = (raw: Delivery): Promise<void> | undefined => {
-        let decoded: T | Promise<T>
+        let decoded: T | PromiseLike<T>
         try {
-          decoded = codec.decode(raw.message.payload, raw.message)
+          decoded = decodePayload(runtime, codec, raw.message)
         } catch (thrown) {
-          rejected(raw, asDecodeError(thrown, raw.message))
+          rejected(raw, thrown)
           return undefined
         }
         if (isPromiseLike<T>(decoded)) {
           return Promise.resolve(decoded).then(
-            (value) => subscriber.next(new DecodedDelivery(withPayload(raw.message, value), raw)),
-            (thrown: unknown) => rejected(raw, asDecodeError(thrown, raw.message)),
+            (value) => emit(raw, value),
+            (thrown: unknown) => rejected(raw, decodeFailure(runtime, raw.message, thrown)),
           )
         }
-        subscriber.next(new DecodedDelivery(withPayload(raw.message, decoded), raw))
+        emit(raw, decoded)
         return undefined
       }
 
@@ -90,8 +111,9 @@ export function decodeDeliveries<T>(
         tail = settled
       }
 
-      return source.subscribe({
+      upstream = source.subscribe({
         next(raw) {
+          if (drain.draining) return
           if (runtime.observed) runtime.emit({ type: 'delivered', message: raw.message, group })
           if (tail === undefined) {
             const running = step(raw)
@@ -101,13 +123,21 @@ export function decodeDeliveries<T>(
           }
         },
         error(error: unknown) {
-          if (tail === undefined) subscriber.error(error)
-          else void tail.then(() => subscriber.error(error))
+          // A transport closed on purpose ends its streams with TransportClosedError: complete then.
+          const end = isSwitchyardError(error, 'TransportClosedError')
+            ? () => subscriber.complete()
+            : () => subscriber.error(error)
+          if (tail === undefined) end()
+          else void tail.then(end)
         },
         complete() {
           if (tail === undefined) subscriber.complete()
           else void tail.then(() => subscriber.complete())
         },
       })
+      return () => {
+        drain.detach()
+        upstream?.unsubscribe()
+      }
     })
 }

@@ -1,32 +1,31 @@
 /**
  * `HandlerRun`: one running `Bus.handle` — the `HandlerSubscription` it returns.
  *
- * Per delivery: decode, wait for a slot (`KeyedExecutor`: concurrency bound, serial per key),
- * call the handler (through `hooks.aroundHandle` and the timeout), then settle from the outcome:
- * resolve → ack; failure with attempts left → nack with backoff delay; otherwise dead-letter,
- * then ack. Decode failures are dead-lettered at once. `stop()` drains: deliveries not started
- * yet stay unsettled and go back to the broker on unsubscribe (redelivered, no attempt counted),
- * running handlers are awaited up to the timeout, then their signals abort. Internal to core: the
- * public surface is `HandlerSubscription` in `bus-options.ts`.
+ * Per delivery: wait for a slot (`KeyedExecutor`: concurrency bound, serial per key), run the
+ * middleware chain (`policy-middleware.ts`: user middleware, dead-letter, retry, decode,
+ * timeout, handler), then settle from its `HandlerOutcome`: ack, nack with delay, drop, or
+ * dead-letter then ack. Handlers that go asynchronous are watched for `stuckAfterMs`.
+ * `stop()` drains: deliveries not started yet stay unsettled and go back to the broker on
+ * unsubscribe (redelivered, no attempt counted), running handlers are awaited up to the timeout
+ * (or the stop signal), then their signals abort. Internal to core: the public surface is
+ * `HandlerSubscription` in `bus-options.ts`.
  *
- * Hot-path rule: no event objects unless `events$` is observed, no timers unless `timeoutMs`,
- * no AbortController unless the handler reads `context.signal`, no promise reaction per
+ * Hot-path rule: no event objects unless `events$` is observed, no timers unless `timeoutMs`
+ * (stuck detection keeps at most one timer per handler, armed only while a handler is
+ * asynchronous), no AbortController unless someone reads `signal`, no promise reaction per
  * settlement when the transport settles synchronously.
  */
-import type { Subscription } from 'rxjs'
-import { asDecodeError, type CheckedHandleOptions, isPromiseLike } from './bus-checks.js'
-import type { Codec, Handler, HandlerSubscription } from './bus-options.js'
-import { type BusRuntime, withPayload } from './bus-runtime.js'
-import { isSwitchyardError, TimeoutError, toError } from './errors.js'
-import { Job, type Signals } from './handler-job.js'
+import { asyncScheduler, type Subscription } from 'rxjs'
+import { type CheckedHandleOptions, isPromiseLike } from './bus-checks.js'
+import type { HandlerSubscription, StopOptions } from './bus-options.js'
+import type { BusRuntime } from './bus-runtime.js'
+import { CancelledError, TimeoutError, toError } from './errors.js'
+import { Job, type JobScope } from './handler-job.js'
 import { KeyedExecutor } from './keyed-executor.js'
-import type { Delivery, Message } from './message.js'
-import { backoffDelay, shouldRetry } from './retry.js'
+import type { Delivery } from './message.js'
+import { type HandlerOutcome, type NextHandler, Outcome } from './middleware.js'
+import { deadLetterRetryDelayMs, type HandleChain, type PolicySteps } from './policy-middleware.js'
 
-/** Wait before trying again when the dead-letter publish itself fails. */
-const deadLetterRetryDelayMs = 1000
-/** Most message ids whose first-failure time is remembered per handler (oldest forgotten first). */
-const firstFailureLimit = 10_000
 /** Default upper bound of `stop()`. */
 const defaultStopTimeoutMs = 10_000
 
@@ -34,24 +33,39 @@ const noop = (): void => {}
 
 const keyOf = (job: Job): string | undefined => job.delivery.message.key
 
-export class HandlerRun<T> implements HandlerSubscription {
+export class HandlerRun implements HandlerSubscription {
   readonly topic: string
   readonly group: string | undefined
   readonly ready: Promise<void>
 
   readonly #runtime: BusRuntime
-  readonly #options: CheckedHandleOptions
-  readonly #handler: Handler<T>
-  readonly #codec: Codec<T>
-  readonly #deadLetterTopic: string | undefined
+  readonly #chain: NextHandler
+  readonly #direct: PolicySteps<unknown> | undefined
   readonly #onEnd: (run: HandlerSubscription) => void
   readonly #executor: KeyedExecutor<Job>
-  readonly #signals: Signals = { watched: new Set(), abortedBy: undefined }
-  /** First failure time per message id, as seen by this process (bounded; oldest dropped first). */
-  readonly #firstFailures = new Map<string, number>()
+  readonly #scope: JobScope
+  /**
+   * Jobs that went asynchronous and are not yet reported stuck, in start order: an intrusive
+   * list through `Job.prevWatched`/`nextWatched` (a Set would hash every job object).
+   */
+  #oldestWatched: Job | undefined
+  #newestWatched: Job | undefined
+  #stuckTimer: Subscription | undefined
+  /** `stuckAfterMs`, or 0 when `timeoutMs` ends every attempt sooner (nothing can be stuck). */
+  readonly #stuckAfterMs: number
+  /** Scheduler time at start; watched jobs store their start relative to it (see `Job.since`). */
+  readonly #clockBase: number
+  /** Real-time scheduler: the sweep's tick interval (`stuckAfterMs / 8`); 0: exact stamps. */
+  readonly #granularity: number
+  /** The last sweep tick (or first watch) time, relative to `#clockBase`. */
+  #tick = 0
   #settling = 0
   /** The last settle promise seen fulfilled (see `#settle`). */
   #fulfilled: Promise<void> | undefined
+  /** The latest settle promise not yet seen complete, and the deliveries sharing it. */
+  #last:
+    | { readonly promise: Promise<void>; readonly operation: 'ack' | 'nack'; readonly deliveries: Delivery[] }
+    | undefined
   #stopping = false
   #ended = false
   #isReady = false
@@ -65,19 +79,24 @@ export class HandlerRun<T> implements HandlerSubscription {
     runtime: BusRuntime,
     topic: string,
     options: CheckedHandleOptions,
-    codec: Codec<T>,
-    deadLetterTopic: string | undefined,
-    handler: Handler<T>,
+    chain: HandleChain,
     onEnd: (run: HandlerSubscription) => void,
   ) {
     this.topic = topic
     this.group = options.subscribe.group
     this.#runtime = runtime
-    this.#options = options
-    this.#handler = handler
-    this.#codec = codec
-    this.#deadLetterTopic = deadLetterTopic
+    this.#chain = chain.run
+    this.#direct = chain.direct
+    const { stuckAfterMs } = runtime
+    this.#clockBase = runtime.scheduler.now()
+    this.#stuckAfterMs =
+      options.timeoutMs !== undefined && options.timeoutMs <= stuckAfterMs ? 0 : stuckAfterMs
+    this.#granularity =
+      runtime.scheduler === asyncScheduler && this.#stuckAfterMs > 0
+        ? Math.max(1, Math.floor(this.#stuckAfterMs / 8))
+        : 0
     this.#onEnd = onEnd
+    this.#scope = { topic, group: this.group, watched: new Set(), abortedBy: undefined }
     this.#executor = new KeyedExecutor(options.concurrency, keyOf, this.#start)
     this.ready = new Promise<void>((resolve, reject) => {
       this.#resolveReady = resolve
@@ -106,8 +125,8 @@ export class HandlerRun<T> implements HandlerSubscription {
     return this.#ended
   }
 
-  stop(options: { readonly timeoutMs?: number } = {}): Promise<void> {
-    this.#stopped ??= this.#drain(options.timeoutMs ?? defaultStopTimeoutMs)
+  stop(options: StopOptions = {}): Promise<void> {
+    this.#stopped ??= this.#drain(options.timeoutMs ?? defaultStopTimeoutMs, options.signal)
     return this.#stopped
   }
 
@@ -119,190 +138,164 @@ export class HandlerRun<T> implements HandlerSubscription {
     if (this.#runtime.observed) {
       this.#runtime.emit({ type: 'delivered', message: delivery.message, group: this.group })
     }
-    this.#executor.push(new Job(delivery, this.#signals))
+    this.#executor.push(new Job(delivery, this.#scope))
   }
 
   readonly #start = (job: Job): void => {
     if (this.#runtime.observed) job.started = performance.now()
-    const raw = job.delivery.message
-    let decoded: T | Promise<T>
-    try {
-      decoded = this.#codec.decode(raw.payload, raw)
-    } catch (thrown) {
-      this.#failed(job, asDecodeError(thrown, raw))
-      return
-    }
-    if (isPromiseLike<T>(decoded)) {
-      Promise.resolve(decoded).then(
-        (value) => this.#invoke(job, value),
-        (thrown: unknown) => this.#failed(job, asDecodeError(thrown, raw)),
-      )
-    } else {
-      this.#invoke(job, decoded)
-    }
-  }
-
-  #invoke(job: Job, value: T): void {
-    const message = withPayload(job.delivery.message, value)
-    job.message = message
-    let result: unknown
-    if (this.#options.timeoutMs !== undefined || this.#runtime.hooks.aroundHandle !== undefined) {
-      result = this.#wrapped(job, message)
-    } else {
+    const direct = this.#direct
+    if (direct !== undefined) {
+      let outcome: HandlerOutcome | undefined
       try {
-        result = this.#handler(message, job)
+        outcome = direct.start(job, this.#doneLater)
       } catch (thrown) {
-        this.#failed(job, toError(thrown))
+        this.#escaped(job, thrown)
         return
       }
+      if (outcome === undefined) this.#watch(job)
+      else this.#done(job, outcome)
+      return
+    }
+    let result: HandlerOutcome | Promise<HandlerOutcome>
+    try {
+      result = this.#chain(job)
+    } catch (thrown) {
+      this.#escaped(job, thrown)
+      return
     }
     if (isPromiseLike(result)) {
+      this.#watch(job)
       result.then(
-        () => this.#succeeded(job),
-        (thrown: unknown) => this.#failed(job, toError(thrown)),
+        (outcome) => this.#done(job, outcome),
+        (thrown: unknown) => this.#escaped(job, thrown),
       )
     } else {
-      this.#succeeded(job)
+      this.#done(job, result)
     }
   }
 
-  /** The handler call through `aroundHandle` and the timeout. */
-  #wrapped(job: Job, message: Message<T>): Promise<void> {
-    const next = (): Promise<void> => this.#timed(job, message)
-    const around = this.#runtime.hooks.aroundHandle
-    if (around === undefined) return next()
-    try {
-      return Promise.resolve(around(message as Message<unknown>, next))
-    } catch (thrown) {
-      return Promise.reject(thrown)
-    }
-  }
+  readonly #doneLater = (job: Job, outcome: HandlerOutcome): void => this.#done(job, outcome)
 
-  #timed(job: Job, message: Message<T>): Promise<void> {
-    let result: unknown
-    try {
-      result = this.#handler(message, job)
-    } catch (thrown) {
-      return Promise.reject(thrown)
-    }
-    const timeoutMs = this.#options.timeoutMs
-    if (timeoutMs === undefined) return Promise.resolve(result).then(noop)
-    return new Promise<void>((resolve, reject) => {
-      const timer = this.#runtime.scheduler.schedule(() => {
-        const error = new TimeoutError(`The handler of topic ${JSON.stringify(this.topic)}`, timeoutMs, {
-          context: { topic: this.topic, ...(this.group === undefined ? {} : { group: this.group }) },
-        })
-        job.abort(error)
-        reject(error)
-      }, timeoutMs)
-      Promise.resolve(result).then(
-        () => {
-          timer.unsubscribe()
-          resolve()
-        },
-        (thrown: unknown) => {
-          timer.unsubscribe()
-          reject(thrown)
-        },
-      )
-    })
-  }
-
-  #succeeded(job: Job): void {
-    const { message } = job.delivery
-    if (this.#firstFailures.size > 0) this.#firstFailures.delete(message.id)
+  /** An error that no step turned into an outcome (a throwing user middleware): retried after 1 s. */
+  #escaped(job: Job, thrown: unknown): void {
+    const error = toError(thrown)
     if (this.#runtime.observed) {
       this.#runtime.emit({
-        type: 'handled',
-        message: job.message ?? message,
-        group: this.group,
-        durationMs: performance.now() - job.started,
-      })
-    }
-    this.#settle(job.delivery, 'ack', 0)
-    this.#finish(job)
-  }
-
-  #failed(job: Job, error: Error): void {
-    const { delivery } = job
-    const { message } = delivery
-    const runtime = this.#runtime
-    const attempt = message.attempt
-    const firstFailureAt = this.#noteFailure(message.id)
-    const decodeFailed = isSwitchyardError(error, 'DecodeError')
-    let retry = !decodeFailed && shouldRetry(this.#options.retry, attempt, error)
-    let delayMs = 0
-    let reason = error
-    if (retry) {
-      try {
-        delayMs = backoffDelay(this.#options.retry, attempt, error)
-      } catch (thrown) {
-        retry = false
-        reason = toError(thrown)
-      }
-    }
-    if (runtime.observed) {
-      if (decodeFailed) runtime.emit({ type: 'decode-failed', message, error })
-      runtime.emit({
         type: 'handler-failed',
-        message: job.message ?? message,
+        message: job.message ?? job.delivery.message,
         group: this.group,
         error,
-        willRetry: retry,
-        delayMs,
+        willRetry: true,
+        delayMs: deadLetterRetryDelayMs,
       })
     }
-    if (retry) {
-      this.#settle(delivery, 'nack', delayMs)
-    } else {
-      this.#firstFailures.delete(message.id)
-      if (!this.#options.deadLetter) {
+    this.#done(job, Outcome.retry(deadLetterRetryDelayMs, error))
+  }
+
+  #done(job: Job, outcome: HandlerOutcome): void {
+    if (job.since >= 0) this.#unwatch(job)
+    const { delivery } = job
+    switch (outcome?.kind) {
+      case 'ack':
+        if (this.#runtime.observed) {
+          this.#runtime.emit({
+            type: 'handled',
+            message: job.message ?? delivery.message,
+            group: this.group,
+            durationMs: performance.now() - job.started,
+          })
+        }
         this.#settle(delivery, 'ack', 0)
-      } else {
-        let topic: string | undefined
-        try {
-          topic = runtime.deadLetterTopicFor(message.topic, this.#deadLetterTopic)
-        } catch (thrown) {
-          if (runtime.observed) {
-            runtime.emit({
-              type: 'dead-letter-failed',
-              message,
-              group: this.group,
-              deadLetterTopic: '',
-              error: toError(thrown),
-            })
-          }
-          this.#settle(delivery, 'nack', deadLetterRetryDelayMs)
-        }
-        if (topic !== undefined) {
-          this.#track(
-            runtime.deadLetter(
-              delivery,
-              this.group,
-              topic,
-              reason,
-              attempt,
-              firstFailureAt,
-              deadLetterRetryDelayMs,
-            ),
-          )
-        }
-      }
+        break
+      case 'retry':
+        this.#settle(delivery, 'nack', outcome.delayMs)
+        break
+      case 'drop':
+      case 'dead-letter':
+        this.#track(this.#runtime.settleOutcome(delivery, this.group, outcome, job.firstFailureAt))
+        break
+      default:
+        this.#escaped(job, new TypeError(`a middleware returned ${String(outcome)}, not a HandlerOutcome`))
+        return
     }
     this.#finish(job)
   }
 
-  /** Records the first failure time of a message id (if new) and returns it. */
-  #noteFailure(id: string): number {
-    const known = this.#firstFailures.get(id)
-    if (known !== undefined) return known
-    const now = this.#runtime.scheduler.now()
-    if (this.#firstFailures.size >= firstFailureLimit) {
-      const oldest = this.#firstFailures.keys().next()
-      if (!oldest.done) this.#firstFailures.delete(oldest.value)
+  /**
+   * Starts watching an asynchronous job for `stuckAfterMs`; one timer per handler at most.
+   *
+   * On the real-time scheduler a job is stamped with the last tick of the sweep timer (which
+   * ticks every `stuckAfterMs / 8` while jobs are watched) instead of a clock read per call, which
+   * is measurable at millions of calls per second; on any other scheduler (a test's virtual time)
+   * it is stamped exactly.
+   */
+  #watch(job: Job): void {
+    const after = this.#stuckAfterMs
+    if (after <= 0) return
+    if (this.#granularity > 0) {
+      if (this.#stuckTimer === undefined) {
+        this.#tick = this.#runtime.scheduler.now() - this.#clockBase
+        this.#stuckTimer = this.#runtime.scheduler.schedule(this.#sweep, this.#granularity)
+      }
+      job.since = this.#tick
+    } else {
+      job.since = this.#runtime.scheduler.now() - this.#clockBase
+      this.#stuckTimer ??= this.#runtime.scheduler.schedule(this.#sweep, after)
     }
-    this.#firstFailures.set(id, now)
-    return now
+    const newest = this.#newestWatched
+    job.prevWatched = newest
+    if (newest === undefined) this.#oldestWatched = job
+    else newest.nextWatched = job
+    this.#newestWatched = job
+  }
+
+  #unwatch(job: Job): void {
+    const { prevWatched: prev, nextWatched: next } = job
+    if (prev === undefined) this.#oldestWatched = next
+    else prev.nextWatched = next
+    if (next === undefined) this.#newestWatched = prev
+    else next.prevWatched = prev
+    job.prevWatched = undefined
+    job.nextWatched = undefined
+    job.since = -1
+  }
+
+  /** Reports jobs running for `stuckAfterMs` or longer (once each), then re-arms while any is watched. */
+  readonly #sweep = (): void => {
+    this.#stuckTimer = undefined
+    const { scheduler } = this.#runtime
+    const now = scheduler.now() - this.#clockBase
+    // A tick stamp is up to one granularity before the real start: wait that much more, so that
+    // nothing is reported early, and report the elapsed time it is sure of.
+    const slack = this.#granularity
+    const threshold = this.#stuckAfterMs + slack
+    let nextDue: number | undefined
+    let job = this.#oldestWatched
+    while (job !== undefined) {
+      const stamped = now - job.since
+      if (stamped < threshold) {
+        nextDue = threshold - stamped
+        break
+      }
+      const next = job.nextWatched
+      this.#unwatch(job)
+      if (this.#runtime.observed) {
+        this.#runtime.emit({
+          type: 'handler-stuck',
+          message: job.message ?? job.delivery.message,
+          group: this.group,
+          elapsedMs: stamped - slack,
+        })
+      }
+      job = next
+    }
+    if (nextDue === undefined || this.#ended) return
+    if (slack > 0) {
+      this.#tick = now
+      this.#stuckTimer = scheduler.schedule(this.#sweep, slack)
+    } else {
+      this.#stuckTimer = scheduler.schedule(this.#sweep, nextDue)
+    }
   }
 
   #finish(job: Job): void {
@@ -311,7 +304,7 @@ export class HandlerRun<T> implements HandlerSubscription {
     if (this.#idle !== undefined) this.#checkIdle()
   }
 
-  /** Counts a dead-letter step (never rejects) so that `stop()` waits for it. */
+  /** Counts a settle step (never rejects) so that `stop()` waits for it. */
   #track(settling: Promise<void>): void {
     this.#settling++
     settling.then(this.#settled)
@@ -334,22 +327,33 @@ export class HandlerRun<T> implements HandlerSubscription {
       this.#settled()
       return
     }
+    // Before that, settlements sharing the latest promise share one reaction.
+    const last = this.#last
+    if (last !== undefined && last.promise === settled && last.operation === operation) {
+      last.deliveries.push(delivery)
+      return
+    }
+    const entry = { promise: settled, operation, deliveries: [delivery] }
+    this.#last = entry
     settled.then(
       () => {
+        if (this.#last === entry) this.#last = undefined
         if (settled instanceof Promise) this.#fulfilled = settled
-        this.#settled()
+        for (let i = 0; i < entry.deliveries.length; i++) this.#settled()
       },
       (thrown: unknown) => {
-        this.#settled()
-        if (this.#runtime.observed) {
-          const error = toError(thrown)
-          this.#runtime.emit({
-            type: 'settle-failed',
-            message: delivery.message,
-            group: this.group,
-            operation,
-            error,
-          })
+        if (this.#last === entry) this.#last = undefined
+        for (const failed of entry.deliveries) {
+          this.#settled()
+          if (this.#runtime.observed) {
+            this.#runtime.emit({
+              type: 'settle-failed',
+              message: failed.message,
+              group: this.group,
+              operation,
+              error: toError(thrown),
+            })
+          }
         }
       },
     )
@@ -364,12 +368,24 @@ export class HandlerRun<T> implements HandlerSubscription {
     if (this.#executor.running === 0 && this.#settling === 0) this.#idle?.()
   }
 
+  #stopWatching(): void {
+    this.#stuckTimer?.unsubscribe()
+    this.#stuckTimer = undefined
+    let job = this.#oldestWatched
+    while (job !== undefined) {
+      const next = job.nextWatched
+      this.#unwatch(job)
+      job = next
+    }
+  }
+
   #onStreamEnd(error: Error): void {
     if (this.#ended) return
     this.#ended = true
     this.#subscription = undefined
     if (!this.#isReady) this.#rejectReady(error)
     if (!this.#stopping) {
+      this.#stopWatching()
       if (this.#runtime.observed) {
         this.#runtime.emit({ type: 'subscription-failed', topic: this.topic, group: this.group, error })
       }
@@ -380,28 +396,41 @@ export class HandlerRun<T> implements HandlerSubscription {
     }
   }
 
-  async #drain(timeoutMs: number): Promise<void> {
+  async #drain(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     this.#stopping = true
     // Not started yet: left unsettled, given back to the broker by the unsubscribe below.
     this.#executor.takePending()
     if (this.#executor.running > 0 || this.#settling > 0) {
       await new Promise<void>((resolve) => {
-        const timer = this.#runtime.scheduler.schedule(() => {
-          const error = new TimeoutError('Stopping the handler', timeoutMs, {
-            context: { topic: this.topic },
-          })
-          this.#signals.abortedBy = error
-          for (const job of this.#signals.watched) job.abort(error)
-          this.#signals.watched.clear()
+        const giveUp = (error: Error): void => {
+          timer.unsubscribe()
+          signal?.removeEventListener('abort', onAbort)
+          this.#scope.abortedBy = error
+          for (const job of this.#scope.watched) job.abort(error)
+          this.#scope.watched.clear()
           resolve()
+        }
+        const onAbort = (): void =>
+          giveUp(
+            new CancelledError('Waiting for running handlers', {
+              cause: signal?.reason,
+              context: { topic: this.topic },
+            }),
+          )
+        const timer = this.#runtime.scheduler.schedule(() => {
+          giveUp(new TimeoutError('Stopping the handler', timeoutMs, { context: { topic: this.topic } }))
         }, timeoutMs)
         this.#idle = () => {
           timer.unsubscribe()
+          signal?.removeEventListener('abort', onAbort)
           resolve()
         }
+        if (signal?.aborted) onAbort()
+        else signal?.addEventListener('abort', onAbort, { once: true })
       })
       this.#idle = undefined
     }
+    this.#stopWatching()
     this.#ended = true
     this.#subscription?.unsubscribe()
     this.#subscription = undefined

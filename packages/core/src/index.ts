@@ -15,10 +15,18 @@ export type {
   HandlerContext,
   HandlerSubscription,
   PublishOptions,
+  Register,
+  RegisteredTopic,
+  RegisteredTopics,
   RetryPolicy,
+  StopOptions,
+  TopicPayload,
+  UnregisteredTopic,
 } from './bus-options.js'
 export { bytesCodec, formatIssues, jsonCodec, schemaCodec, stringCodec } from './codecs.js'
 export type { ConfigSecret } from './config-secret.js'
+export type { DeadLetter, DeadLetterDelivery } from './dead-letter.js'
+export { isDeadLetter, readDeadLetter } from './dead-letter.js'
 export type { ErrorContext, SwitchyardErrorName, SwitchyardErrorOptions } from './errors.js'
 export {
   AuthenticationError,
@@ -44,6 +52,8 @@ export {
 export type { SwitchyardHeaderName } from './headers.js'
 export { reservedHeaderPrefix, SwitchyardHeaders } from './headers.js'
 export type { Delivery, Message, NackOptions, OutgoingMessage, Settlement } from './message.js'
+export type { HandleContext, HandlerOutcome, Middleware, NextHandler } from './middleware.js'
+export { Outcome } from './middleware.js'
 export type { NormalisedRetry } from './retry.js'
 export { backoffDelay, normaliseRetry, retryDefaults, shouldRetry } from './retry.js'
 export { isPattern, topicMatches, validateGroup, validateTopic } from './topic.js'

@@ -52,7 +52,7 @@ export interface SwitchyardOptions<F extends readonly TransportFactory[] = reado
   readonly transport: TransportConfigOf<F[number] | typeof memoryTransport> | TransportSource | Transport
   /** Config store for live settings (`CONFIG_STORE`) and for `fromConfigStore`. Closed by `app.stop()`. */
   readonly configStore?: ConfigStore
-  /** Options of the `Bus` (codec, hooks, dead-letter topic naming, scheduler). */
+  /** Options of the `Bus` (codec, middleware, hooks, dead-letter topic naming, scheduler). The app closes the transport it created on `stop()`, so `closeTransport` is not needed. */
   readonly bus?: BusOptions
   /** Classes whose `@Handle` methods are subscribed on start; registered as container singletons. */
   readonly services?: readonly ServiceClass[]

@@ -391,22 +391,23 @@ describe('Bus.handle', () => {
     expect(toDlq(transport, topic)[0]?.headers[SwitchyardHeaders.errorRetryable]).toBe('true')
   })
 
-  it('wraps each call in hooks.aroundHandle', async () => {
+  it('wraps each call in the Bus middleware', async () => {
     const order: string[] = []
     const { bus, events } = setup({
-      hooks: {
-        aroundHandle: async (_m, next) => {
+      middleware: [
+        (next) => async (ctx) => {
           order.push('before')
-          await next()
-          order.push('after')
+          const outcome = await next(ctx)
+          order.push(`after ${outcome.kind}`)
+          return outcome
         },
-      },
+      ],
     })
     const topic = uniqueTopic()
     bus.handle(topic, { group: 'g' }, () => void order.push('handler'))
     await bus.publish(topic, 1)
     await waitFor(() => events.some((e) => e.type === 'handled'), 'handled')
-    expect(order).toEqual(['before', 'handler', 'after'])
+    expect(order).toEqual(['before', 'handler', 'after ack'])
   })
 
   it('stop() waits for the running handler and gives undelivered messages back', async () => {

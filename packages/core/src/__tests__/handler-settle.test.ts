@@ -110,4 +110,36 @@ describe('Bus.handle settlement', () => {
     expect(stopped).toBe(true)
     await bus.close()
   })
+
+  it('reports every ack that shared one rejected promise as settle-failed, and stop() still ends', async () => {
+    let fail: (error: Error) => void = () => {}
+    const shared = new Promise<void>((_resolve, reject) => {
+      fail = reject
+    })
+    shared.catch(() => {})
+    const bus = new Bus({
+      ...transportOf([]),
+      subscribe: (_topic, options) =>
+        new Observable<Delivery>((subscriber) => {
+          options?.onReady?.()
+          for (const id of ['a', 'b', 'c']) subscriber.next(deliveryOf(id, () => shared))
+        }),
+    })
+    const failed: string[] = []
+    bus.events$.subscribe((e) => {
+      if (e.type === 'settle-failed') failed.push(`${e.message.id}:${e.operation}:${e.error.message}`)
+    })
+    const run = bus.handle('t', { concurrency: 3 }, () => {})
+    await run.ready
+    let stopped = false
+    const stopping = run.stop({ timeoutMs: 5_000 }).then(() => {
+      stopped = true
+    })
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(stopped).toBe(false)
+    fail(new Error('channel gone'))
+    await stopping
+    expect(failed).toEqual(['a:ack:channel gone', 'b:ack:channel gone', 'c:ack:channel gone'])
+    await bus.close()
+  })
 })

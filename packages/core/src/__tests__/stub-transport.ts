@@ -5,7 +5,7 @@
  * not depend on it) and models no per-key ordering beyond FIFO; the contract suite runs the Bus
  * on the real transports.
  */
-import { Observable, type Subscriber } from 'rxjs'
+import { asyncScheduler, Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs'
 import {
   type Capabilities,
   type CloseOptions,
@@ -63,8 +63,16 @@ export class StubTransport implements Transport {
   failPublishTo: { topic: string; error: Error } | undefined
   readonly #topics = new Map<string, Map<string, Group>>()
   readonly #unsettled = new InFlightTracker()
-  readonly #timers = new Set<ReturnType<typeof setTimeout>>()
+  readonly #timers = new Set<Subscription>()
+  readonly #scheduler: SchedulerLike
+  /** Every settlement, in order: `ack`, or `nack` with its delay. */
+  readonly settlements: { readonly id: string; readonly op: 'ack' | 'nack'; readonly delayMs?: number }[] = []
   #closed = false
+
+  /** `scheduler` runs delayed redelivery (default: real time), so tests can use virtual time. */
+  constructor(options: { readonly scheduler?: SchedulerLike } = {}) {
+    this.#scheduler = options.scheduler ?? asyncScheduler
+  }
 
   connect(): Promise<void> {
     return this.#closed ? Promise.reject(this.#closedError('connect')) : Promise.resolve()
@@ -142,7 +150,7 @@ export class StubTransport implements Transport {
     this.#closed = true
     this.#status.set('closing')
     if (options.drain !== false) await this.#unsettled.whenIdle(options.timeoutMs ?? 10_000)
-    for (const timer of this.#timers) clearTimeout(timer)
+    for (const timer of this.#timers) timer.unsubscribe()
     for (const groups of this.#topics.values()) {
       for (const group of groups.values()) {
         for (const consumer of [...group.consumers]) consumer.subscriber.error(this.#closedError('consume'))
@@ -222,16 +230,20 @@ export class StubTransport implements Transport {
       isClosed: () => this.#closed,
       isDetached: () => consumer.detached,
       ack: async () => {
+        this.settlements.push({ id: m.id, op: 'ack' })
         release()
         this.#pump(group)
       },
       nack: async ({ requeue, delayMs }) => {
+        this.settlements.push(
+          delayMs === undefined ? { id: m.id, op: 'nack' } : { id: m.id, op: 'nack', delayMs },
+        )
         release()
         if (requeue) {
           const again = { message: m, attempt: entry.attempt + 1 }
           if (delayMs === undefined) group.queue.push(again)
           else {
-            const timer = setTimeout(() => {
+            const timer = this.#scheduler.schedule(() => {
               this.#timers.delete(timer)
               group.queue.push(again)
               this.#pump(group)
