@@ -111,9 +111,10 @@ export interface HandlerSubscription {
    * their ack/nack/dead-letter), aborts the `signal` of any still running, then unsubscribes.
    * Deliveries not started yet are not run: they stay unsettled and the broker delivers them
    * again after the unsubscribe (to another member of the group, or to the next subscriber).
-   * `signal` ends the wait early. Resolves once the Bus has unsubscribed from the transport's
-   * stream; the SPI's unsubscribe is synchronous, so broker-side work that follows it (Kafka's
-   * commit-and-leave, RabbitMQ's consumer cancel) is finished by `transport.close()`. Idempotent.
+   * `signal` ends the wait early. Resolves once the subscription has detached at the broker
+   * (Kafka's commit-and-leave, RabbitMQ's consumer cancel) on transports that can tell
+   * (`Transport.whenDetached`, every transport derived from a driver); on others, once the Bus has
+   * unsubscribed, and `transport.close()` finishes the broker-side work. Idempotent.
    */
   stop(options?: StopOptions): Promise<void>
 }

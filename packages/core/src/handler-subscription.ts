@@ -435,6 +435,9 @@ export class HandlerRun implements HandlerSubscription {
     this.#subscription?.unsubscribe()
     this.#subscription = undefined
     if (!this.#isReady) this.#rejectReady(this.#runtime.closedError(`wait for ${this.topic} to be ready`))
+    // The broker side of the unsubscribe (commit-and-leave, consumer cancel) finishes here, where
+    // the transport can tell; `stop()` resolves only after it.
+    await this.#runtime.transport.whenDetached?.()
     this.#onEnd(this)
   }
 }

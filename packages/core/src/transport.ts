@@ -193,6 +193,15 @@ export interface Transport {
    */
   subscribe(topic: string, options?: SubscribeOptions): Observable<Delivery>
 
+  /**
+   * Resolves once every stream unsubscribed so far has fully detached at the broker: settles
+   * started before the unsubscribe reached it and the consumer stopped (Kafka: offsets committed
+   * and the group left; RabbitMQ: consumer cancelled and channel closed). Unsubscribing an rxjs
+   * `Subscription` is synchronous; await this to know the broker saw it. Never rejects. Optional:
+   * every transport derived with `deriveTransport` has it; the `Bus` awaits it when present.
+   */
+  whenDetached?(): Promise<void>
+
   /** A snapshot of connection and subscription health; never throws for a broker outage. */
   health(): Promise<HealthReport>
 

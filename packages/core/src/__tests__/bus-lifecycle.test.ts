@@ -262,3 +262,32 @@ describe('stuck handlers on the real-time scheduler', () => {
     expect(elapsedMs).toBeLessThanOrEqual(reportedAt - startedAt + 1)
   })
 })
+
+describe('HandlerSubscription.stop and the broker side of the unsubscribe', () => {
+  it('resolves only after transport.whenDetached() resolves, where the transport has it', async () => {
+    const { transport, bus } = setup()
+    let detach: () => void = () => {}
+    let asked = 0
+    const detached = new Promise<void>((resolve) => {
+      detach = resolve
+    })
+    Object.assign(transport, {
+      whenDetached: () => {
+        asked++
+        return detached
+      },
+    })
+    const sub = bus.handle(uniqueTopic(), { group: 'g' }, () => undefined)
+    await sub.ready
+    let stopped = false
+    const stopping = sub.stop().then(() => {
+      stopped = true
+    })
+    await waitFor(() => asked === 1, 'stop asks the transport whether the consumer detached')
+    await Promise.resolve()
+    expect(stopped).toBe(false)
+    detach()
+    await stopping
+    expect(stopped).toBe(true)
+  })
+})
