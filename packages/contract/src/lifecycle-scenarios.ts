@@ -180,6 +180,64 @@ export function registerLifecycleScenarios(h: ContractHarness): void {
     h.testTimeout(40_000),
   )
 
+  it(
+    'reports a handler that never resolves with a handler-stuck event, once, and the other keys keep flowing',
+    async () => {
+      const [producer, consumer] = await h.pair()
+      const topic = h.topic('stuck')
+      const group = h.group()
+      const stuckAfterMs = 300
+      const bus = new Bus(consumer, { stuckAfterMs })
+      h.track({ close: () => bus.close({ drain: false }) })
+      const stuck: { id: string; elapsedMs: number }[] = []
+      const events = bus.events$.subscribe((event) => {
+        if (event.type === 'handler-stuck') stuck.push({ id: event.message.id, elapsedMs: event.elapsedMs })
+      })
+      h.track({ close: async () => events.unsubscribe() })
+      let release!: () => void
+      const never = new Promise<void>((resolve) => {
+        release = resolve
+      })
+      h.track({ close: async () => release() })
+      const handled: string[] = []
+      const sub = bus.handle(topic, { group, concurrency: 4 }, async (m) => {
+        if (m.key?.startsWith('stuck')) await never
+        handled.push(m.id)
+      })
+      await sub.ready
+      const hanging = createMessage(topic, { key: 'stuck', payload: '{}' })
+      const others = Array.from({ length: 3 }, (_, i) =>
+        createMessage(topic, { key: `ok${i}`, payload: '{}' }),
+      )
+      await producer.publish([hanging, ...others])
+
+      await h.waitFor(() => stuck.length > 0, {
+        timeoutMs: h.ms(10_000),
+        description: 'a handler-stuck event for the hanging handler',
+      })
+      await h.waitFor(() => others.every((m) => handled.includes(m.id)), {
+        timeoutMs: h.ms(10_000),
+        description: () => `the other keys handled, saw ${handled.length}`,
+      })
+      expect(stuck[0]?.id).toBe(hanging.id)
+      expect(stuck[0]?.elapsedMs).toBeGreaterThanOrEqual(stuckAfterMs)
+      // Reported once per delivery, however long it hangs: a second hanging message published
+      // now is reported at least `stuckAfterMs` later, by when the first has hung for twice that.
+      const later = createMessage(topic, { key: 'stuck', payload: '{}' })
+      const laterKey = createMessage(topic, { key: 'stuck-too', payload: '{}' })
+      await producer.publish([later, laterKey])
+      await h.waitFor(() => stuck.some((s) => s.id === laterKey.id), {
+        timeoutMs: h.ms(10_000),
+        description: 'a handler-stuck event for the second hanging handler',
+      })
+      expect(stuck.filter((s) => s.id === hanging.id)).toHaveLength(1)
+      // Same key as the first: held back behind it, so it never started and is not reported.
+      expect(stuck.some((s) => s.id === later.id)).toBe(false)
+      release()
+    },
+    h.testTimeout(30_000),
+  )
+
   const unreachable = h.options.unreachable
   if (unreachable !== undefined) {
     it('reports an unreachable broker within 5 s: connect and publish reject with BrokerUnavailableError, status$ shows it', async () => {
