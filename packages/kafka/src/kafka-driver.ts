@@ -235,7 +235,7 @@ export class KafkaDriver implements TransportDriver {
         topic,
         groupId: spec.group ?? `switchyard-ephemeral-${randomUUID()}`,
         ephemeral: spec.group === undefined,
-        fromBeginning: spec.group === undefined ? false : spec.fromBeginning || this.options.fromBeginning,
+        fromBeginning: spec.group !== undefined && spec.fromBeginning,
         prefetch: spec.prefetch,
       },
       sink,

@@ -6,8 +6,14 @@
  * the transport's policy (validation, in-flight limits, drain, status, reconnect, delay) is core's.
  * It does not retry, dead-letter or decode: the `Bus` in `@switchyard/core` does that on top.
  */
-import { type DeriveOptions, DriverTransport } from '@switchyard/core/spi'
+import {
+  type Delivery,
+  type DeriveOptions,
+  DriverTransport,
+  type SubscribeOptions,
+} from '@switchyard/core/spi'
 import type { Kafka as KafkaClient } from 'kafkajs'
+import type { Observable } from 'rxjs'
 import { KafkaDriver } from './kafka-driver.js'
 import { type KafkaTransportOptions, resolveKafkaOptions } from './options.js'
 
@@ -26,6 +32,8 @@ import { type KafkaTransportOptions, resolveKafkaOptions } from './options.js'
 export class KafkaTransport extends DriverTransport {
   /** The raw kafkajs client, as an escape hatch (its admin, producers and consumers are separate). */
   readonly client: KafkaClient
+  /** `fromBeginning` of a group subscription that does not say (the `fromBeginning` option). */
+  readonly #fromBeginning: boolean
 
   /** Throws `ConfigError` naming the field when an option is invalid. */
   constructor(options: KafkaTransportOptions, runtime: DeriveOptions = {}) {
@@ -33,5 +41,13 @@ export class KafkaTransport extends DriverTransport {
     const driver = new KafkaDriver(resolved, options.compressionCodecs)
     super(driver, { connectTimeoutMs: resolved.connectionTimeoutMs, ...runtime })
     this.client = driver.client
+    this.#fromBeginning = resolved.fromBeginning
+  }
+
+  /** See `Transport.subscribe`; a group that does not set `fromBeginning` gets the transport's default. */
+  override subscribe(topic: string, options: SubscribeOptions = {}): Observable<Delivery> {
+    const defaulted =
+      this.#fromBeginning && options.group !== undefined && options.fromBeginning === undefined
+    return super.subscribe(topic, defaulted ? { ...options, fromBeginning: true } : options)
   }
 }
