@@ -34,7 +34,7 @@ import kafkajs, {
   type Producer,
   type TopicMessages,
 } from 'kafkajs'
-import { Subject } from 'rxjs'
+import { type Observable, Subject } from 'rxjs'
 import { anyReachable } from './broker-probe.js'
 import { type ErrorSite, isStaleConnection, mapKafkaError } from './errors.js'
 import { GroupOffsetWriter } from './group-offsets.js'
@@ -88,7 +88,8 @@ export class KafkaDriver implements TransportDriver {
   })
   /** Key order is kept per partition here (tied to commits); delays are held by the core. */
   readonly features: DriverFeatures = { keyOrder: true, delay: false }
-  readonly events$ = new Subject<DriverEvent>()
+  readonly events$: Observable<DriverEvent>
+  readonly #events = new Subject<DriverEvent>()
   /** The raw kafkajs client, as an escape hatch. */
   readonly client: KafkaClient
   readonly options: ResolvedKafkaOptions
@@ -108,6 +109,7 @@ export class KafkaDriver implements TransportDriver {
 
   constructor(options: ResolvedKafkaOptions, codecs: KafkaTransportOptions['compressionCodecs']) {
     this.options = options
+    this.events$ = this.#events.asObservable()
     const o = options
     for (const [name, codec] of Object.entries(codecs ?? {})) {
       const type = compressionTypes[name as keyof typeof compressionTypes]
@@ -156,6 +158,11 @@ export class KafkaDriver implements TransportDriver {
       await this.#producer.connect()
     } catch (error) {
       throw this.#map(error, { operation: 'connect' })
+    }
+    // Closed while this attempt ran: `close()` may have disconnected before these connected.
+    if (this.#closed) {
+      await this.#disconnect()
+      return
     }
     this.#connected = true
     if (this.#monitor === undefined && !this.#closed) {
@@ -258,7 +265,11 @@ export class KafkaDriver implements TransportDriver {
     this.#closed = true
     this.#connected = false
     clearInterval(this.#monitor)
-    this.events$.complete()
+    this.#events.complete()
+    await this.#disconnect()
+  }
+
+  async #disconnect(): Promise<void> {
     await Promise.all([
       this.#producer.disconnect().catch(() => undefined),
       this.#admin.disconnect().catch(() => undefined),
@@ -276,9 +287,9 @@ export class KafkaDriver implements TransportDriver {
     if (active) {
       const first = this.#rebalancing.size === 0
       this.#rebalancing.add(source)
-      if (first) this.events$.next({ type: 'rebalancing' })
+      if (first) this.#events.next({ type: 'rebalancing' })
     } else if (this.#rebalancing.delete(source) && this.#rebalancing.size === 0) {
-      this.events$.next({ type: 'rebalanced' })
+      this.#events.next({ type: 'rebalanced' })
     }
   }
 
@@ -287,7 +298,7 @@ export class KafkaDriver implements TransportDriver {
     if (!this.#connected || this.#closed) return
     this.#connected = false
     this.#rebalancing.clear()
-    this.events$.next({ type: 'disconnected', error })
+    this.#events.next({ type: 'disconnected', error })
   }
 
   /**
