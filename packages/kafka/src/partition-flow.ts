@@ -34,10 +34,9 @@ export class PartitionFlow<R> {
   #activeKeys = new Set<string>()
   #next: number | undefined
   #heldCount = 0
-  #deferred = 0
   #inFlight = 0
 
-  /** Records taken for delivery and not yet settled, requeued or deferred. */
+  /** Records taken for delivery and not yet settled or requeued. */
   get inFlight(): number {
     return this.#inFlight
   }
@@ -50,11 +49,6 @@ export class PartitionFlow<R> {
   /** Records held back behind an unsettled record of the same key. */
   get heldCount(): number {
     return this.#heldCount
-  }
-
-  /** Records waiting for a delayed redelivery. */
-  get deferredCount(): number {
-    return this.#deferred
   }
 
   /** Offset after the last received record, if any was received. */
@@ -71,7 +65,7 @@ export class PartitionFlow<R> {
     this.#next = offset + 1
     const entry: FlowEntry<R> = { offset, key, record, attempt: 1, settled: false }
     this.#log.push(entry)
-    this.#enqueue(entry, false)
+    this.#enqueue(entry)
     return entry
   }
 
@@ -105,23 +99,6 @@ export class PartitionFlow<R> {
   }
 
   /**
-   * Redeliver later: the record keeps holding the commit point, but its key is released so later
-   * records of the key flow meanwhile (they may overtake it, as `nack({ delayMs })` allows).
-   */
-  defer(entry: FlowEntry<R>): void {
-    this.#inFlight--
-    this.#deferred++
-    this.#release(entry.key)
-  }
-
-  /** The delay of a deferred record is over: it is delivered next for its key (attempt + 1). */
-  undefer(entry: FlowEntry<R>): void {
-    this.#deferred--
-    entry.attempt++
-    this.#enqueue(entry, true)
-  }
-
-  /**
    * The offset to commit: the lowest unsettled offset, or the offset after the last received record
    * when everything received is settled; undefined before anything was received.
    */
@@ -138,7 +115,7 @@ export class PartitionFlow<R> {
     return first === undefined ? this.#next : first.offset
   }
 
-  #enqueue(entry: FlowEntry<R>, first: boolean): void {
+  #enqueue(entry: FlowEntry<R>): void {
     const key = entry.key
     if (key === undefined) {
       this.#ready.push(entry)
@@ -151,7 +128,6 @@ export class PartitionFlow<R> {
     }
     const queue = this.#held.get(key)
     if (queue === undefined) this.#held.set(key, [entry])
-    else if (first) queue.unshift(entry)
     else queue.push(entry)
     this.#heldCount++
   }

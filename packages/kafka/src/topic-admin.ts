@@ -1,7 +1,7 @@
 /**
  * `TopicAdmin`: the Kafka transport's admin-client work — creating topics on first use (cached),
- * fixing where a new group starts, computing consumer lag, and reading the broker's message size
- * limit. It neither publishes nor consumes, and holds no subscription state.
+ * fixing where a new group starts, computing consumer lag, deleting topics and groups. It neither
+ * publishes nor consumes, and holds no subscription state.
  */
 import { type SubscriptionHealth, type SwitchyardError, UnknownTopicError } from '@switchyard/core/spi'
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel'
@@ -14,8 +14,6 @@ export interface TopicAdminDeps {
   readonly admin: Admin
   readonly offsets: GroupOffsetWriter
   readonly options: ResolvedKafkaOptions
-  /** Connects the transport (idempotent). */
-  readonly connect: () => Promise<void>
   readonly mapError: (error: unknown, site: Omit<ErrorSite, 'brokers'>) => SwitchyardError
 }
 
@@ -122,28 +120,8 @@ export class TopicAdmin {
     }
   }
 
-  /** The broker's `message.max.bytes`, or undefined when it cannot be read (e.g. ACLs). */
-  async readMessageLimit(): Promise<number | undefined> {
-    const { admin } = this.#deps
-    try {
-      const cluster = await admin.describeCluster()
-      const node = cluster.brokers[0]
-      if (node === undefined) return undefined
-      const described = await admin.describeConfigs({
-        includeSynonyms: false,
-        resources: [{ type: 4 /* BROKER */, name: String(node.nodeId), configNames: ['message.max.bytes'] }],
-      })
-      const value = described.resources[0]?.configEntries.find((e) => e.configName === 'message.max.bytes')
-      const limit = Number(value?.configValue)
-      return Number.isFinite(limit) ? limit : undefined
-    } catch {
-      return undefined
-    }
-  }
-
   async #createTopic(topic: string): Promise<void> {
     const { admin, options } = this.#deps
-    await this.#deps.connect()
     try {
       if (!options.createTopics) {
         const topics = await admin.listTopics()

@@ -1,8 +1,9 @@
 /**
  * Adapter tests beyond the contract suite, against the real Kafka of `@switchyard/brokers`:
  * contiguous commits with out-of-order acks, rebalancing while messages flow, lag in health(),
- * backpressure by pausing a partition whose backlog does not drain, a refused topic creation,
- * oversized messages and an unreachable broker.
+ * backpressure by pausing a partition whose backlog does not drain, delays held in process
+ * (key held, commit point held), the `fromBeginning` default, a refused topic creation, oversized
+ * messages and an unreachable broker.
  */
 import { createServer } from 'node:net'
 import { kafkaConnection } from '@switchyard/brokers'
@@ -230,6 +231,86 @@ describe('KafkaTransport against real Kafka', () => {
     expect(new Set([...a.ids, ...second.ids]).size).toBe(total)
   })
 
+  it('holds a nack with delayMs in process: the key waits for it, other keys flow, then it comes back as attempt 2', async () => {
+    const t = transport({ partitions: 1 })
+    const topic = topicName('kafka.delay')
+    const group = groupName('g')
+    await t.provision(topic, { groups: [group] })
+    let nackedAt = 0
+    const c = track(
+      collect(t, topic, {
+        group,
+        timeoutMs: 30_000,
+        settle: (d) => {
+          if (payloadText(d.message.payload) !== 'a0' || d.message.attempt > 1) return d.ack()
+          nackedAt = Date.now()
+          return d.nack({ delayMs: 400 })
+        },
+      }),
+    )
+    await c.ready
+    await t.publish([
+      createMessage(topic, { key: 'a', payload: 'a0' }),
+      createMessage(topic, { key: 'a', payload: 'a1' }),
+      createMessage(topic, { key: 'b', payload: 'b0' }),
+    ])
+    await c.waitForDeliveries(4)
+    const seen = c.deliveries.map((d) => `${payloadText(d.message.payload)}#${d.message.attempt}`)
+    expect(seen).toEqual(['a0#1', 'b0#1', 'a0#2', 'a1#1'])
+    expect(Date.now() - nackedAt).toBeGreaterThanOrEqual(390)
+  })
+
+  it('commits no offset past a record held for a delay: closed meanwhile, the group gets it and what followed again', async () => {
+    const topic = topicName('kafka.delay-commit')
+    const group = groupName('g')
+    const first = transport({ partitions: 1, commitIntervalMs: 20 })
+    await first.provision(topic, { groups: [group] })
+    const c = track(
+      collect(first, topic, {
+        group,
+        timeoutMs: 30_000,
+        settle: (d) => (payloadText(d.message.payload) === 'm0' ? d.nack({ delayMs: 60_000 }) : d.ack()),
+      }),
+    )
+    await c.ready
+    const messages = [0, 1, 2].map((i) => createMessage(topic, { key: `k${i}`, payload: `m${i}` }))
+    await first.publish(messages)
+    await c.waitForIds(3)
+    await first.close({ drain: false })
+
+    const second = transport({ partitions: 1 })
+    const again = track(collect(second, topic, { group, timeoutMs: 30_000 }))
+    await again.ready
+    const sentinel = createMessage(topic, { payload: 'sentinel' })
+    await second.publish([sentinel])
+    await again.waitForDelivery((d) => d.message.id === sentinel.id, 'the sentinel')
+    expect(again.deliveries.map((d) => payloadText(d.message.payload))).toEqual([
+      'm0',
+      'm1',
+      'm2',
+      'sentinel',
+    ])
+  })
+
+  it('gives a group that does not set fromBeginning the transport default, and lets it say false', async () => {
+    const topic = topicName('kafka.from-beginning')
+    const t = transport({ fromBeginning: true, partitions: 1 })
+    await t.provision(topic)
+    const old = createMessage(topic, { payload: 'old' })
+    await t.publish([old])
+    const byDefault = track(collect(t, topic, { group: groupName('g'), timeoutMs: 30_000 }))
+    const refused = track(
+      collect(t, topic, { group: groupName('g'), fromBeginning: false, timeoutMs: 30_000 }),
+    )
+    await Promise.all([byDefault.ready, refused.ready])
+    await byDefault.waitForIds(1)
+    const sentinel = createMessage(topic, { payload: 'sentinel' })
+    await t.publish([sentinel])
+    await refused.waitForDelivery((d) => d.message.id === sentinel.id, 'the sentinel')
+    expect([...byDefault.ids][0]).toBe(old.id)
+    expect([...refused.ids]).toEqual([sentinel.id])
+  })
+
   it('reports consumer lag per partition in health()', async () => {
     const t = transport({ partitions: 1 })
     const topic = topicName('kafka.lag')
@@ -277,7 +358,11 @@ describe('KafkaTransport against real Kafka', () => {
       t.publish([createMessage('kafka.nowhere', { payload: 'x' })]),
       'BrokerUnavailableError',
     )
-    expect(Date.now() - started).toBeLessThan(30_000)
-    expect((await t.health()).status).toBe('down')
+    // Each waits for the core's connect timeout, which is connectionTimeoutMs (3 s by default).
+    expect(Date.now() - started).toBeLessThan(8_000)
+    // The core keeps retrying with backoff: reconnecting, with the probe's error.
+    const health = await t.health()
+    expect(health).toMatchObject({ status: 'degraded', state: 'reconnecting' })
+    expect(health.error).toContain('no broker accepted a TCP connection')
   })
 })

@@ -1,53 +1,58 @@
 /**
- * `KafkaSubscription`: one `Transport.subscribe` stream, backed by one kafkajs consumer.
+ * `KafkaConsumer`: one driver consumer (one `subscribe` stream of the derived transport), backed
+ * by one kafkajs consumer.
  *
- * kafkajs hands over batches per partition (`eachBatch`, one at a time); this class puts
- * each batch's records into the partition's {@link PartitionFlow}, emits deliveries as fast as the
- * in-flight limit and the per-key hold-back allow, and returns from the batch once the partition's
- * backlog is down to its low-water mark, so kafkajs fetches the next batch while the last one is
- * still being worked on (backpressure without pausing). A partition whose backlog does not drain
- * within `maxWaitTimeMs` is paused in kafkajs instead, and resumed once it is down to that mark.
- * Kafka offsets are committed on a timer, by this class alone (kafkajs auto-commit is off), and
- * only up to each partition's commit point. It does not publish, create topics or compute lag: the
- * transport does.
+ * kafkajs hands over batches per partition (`eachBatch`, one at a time); each batch's records go
+ * into the partition's {@link PartitionFlow}, which holds a record back while an earlier one of its
+ * key is unsettled and knows the contiguous settled prefix. Ready records go to the core's sink
+ * round-robin across partitions until the core calls `pause()` (it holds `prefetch` unsettled);
+ * `resume()` pumps again. A batch returns to kafkajs once the partition's backlog is down to its
+ * low-water mark, so the next fetch overlaps with the work on this one; a partition whose backlog
+ * does not drain within `maxWaitTimeMs` (the core paused us, a key is busy) is paused in kafkajs
+ * and resumed once it does. Offsets are committed on a timer, by this class alone (kafkajs
+ * auto-commit is off), only up to each partition's commit point, and on rebalance and stop.
+ * It does not count in-flight deliveries, drain, delay or report status: the core does that.
  */
-import type { Delivery, Message, SubscriptionHealth, SwitchyardError } from '@switchyard/core/spi'
-import { createDelivery, SwitchyardHeaders } from '@switchyard/core/spi'
+import type {
+  ConsumerHealth,
+  DeliverySink,
+  DriverConsumer,
+  Message,
+  RawDelivery,
+  SwitchyardError,
+} from '@switchyard/core/spi'
+import { SwitchyardHeaders } from '@switchyard/core/spi'
 import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs'
-import type { Subscriber } from 'rxjs'
 import type { ErrorSite } from './errors.js'
 import type { ResolvedKafkaOptions } from './options.js'
 import { type FlowEntry, PartitionFlow } from './partition-flow.js'
-import type { StatusTracker } from './status-tracker.js'
 import { subscriptionAssigner } from './subscription-assigner.js'
 
-/** What a subscription needs from its transport. */
-export interface SubscriptionHost {
+/** What a consumer needs from its driver. */
+export interface ConsumerHost {
   readonly kafka: Kafka
   readonly options: ResolvedKafkaOptions
-  readonly status: StatusTracker
-  /** True once settling must reject (the transport finished draining or closed). */
-  settleClosed(): boolean
   ensureTopic(topic: string): Promise<void>
-  /**
-   * Gives `group` committed offsets on every partition of `topic` where it has none: the end of
-   * the partition, or its start with `fromBeginning`. Does nothing for partitions with commits, or
-   * when the group already has running members.
-   */
+  /** Gives `group` committed offsets at the end (or start) of each partition where it has none. */
   prepareGroup(group: string, topic: string, fromBeginning: boolean): Promise<void>
   deleteGroup(group: string): Promise<void>
+  lag(group: string, topic: string): Promise<ConsumerHealth | undefined>
   mapError(error: unknown, site: Omit<ErrorSite, 'brokers'>): SwitchyardError
+  /** This consumer's group is rebalancing (`true`) or has an assignment again (`false`). */
+  rebalancing(consumer: object, active: boolean): void
+  /** The consumer lost its connection (kafkajs restarts it; the driver reports the outage). */
+  disconnected(error: SwitchyardError): void
 }
 
-export interface SubscriptionSpec {
+export interface ConsumerSpec {
   readonly topic: string
-  /** The user's group, undefined for an ephemeral subscription. */
-  readonly group: string | undefined
-  /** The Kafka consumer group actually used (the ephemeral one when `group` is undefined). */
+  /** The Kafka consumer group (a unique one for an ephemeral subscription). */
   readonly groupId: string
-  readonly inFlight: number
+  /** Delete the group on stop (an ephemeral subscription). */
+  readonly ephemeral: boolean
   readonly fromBeginning: boolean
-  readonly onReady: (() => void) | undefined
+  /** Unsettled deliveries the core holds before it pauses us; a batch's minimum low-water mark. */
+  readonly prefetch: number
 }
 
 interface PartitionState {
@@ -60,14 +65,13 @@ interface PartitionState {
   lowWater: number
   /** Wakes the batch waiting for the backlog to reach `lowWater`, if one is waiting. */
   wake: (() => void) | undefined
-  readonly timers: Set<ReturnType<typeof setTimeout>>
 }
 
 const emptyPayload = new Uint8Array(0)
 
-/** Records of a partition not yet emitted: ready, held back behind their key, or waiting for a delay. */
+/** Records of a partition not yet handed to the core: ready, or held back behind their key. */
 function backlog(flow: PartitionFlow<KafkaMessage>): number {
-  return flow.readyCount + flow.heldCount + flow.deferredCount
+  return flow.readyCount + flow.heldCount
 }
 
 function toHeaders(raw: IHeaders | undefined): Record<string, string> {
@@ -83,18 +87,19 @@ function toHeaders(raw: IHeaders | undefined): Record<string, string> {
   return headers
 }
 
-export class KafkaSubscription {
-  readonly spec: SubscriptionSpec
-  readonly #host: SubscriptionHost
-  readonly #subscriber: Subscriber<Delivery>
+export class KafkaConsumer implements DriverConsumer {
+  readonly spec: ConsumerSpec
+  readonly #host: ConsumerHost
+  readonly #sink: DeliverySink
   readonly #partitions = new Map<number, PartitionState>()
   #consumer: Consumer | undefined
-  #inFlight = 0
+  /** The core asked us to stop handing out records. */
+  #paused = false
   #pumping = false
   #pumpAgain = false
+  #pumpQueued = false
   #ready = false
   #stopping = false
-  #detached = false
   #stopped: Promise<void> | undefined
   #commitTimer: ReturnType<typeof setTimeout> | undefined
   #committing: Promise<void> | undefined
@@ -102,27 +107,53 @@ export class KafkaSubscription {
   #heartbeatTimer: ReturnType<typeof setInterval> | undefined
   #restartTimer: ReturnType<typeof setTimeout> | undefined
   #restartDelayMs = 500
-  #idleWaiters: (() => void)[] = []
   /** Per partition, the offset after the last record received before it was abandoned. */
   readonly #seenUpTo = new Map<number, number>()
   #starting: Promise<void> | undefined
   #wake: (() => void) | undefined
 
-  constructor(host: SubscriptionHost, spec: SubscriptionSpec, subscriber: Subscriber<Delivery>) {
+  constructor(host: ConsumerHost, spec: ConsumerSpec, sink: DeliverySink) {
     this.#host = host
     this.spec = spec
-    this.#subscriber = subscriber
+    this.#sink = sink
   }
 
-  /** Unsettled deliveries held now. */
-  get inFlight(): number {
-    return this.#inFlight
+  /**
+   * Attaches the kafkajs consumer in the background; outages are retried here until `stop()`.
+   * Anything else (the topic cannot be created) fails the stream through the sink.
+   */
+  start(): void {
+    this.#starting = this.#start().catch((error: unknown) => {
+      if (!this.#stopping) this.#sink.fail(this.#map(error, 'subscribe'))
+    })
   }
 
-  /** Attaches the consumer; broker outages are retried here until the subscription stops. */
-  start(): Promise<void> {
-    this.#starting ??= this.#start()
-    return this.#starting
+  pause(): void {
+    this.#paused = true
+  }
+
+  resume(): void {
+    this.#paused = false
+    this.#pump()
+  }
+
+  /** Lag per partition, asked of the broker (absent when it cannot tell within 5 s). */
+  async health(): Promise<ConsumerHealth> {
+    return (await this.#host.lag(this.spec.groupId, this.spec.topic)) ?? {}
+  }
+
+  /**
+   * Pauses fetching, commits each partition's settled prefix, leaves the group and (ephemeral)
+   * deletes it. Unsettled records are not committed, so Kafka delivers them again. Never rejects.
+   */
+  stop(): Promise<void> {
+    if (this.#stopped === undefined) {
+      this.#stopping = true
+      this.#wake?.()
+      for (const state of this.#partitions.values()) state.wake?.()
+      this.#stopped = this.#stop()
+    }
+    return this.#stopped
   }
 
   async #start(): Promise<void> {
@@ -136,9 +167,9 @@ export class KafkaSubscription {
         this.#heartbeatTimer ??= setInterval(() => this.#keepAlive(), this.#host.options.heartbeatIntervalMs)
         return
       } catch (error) {
-        const mapped = this.#host.mapError(error, { operation: 'subscribe', topic, group: groupId })
+        const mapped = this.#map(error, 'subscribe')
         if (mapped.name !== 'BrokerUnavailableError' || this.#stopping) throw mapped
-        this.#host.status.report(this, { state: 'reconnecting', error: mapped })
+        this.#host.disconnected(mapped)
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.#nextRestartDelay())
           this.#wake = () => {
@@ -151,66 +182,22 @@ export class KafkaSubscription {
     }
   }
 
-  /** Health of this subscription without lag (the transport adds lag). */
-  health(): SubscriptionHealth {
-    return { topic: this.spec.topic, group: this.spec.group, inFlight: this.#inFlight }
-  }
-
-  /**
-   * Stops taking deliveries; with `drain`, waits up to `timeoutMs` for in-flight ones to be settled;
-   * commits what is settled, disconnects, and (ephemeral) deletes the group. Idempotent.
-   */
-  stop(options: { drain: boolean; timeoutMs: number }): Promise<void> {
-    if (this.#stopped === undefined) {
-      this.#stopping = true
-      // Without drain, the deliveries go back to Kafka now: settling them from here on is a no-op.
-      if (!options.drain) this.#detached = true
-      this.#wake?.()
-      for (const state of this.#partitions.values()) state.wake?.()
-      this.#stopped = this.#stop(options)
-    }
-    return this.#stopped
-  }
-
-  /** Ends the stream with `error` (after the transport closed, or when it cannot continue). */
-  fail(error: SwitchyardError): void {
-    this.#subscriber.error(error)
-  }
-
-  /** Ends the stream quietly (the transport was closed on purpose). */
-  end(): void {
-    this.#subscriber.complete()
-  }
-
-  async #stop({ drain, timeoutMs }: { drain: boolean; timeoutMs: number }): Promise<void> {
+  async #stop(): Promise<void> {
     clearTimeout(this.#restartTimer)
     // Let a start in progress finish (or give up) first, so that no consumer is left behind.
-    await this.#starting?.catch(() => undefined)
+    await this.#starting
     const consumer = this.#consumer
-    if (consumer) {
-      try {
-        consumer.pause([{ topic: this.spec.topic }])
-      } catch {
-        // not running: nothing is fetched anyway
-      }
+    try {
+      consumer?.pause([{ topic: this.spec.topic }])
+    } catch {
+      // not running: nothing is fetched anyway
     }
-    if (drain && this.#inFlight > 0) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, timeoutMs)
-        this.#idleWaiters.push(() => {
-          clearTimeout(timer)
-          resolve()
-        })
-      })
-    }
-    this.#detached = true
     clearInterval(this.#heartbeatTimer)
     clearTimeout(this.#commitTimer)
-    for (const state of this.#partitions.values()) for (const timer of state.timers) clearTimeout(timer)
     await this.#commit()
-    this.#host.status.report(this, undefined)
+    this.#host.rebalancing(this, false)
     if (consumer) await consumer.disconnect().catch(() => undefined)
-    if (this.spec.group === undefined) await this.#host.deleteGroup(this.spec.groupId).catch(() => undefined)
+    if (this.spec.ephemeral) await this.#host.deleteGroup(this.spec.groupId).catch(() => undefined)
   }
 
   #nextRestartDelay(): number {
@@ -233,13 +220,12 @@ export class KafkaSubscription {
       retry: { ...options.retry, restartOnFailure: async () => true },
     })
     this.#consumer = consumer
-    // A consumer replaced after a crash may still emit events while it shuts down (a fetch failing
-    // as "rebalancing", say): only the current consumer's events change this subscription's state,
-    // or a stale `rebalancing` report would outlive the rebalance.
+    // A consumer replaced after a crash may still emit events while it shuts down: only the
+    // current consumer's events count, or a stale `rebalancing` would outlive the rebalance.
     const current = (): boolean => this.#consumer === consumer && !this.#stopping
     consumer.on(consumer.events.REBALANCING, () => {
       if (!current()) return
-      this.#host.status.report(this, { state: 'rebalancing' })
+      this.#host.rebalancing(this, true)
       // Kafka still accepts commits of the ending generation: commit now, so that a partition that
       // moves is not redelivered from an older offset than necessary.
       clearTimeout(this.#commitTimer)
@@ -281,25 +267,22 @@ export class KafkaSubscription {
       const resume = [...assigned].filter((p) => this.#partitions.get(p)?.paused !== true)
       if (resume.length > 0) consumer.resume([{ topic: this.spec.topic, partitions: resume }])
     }
-    this.#host.status.report(this, undefined)
-    this.#markReady()
+    this.#host.rebalancing(this, false)
+    if (!this.#ready) {
+      this.#ready = true
+      this.#sink.ready()
+    }
     this.#pump()
-  }
-
-  #markReady(): void {
-    if (this.#ready || this.#stopping) return
-    this.#ready = true
-    this.spec.onReady?.()
   }
 
   #onCrash(error: Error, restart: boolean): void {
     if (this.#stopping) return
     for (const state of [...this.#partitions.values()]) this.#abandon(state)
-    const mapped = this.#host.mapError(error, { operation: 'consume', topic: this.spec.topic })
-    this.#host.status.report(this, { state: 'reconnecting', error: mapped })
+    const mapped = this.#map(error, 'consume')
+    if (mapped.name === 'BrokerUnavailableError') this.#host.disconnected(mapped)
     if (restart) return
     if (mapped.name === 'AuthenticationError') {
-      this.fail(mapped)
+      this.#sink.fail(mapped)
       return
     }
     // kafkajs gave up on this consumer (a non-retriable error): start a new one after a pause.
@@ -318,7 +301,10 @@ export class KafkaSubscription {
     }, this.#nextRestartDelay())
   }
 
-  /** Drops a partition's state: its deliveries become no-ops and nothing past them is committed. */
+  /**
+   * Drops a partition's state: settling its records becomes a no-op and nothing past them is
+   * committed; the new owner receives them from the commit point.
+   */
   #abandon(state: PartitionState): void {
     state.abandoned = true
     const next = state.flow.next
@@ -326,17 +312,13 @@ export class KafkaSubscription {
       this.#seenUpTo.set(state.partition, Math.max(next, this.#seenUpTo.get(state.partition) ?? 0))
     this.#partitions.delete(state.partition)
     state.wake?.()
-    for (const timer of state.timers) clearTimeout(timer)
-    this.#inFlight -= state.flow.inFlight
-    this.#notifyIdle()
   }
 
   async #onBatch({ batch, heartbeat, isStale }: EachBatchPayload): Promise<void> {
     this.#heartbeat = heartbeat
     if (this.#stopping || isStale()) return
-    // kafkajs hands out batches only to a member with an assignment: whatever rebalance or
-    // reconnect this subscription reported is over.
-    this.#host.status.report(this, undefined)
+    // kafkajs hands out batches only to a member with an assignment: a rebalance is over.
+    this.#host.rebalancing(this, false)
     let state = this.#partitions.get(batch.partition)
     if (state === undefined) {
       state = {
@@ -347,7 +329,6 @@ export class KafkaSubscription {
         paused: false,
         lowWater: 0,
         wake: undefined,
-        timers: new Set(),
       }
       this.#partitions.set(batch.partition, state)
     }
@@ -361,13 +342,13 @@ export class KafkaSubscription {
       // consumer restart): a redelivery, so its attempt says so.
       if (entry !== undefined && offset < seen) entry.attempt = 2
     }
-    // Take the next batch once half of this one is emitted (or the in-flight limit's worth is left),
-    // so the next fetch overlaps with the work on this one.
-    state.lowWater = Math.max(this.spec.inFlight, batch.messages.length >> 1)
+    // Take the next batch once half of this one is handed out (or a prefetch's worth is left), so
+    // the next fetch overlaps with the work on this one.
+    state.lowWater = Math.max(this.spec.prefetch, batch.messages.length >> 1)
     this.#pump()
     if (await this.#drained(state, isStale)) return
-    // The backlog is not draining (slow handlers, a held-back key, delays): pause the partition,
-    // so that kafkajs is free to fetch the others, heartbeat and rebalance meanwhile.
+    // The backlog is not draining (the core paused us, a held-back key): pause the partition, so
+    // that kafkajs is free to fetch the others, heartbeat and rebalance meanwhile.
     if (this.#stopping || state.abandoned || state.paused) return
     state.paused = true
     this.#consumer?.pause([{ topic: this.spec.topic, partitions: [state.partition] }])
@@ -394,7 +375,7 @@ export class KafkaSubscription {
     })
   }
 
-  /** Emits ready records round-robin across partitions while the in-flight limit allows. */
+  /** Hands ready records to the core round-robin across partitions until it pauses us. */
   #pump(): void {
     if (this.#pumping) {
       this.#pumpAgain = true
@@ -405,15 +386,14 @@ export class KafkaSubscription {
       do {
         this.#pumpAgain = false
         let progressed = true
-        while (progressed && !this.#stopping && this.#inFlight < this.spec.inFlight) {
+        while (progressed && !this.#stopping && !this.#paused) {
           progressed = false
           for (const state of this.#partitions.values()) {
-            if (this.#inFlight >= this.spec.inFlight || this.#stopping) break
+            if (this.#paused || this.#stopping) break
             const entry = state.flow.take()
             if (entry === undefined) continue
             progressed = true
-            this.#inFlight++
-            this.#subscriber.next(this.#delivery(state, entry))
+            this.#sink.deliver(this.#delivery(state, entry))
           }
         }
       } while (this.#pumpAgain)
@@ -421,6 +401,16 @@ export class KafkaSubscription {
       this.#pumping = false
     }
     this.#updatePauses()
+  }
+
+  /** Pumps once the current settle has returned to the core (a key it freed may have a record waiting). */
+  #queuePump(): void {
+    if (this.#pumpQueued) return
+    this.#pumpQueued = true
+    queueMicrotask(() => {
+      this.#pumpQueued = false
+      if (!this.#stopping) this.#pump()
+    })
   }
 
   /**
@@ -449,7 +439,7 @@ export class KafkaSubscription {
     this.#heartbeat().catch(() => undefined)
   }
 
-  #delivery(state: PartitionState, entry: FlowEntry<KafkaMessage>): Delivery {
+  #delivery(state: PartitionState, entry: FlowEntry<KafkaMessage>): RawDelivery {
     const record = entry.record
     const headers = record.headers
     const rawId = headers?.[SwitchyardHeaders.messageId]
@@ -465,56 +455,26 @@ export class KafkaSubscription {
       timestamp: Number(record.timestamp),
       attempt: entry.attempt,
     }
-    return createDelivery(message, {
-      transport: 'kafka',
-      isClosed: () => this.#host.settleClosed(),
-      isDetached: () => this.#detached || state.abandoned,
-      ack: () => {
-        this.#settle(state, entry)
-        return Promise.resolve()
+    // Settling a record of a partition this consumer lost (or after stop) does nothing: the
+    // partition's new owner receives it from the commit point.
+    const live = (): boolean => !state.abandoned && !this.#stopping
+    const settle = (): undefined => {
+      if (!live()) return
+      state.flow.settle(entry)
+      this.#scheduleCommit()
+      this.#queuePump()
+    }
+    return {
+      message,
+      ack: settle,
+      reject: settle,
+      requeue: () => {
+        if (!live()) return
+        // Back at the head of its key (the key stays taken), delivered again with attempt + 1.
+        state.flow.requeue(entry)
+        this.#queuePump()
       },
-      nack: ({ requeue, delayMs }) => {
-        if (delayMs !== undefined) this.#defer(state, entry, delayMs)
-        else if (requeue) {
-          state.flow.requeue(entry)
-          this.#released()
-        } else this.#settle(state, entry)
-        return Promise.resolve()
-      },
-    })
-  }
-
-  #settle(state: PartitionState, entry: FlowEntry<KafkaMessage>): void {
-    state.flow.settle(entry)
-    this.#scheduleCommit()
-    this.#released()
-  }
-
-  #defer(state: PartitionState, entry: FlowEntry<KafkaMessage>, delayMs: number): void {
-    state.flow.defer(entry)
-    const timer = setTimeout(() => {
-      state.timers.delete(timer)
-      if (state.abandoned || this.#stopping) return
-      state.flow.undefer(entry)
-      this.#pump()
-    }, delayMs)
-    state.timers.add(timer)
-    this.#released()
-  }
-
-  /** One delivery left the in-flight set. */
-  #released(): void {
-    this.#inFlight--
-    this.#notifyIdle()
-    // Straight on: #pump() guards against re-entrance (an ack from inside a handler it called).
-    if (!this.#stopping) this.#pump()
-  }
-
-  #notifyIdle(): void {
-    if (this.#inFlight > 0 || this.#idleWaiters.length === 0) return
-    const waiters = this.#idleWaiters
-    this.#idleWaiters = []
-    for (const wake of waiters) wake()
+    }
   }
 
   #scheduleCommit(): void {
@@ -545,12 +505,16 @@ export class KafkaSubscription {
         for (const [state, point] of states) if (point > state.committed) state.committed = point
       })
       .catch(() => {
-        // A rebalance or outage: the next settle (or close) commits again; redelivery, never loss.
+        // A rebalance or outage: the next settle (or stop) commits again; redelivery, never loss.
         if (!this.#stopping) this.#scheduleCommit()
       })
       .finally(() => {
         this.#committing = undefined
       })
     await this.#committing
+  }
+
+  #map(error: unknown, operation: string): SwitchyardError {
+    return this.#host.mapError(error, { operation, topic: this.spec.topic, group: this.spec.groupId })
   }
 }
