@@ -229,8 +229,13 @@ describe('RabbitMqTransport on RabbitMQ', () => {
     expect(await queueDepth(t, t.naming.groupQueue(routed, 'g'))).toBe(2)
   })
 
-  it('fails fast with AuthenticationError on wrong credentials and does not retry', async () => {
-    const t = transport({ password: 'wrong-password' })
+  it('fails fast with AuthenticationError on wrong credentials, once per use, without a retry loop', async () => {
+    // A 1 ms backoff: were a refused login retried, the attempts would pile up while the test runs.
+    const t = new RabbitMqTransport(
+      { url: rabbitmqConnection.url, password: 'wrong-password' },
+      { backoff: { initialMs: 1, maxMs: 1 } },
+    )
+    open.push({ close: () => t.close({ drain: false }) })
     const states: TransportStatus[] = []
     t.status$.subscribe((s) => states.push(s))
     const started = Date.now()
@@ -240,9 +245,12 @@ describe('RabbitMqTransport on RabbitMQ', () => {
     const c = track(collect(t, topicName('rmq.auth'), { group: 'g' }))
     await waitFor(() => c.ended, { timeoutMs: 5_000, description: 'the stream to end' })
     expect((c.error as Error).name).toBe('AuthenticationError')
-    expect(states.at(-1)?.state).toBe('closed')
+    const refused = states.filter((s) => s.error?.name === 'AuthenticationError')
+    expect(refused.map((s) => s.state)).toEqual(['reconnecting', 'reconnecting', 'reconnecting'])
     expect(states.at(-1)?.error?.name).toBe('AuthenticationError')
-    expect(states.filter((s) => s.state === 'connecting')).toHaveLength(1)
+    const health = await t.health()
+    expect(health.status).not.toBe('up')
+    expect(health.error).not.toContain('wrong-password')
   })
 
   it('surfaces a queue deleted under a live consumer and consumes again once it is declared back', async () => {
