@@ -9,6 +9,7 @@
  * (`deriveTransport`); see `packages/core/ADAPTERS.md` and this package's README.
  */
 import {
+  BrokerUnavailableError,
   type Capabilities,
   type ConsumeSpec,
   type DeliverySink,
@@ -100,6 +101,14 @@ export class RabbitMqDriver implements TransportDriver {
     try {
       await this.#topology.onConnected(model)
       await this.#publisher.onConnected(model)
+      if (this.#connection.model !== model) {
+        // Lost while declaring: the core ignores `disconnected` before a connect resolved.
+        throw new BrokerUnavailableError(
+          kind,
+          this.#options.endpoint,
+          'the connection closed while it was set up',
+        )
+      }
     } catch (error) {
       await this.#connection.discard(model)
       throw error
