@@ -76,12 +76,12 @@ export class RabbitMqDriver implements TransportDriver {
       declareGroup: (topic, group, ordered) => this.#declareGroup(topic, group, ordered),
       changed: (_consumer, error) => {
         if (error !== undefined) this.#connection.emit({ type: 'rebalancing', error })
-        else if (![...this.#consumers].some((c) => c.lostError !== undefined)) {
-          this.#connection.emit({ type: 'rebalanced' })
-        }
+        else this.#rebalanced()
       },
       forget: (consumer) => {
         this.#consumers.delete(consumer)
+        // A consumer stopped while its queue was gone no longer holds the status in `rebalancing`.
+        if (consumer.lostError !== undefined) this.#rebalanced()
       },
     }
   }
@@ -192,6 +192,13 @@ export class RabbitMqDriver implements TransportDriver {
   async close(): Promise<void> {
     this.#publisher.close()
     await this.#connection.close()
+  }
+
+  /** Back to `connected` once no consumer waits for its queue any more. */
+  #rebalanced(): void {
+    if (![...this.#consumers].some((c) => c.lostError !== undefined)) {
+      this.#connection.emit({ type: 'rebalanced' })
+    }
   }
 
   /**
