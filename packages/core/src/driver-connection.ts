@@ -205,7 +205,7 @@ export class DriverConnection {
   #onEvent(event: DriverEvent): void {
     if (this.#closed) return
     if (event.type === 'rebalancing') {
-      if (this.#connected) this.#status.set('rebalancing')
+      if (this.#connected) this.#status.set('rebalancing', event.error)
     } else if (event.type === 'rebalanced') {
       if (this.#connected) this.#status.set('connected')
     } else if (this.#connected) {

@@ -138,8 +138,12 @@ export interface DriverConsumer {
 export type DriverEvent =
   /** The connection was lost. The core reports `reconnecting` and calls `connect()` again with backoff. */
   | { readonly type: 'disconnected'; readonly error: SwitchyardError }
-  /** Consumers are being reassigned (Kafka rebalance); reported as `rebalancing`. */
-  | { readonly type: 'rebalancing' }
+  /**
+   * Consumers are being reassigned (Kafka rebalance), or one is re-attaching while the connection
+   * stays up (RabbitMQ: its queue was deleted); reported as `rebalancing`, with `error` (the why)
+   * when given.
+   */
+  | { readonly type: 'rebalancing'; readonly error?: SwitchyardError }
   /** The rebalance is over; reported as `connected`. */
   | { readonly type: 'rebalanced' }
 

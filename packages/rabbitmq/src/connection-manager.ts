@@ -1,68 +1,42 @@
 /**
- * `ConnectionManager`: owns the one amqplib connection of a transport, its status and its
- * reconnection loop.
+ * `ConnectionManager`: the one amqplib connection of a RabbitMQ driver, mapped onto the driver
+ * SPI's connection half.
  *
- * It opens the connection on demand, reconnects with jittered exponential backoff after a loss
- * (while anything still needs the broker), reports every change on `status$`, and stops for good
- * on a refused login (`AuthenticationError`) instead of retrying forever. It does not know about
- * channels, topology or subscriptions: the transport reacts to `onConnected` / `onLost`.
+ * `open()` makes **one** attempt (the core retries with backoff and reports `status$`); a lost
+ * connection is reported once as a `disconnected` driver event and to the driver's `onLost`
+ * hook, so channels, topology and consumers forget what lived on it. It also lets a publish that
+ * was cut off by the loss wait for the next connection (`within`). It does not know about
+ * channels, topology or subscriptions, and it never retries by itself.
  */
 
-import {
-  type SwitchyardError,
-  TransportClosedError,
-  type TransportState,
-  type TransportStatus,
-} from '@switchyard/core/spi'
+import { type DriverEvent, type SwitchyardError, TransportClosedError } from '@switchyard/core/spi'
 import { connect as amqpConnect, type ChannelModel } from 'amqplib'
-import { type Observable, ReplaySubject } from 'rxjs'
+import { type Observable, Subject } from 'rxjs'
 import { connectionError, describe } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 
-/** What the transport does when the connection comes and goes. */
-export interface ConnectionHooks {
-  /** Runs after each (re)connection, before waiters are released; throwing counts as a failed attempt. */
-  onConnected(model: ChannelModel): Promise<void>
-  /** The connection was lost (not by `close`): every channel on it is gone. */
-  onLost(error: SwitchyardError): void
-  /** The broker refused the credentials: the transport cannot continue. */
-  onFatal(error: SwitchyardError): void
-  /** True while something (a subscription, a waiting publish) needs the broker. */
-  hasDemand(): boolean
-}
-
-interface Waiter {
-  readonly failFast: boolean
-  resolve(model: ChannelModel): void
-  reject(error: SwitchyardError): void
-}
-
 export class ConnectionManager {
   readonly #options: ResolvedOptions
-  readonly #hooks: ConnectionHooks
-  readonly #status = new ReplaySubject<TransportStatus>(1)
-  #current: TransportStatus = { state: 'idle', since: Date.now() }
-  readonly #waiters = new Set<Waiter>()
+  readonly #onLost: (error: SwitchyardError) => void
+  readonly #events = new Subject<DriverEvent>()
+  /** Resolvers of `within` calls, released by the next connection (or by `close`). */
+  readonly #waiters = new Set<(model: ChannelModel | undefined) => void>()
   #model: ChannelModel | undefined
-  #running = false
+  /** `#model` once its topology is declared: what publishes use. */
+  #usable: ChannelModel | undefined
   #closed = false
-  #fatal: SwitchyardError | undefined
-  #connectedOnce = false
-  #sleep: { timer: NodeJS.Timeout; wake: () => void } | undefined
   #blocked: string | undefined
+  #lastError: SwitchyardError | undefined
 
-  constructor(options: ResolvedOptions, hooks: ConnectionHooks) {
+  /** `onLost` runs when the connection drops (not on `close`), before `disconnected` is reported. */
+  constructor(options: ResolvedOptions, onLost: (error: SwitchyardError) => void) {
     this.#options = options
-    this.#hooks = hooks
-    this.#status.next(this.#current)
+    this.#onLost = onLost
   }
 
-  get status$(): Observable<TransportStatus> {
-    return this.#status.asObservable()
-  }
-
-  get status(): TransportStatus {
-    return this.#current
+  /** `disconnected` events for the core (and `rebalancing`/`rebalanced` the driver reports through `emit`). */
+  get events$(): Observable<DriverEvent> {
+    return this.#events.asObservable()
   }
 
   /** The live connection, if any (the escape hatch exposed by the transport). */
@@ -70,80 +44,75 @@ export class ConnectionManager {
     return this.#model
   }
 
-  /** Why the broker blocks publishers (resource alarm), if it does. */
-  get blocked(): string | undefined {
-    return this.#blocked
+  /** The connection once its topology is declared (`undefined` while connecting or disconnected). */
+  get usable(): ChannelModel | undefined {
+    return this.#usable
   }
 
-  /** True once a connection was made (afterwards outages are waited through, not failed fast). */
-  get connectedOnce(): boolean {
-    return this.#connectedOnce
+  /** The error of the last failed attempt or loss, for `health()` and publish errors. */
+  get lastError(): SwitchyardError | undefined {
+    return this.#lastError
   }
 
-  get fatal(): SwitchyardError | undefined {
-    return this.#fatal
+  emit(event: DriverEvent): void {
+    if (!this.#closed) this.#events.next(event)
   }
 
-  setStatus(state: TransportState, error?: SwitchyardError): void {
-    const current = this.#current
-    if (current.state === 'closed') return
-    if (current.state === state && current.error === error) return
-    this.#current = error === undefined ? { state, since: Date.now() } : { state, since: Date.now(), error }
-    this.#status.next(this.#current)
+  /** One connection attempt; rejects with `AuthenticationError` or `BrokerUnavailableError`. */
+  async open(): Promise<ChannelModel> {
+    if (this.#closed) throw new TransportClosedError('connect', { context: { transport: 'rabbitmq' } })
+    let model: ChannelModel
+    try {
+      model = await this.#connect()
+    } catch (error) {
+      this.#lastError = connectionError(error, this.#options.endpoint)
+      throw this.#lastError
+    }
+    if (this.#closed) {
+      await model.close().catch(() => undefined)
+      throw new TransportClosedError('connect', { context: { transport: 'rabbitmq' } })
+    }
+    this.#bind(model)
+    this.#model = model
+    return model
   }
 
-  /**
-   * The live connection, connecting if needed. `failFast` rejects on the first failed attempt
-   * (`connect()`); otherwise it waits through reconnection (callers bound the wait themselves).
-   */
-  ensure(failFast: boolean): Promise<ChannelModel> {
-    if (this.#closed)
-      return Promise.reject(
-        new TransportClosedError('use the connection', { context: { transport: 'rabbitmq' } }),
-      )
-    if (this.#fatal) return Promise.reject(this.#fatal)
-    if (this.#model) return Promise.resolve(this.#model)
-    return new Promise<ChannelModel>((resolve, reject) => {
-      this.#waiters.add({ failFast, resolve, reject })
-      this.#start()
-    })
+  /** The connection failed while it was being set up (topology refused): drop it without an event. */
+  async discard(model: ChannelModel): Promise<void> {
+    if (this.#model === model) this.#model = undefined
+    if (this.#usable === model) this.#usable = undefined
+    await model.close().catch(() => undefined)
   }
 
-  /**
-   * Like `ensure(false)`, but gives up after `timeoutMs`: resolves `undefined` then (and
-   * withdraws the wait, so it no longer counts as demand).
-   */
+  /** The connection is usable (topology declared): release publishes waiting for it. */
+  ready(model: ChannelModel): void {
+    if (this.#model !== model) return
+    this.#usable = model
+    this.#lastError = undefined
+    for (const wake of [...this.#waiters]) wake(model)
+  }
+
+  /** The live connection, or the next one within `timeoutMs` (`undefined` after that or on close). */
   within(timeoutMs: number): Promise<ChannelModel | undefined> {
-    if (this.#model || this.#closed || this.#fatal) return this.ensure(false)
-    return new Promise<ChannelModel | undefined>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters.delete(waiter)
-        resolve(undefined)
-      }, timeoutMs)
-      const waiter: Waiter = {
-        failFast: false,
-        resolve: (model) => {
-          clearTimeout(timer)
-          resolve(model)
-        },
-        reject: (error) => {
-          clearTimeout(timer)
-          reject(error)
-        },
+    if (this.#usable || this.#closed) return Promise.resolve(this.#usable)
+    return new Promise((resolve) => {
+      const wake = (model: ChannelModel | undefined): void => {
+        clearTimeout(timer)
+        this.#waiters.delete(wake)
+        resolve(model)
       }
-      this.#waiters.add(waiter)
-      this.#start()
+      const timer = setTimeout(() => wake(undefined), timeoutMs)
+      this.#waiters.add(wake)
     })
   }
 
   async close(): Promise<void> {
     this.#closed = true
-    this.#sleep?.wake()
-    const error = new TransportClosedError('use the connection', { context: { transport: 'rabbitmq' } })
-    for (const waiter of this.#waiters) waiter.reject(error)
-    this.#waiters.clear()
+    for (const wake of [...this.#waiters]) wake(undefined)
+    this.#events.complete()
     const model = this.#model
     this.#model = undefined
+    this.#usable = undefined
     if (model) {
       try {
         await model.close()
@@ -153,96 +122,19 @@ export class ConnectionManager {
     }
   }
 
-  /** Final state; completes `status$`. */
-  finish(error?: SwitchyardError): void {
-    if (this.#current.state !== 'closed') this.setStatus('closed', error)
-    this.#status.complete()
-  }
-
-  #start(): void {
-    if (this.#running) return
-    this.#running = true
-    void this.#run().finally(() => {
-      this.#running = false
-    })
-  }
-
-  async #run(): Promise<void> {
-    let attempt = 0
-    let lastError: SwitchyardError | undefined
-    while (!this.#closed && !this.#fatal) {
-      this.setStatus(this.#connectedOnce ? 'reconnecting' : 'connecting', lastError)
-      let model: ChannelModel | undefined
-      try {
-        model = await this.#open()
-        if (this.#closed) {
-          await model.close().catch(() => undefined)
-          return
-        }
-        this.#bind(model)
-        this.#model = model
-        await this.#hooks.onConnected(model)
-        if (this.#model !== model) throw new Error('the connection closed while its topology was declared')
-        this.#connectedOnce = true
-        this.setStatus('connected')
-        const waiters = [...this.#waiters]
-        this.#waiters.clear()
-        for (const waiter of waiters) waiter.resolve(model)
-        return
-      } catch (thrown) {
-        if (model && this.#model === model) {
-          this.#model = undefined
-          await model.close().catch(() => undefined)
-        }
-        if (this.#closed) return
-        const error = connectionError(thrown, this.#options.endpoint)
-        lastError = error
-        if (error.name === 'AuthenticationError') {
-          this.#fatal = error
-          for (const waiter of this.#waiters) waiter.reject(error)
-          this.#waiters.clear()
-          this.#hooks.onFatal(error)
-          return
-        }
-        if (error.name === 'ConfigError') {
-          // A topology refusal on reconnect: report it and keep the connection attempts going.
-          lastError = error
-        }
-        for (const waiter of [...this.#waiters]) {
-          if (waiter.failFast) {
-            this.#waiters.delete(waiter)
-            waiter.reject(error)
-          }
-        }
-        if (this.#waiters.size === 0 && !this.#hooks.hasDemand()) {
-          this.setStatus(this.#connectedOnce ? 'reconnecting' : 'idle', error)
-          return
-        }
-        this.setStatus(this.#connectedOnce ? 'reconnecting' : 'connecting', error)
-        await this.#pause(this.#delay(attempt++))
-      }
+  /** Facts for `health()`, never credentials. */
+  details(): Record<string, unknown> {
+    const model = this.#model
+    return {
+      endpoint: this.#options.endpoint,
+      connected: model !== undefined,
+      serverVersion: model?.connection.serverProperties.version,
+      blocked: this.#blocked,
+      lastError: this.#lastError ? describe(this.#lastError) : undefined,
     }
   }
 
-  #delay(attempt: number): number {
-    const { initialDelayMs, maxDelayMs, factor } = this.#options.reconnect
-    const base = Math.min(maxDelayMs, initialDelayMs * factor ** attempt)
-    return Math.round(base * (0.8 + Math.random() * 0.4))
-  }
-
-  #pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer)
-        this.#sleep = undefined
-        resolve()
-      }
-      const timer = setTimeout(wake, ms)
-      this.#sleep = { timer, wake }
-    })
-  }
-
-  #open(): Promise<ChannelModel> {
+  #connect(): Promise<ChannelModel> {
     const o = this.#options
     return amqpConnect(
       {
@@ -277,29 +169,13 @@ export class ConnectionManager {
     model.on('close', (cause?: Error) => {
       if (this.#model !== model) return
       this.#model = undefined
+      this.#usable = undefined
       this.#blocked = undefined
       if (this.#closed) return
       const error = connectionError(cause ?? new Error('the connection closed'), this.#options.endpoint)
-      if (error.name === 'AuthenticationError') {
-        this.#fatal = error
-        this.#hooks.onFatal(error)
-        return
-      }
-      this.setStatus('reconnecting', error)
-      this.#hooks.onLost(error)
-      this.#start()
+      this.#lastError = error
+      this.#onLost(error)
+      this.#events.next({ type: 'disconnected', error })
     })
-  }
-
-  /** Facts for `health()`, never credentials. */
-  details(): Record<string, unknown> {
-    const model = this.#model
-    return {
-      endpoint: this.#options.endpoint,
-      connected: model !== undefined,
-      serverVersion: model?.connection.serverProperties.version,
-      blocked: this.#blocked,
-      lastError: this.#current.error ? describe(this.#current.error) : undefined,
-    }
   }
 }

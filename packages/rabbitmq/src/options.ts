@@ -33,13 +33,13 @@ export interface RabbitMqQueueOptions {
   readonly overflow?: 'drop-head' | 'reject-publish' | 'reject-publish-dlx'
 }
 
-/** Reconnection backoff: `initialDelayMs × factor^n`, capped at `maxDelayMs`, with ±20% jitter. */
+/** Reconnection backoff, run by the core: `initialDelayMs × 2^n`, capped at `maxDelayMs`. */
 export interface RabbitMqReconnectOptions {
   /** Default 100. */
   readonly initialDelayMs?: number
   /** Default 5,000. */
   readonly maxDelayMs?: number
-  /** Default 2. */
+  /** Accepted for compatibility and not used: the core's backoff doubles (factor 2). */
   readonly factor?: number
 }
 
@@ -68,9 +68,15 @@ export interface RabbitMqTransportOptions {
   readonly heartbeatSeconds?: number
   /** Shown in the RabbitMQ management UI (default `switchyard`). */
   readonly connectionName?: string
-  /** How long one connection attempt may take, in ms (default 10,000). */
+  /**
+   * How long one connection attempt may take, in ms (default 10,000). `connect()` and publishes
+   * waiting for the connection reject after `min(connectTimeoutMs, 4,000)` (the core's connect timeout).
+   */
   readonly connectTimeoutMs?: number
-  /** Prefetch of a subscription that does not set `inFlight` (default 64). */
+  /**
+   * `inFlight` of a subscription that does not set it (default 64). The channel's `basic.qos` is
+   * the core's window: `inFlight` plus as many to hold back behind busy keys.
+   */
   readonly prefetch?: number
   /**
    * Naming prefix of every exchange and queue this transport declares (default `switchyard`).
@@ -80,11 +86,12 @@ export interface RabbitMqTransportOptions {
   /** Backoff between reconnection attempts. */
   readonly reconnect?: RabbitMqReconnectOptions
   /**
-   * How long `publish` waits for the connection to come back (and re-sends unconfirmed messages)
-   * before it rejects with `BrokerUnavailableError`, in ms (default 30,000).
+   * How long a publish cut off by a lost connection waits for it to come back (and re-sends its
+   * unconfirmed messages) before it rejects with `BrokerUnavailableError`, in ms (default 30,000).
+   * A publish made while disconnected waits the core's connect timeout instead.
    */
   readonly publishWaitMs?: number
-  /** Most messages that may wait for the connection at once; more reject at once (default 100,000). */
+  /** Most messages that may wait to be re-sent at once; more reject at once (default 100,000). */
   readonly publishBufferMessages?: number
   /**
    * Publish with `mandatory`: a message no queue is bound for rejects with `PublishError` instead

@@ -8,7 +8,8 @@
  * `publishBufferMessages`; after that the batch rejects with `BrokerUnavailableError`. A broker
  * nack, or a `mandatory` message the broker returns as unroutable, rejects with `PublishError`.
  *
- * It validates nothing about topics or sizes (the transport does) and declares no topology.
+ * It validates nothing about topics or sizes (the core does) and declares no topology. The core
+ * flushes or rejects publishes on close; `close()` here only refuses to wait for a connection.
  */
 import { BrokerUnavailableError, type SwitchyardError, TransportClosedError } from '@switchyard/core/spi'
 import type { Message as AmqpMessage, ChannelModel, ConfirmChannel, Options } from 'amqplib'
@@ -36,8 +37,6 @@ export class Publisher {
   /** Message ids the broker returned as unroutable, until their confirm arrives. */
   readonly #returned = new Map<string, string>()
   #waiting = 0
-  #inFlight = 0
-  #idle: (() => void)[] = []
   #closed = false
 
   readonly #repairTopology: () => Promise<void>
@@ -74,45 +73,28 @@ export class Publisher {
     this.#closed = true
   }
 
-  /** Resolves when no publish is in flight, or after `timeoutMs`. */
-  settled(timeoutMs: number): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve()
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs)
-      this.#idle.push(() => {
-        clearTimeout(timer)
-        resolve()
-      })
-    })
-  }
-
   /** Publishes all messages and resolves once every one is confirmed. */
   async publish(batch: readonly Outgoing[]): Promise<void> {
-    this.#inFlight++
-    try {
-      const deadline = Date.now() + this.#options.publishWaitMs
-      let pending: readonly number[] | undefined
-      for (;;) {
-        const channel = this.#channel ?? (await this.#ready(deadline, pending?.length ?? batch.length))
-        const lost = await this.#write(channel, batch, pending)
-        if (lost.length === 0) return
-        pending = lost
-        if (Date.now() >= deadline) {
-          throw new BrokerUnavailableError(
-            kind,
-            this.#options.endpoint,
-            `${lost.length} messages stayed unconfirmed for ${this.#options.publishWaitMs} ms (publishWaitMs)`,
-            { cause: this.#connection.status.error },
-          )
-        }
-        if (this.#connection.model) {
-          // Only the channel failed (e.g. 404 after an exchange was deleted): repair, then retry calmly.
-          await new Promise((resolve) => setTimeout(resolve, 100))
-          await this.#repairTopology().catch(() => undefined)
-        }
+    const deadline = Date.now() + this.#options.publishWaitMs
+    let pending: readonly number[] | undefined
+    for (;;) {
+      const channel = this.#channel ?? (await this.#ready(deadline, pending?.length ?? batch.length))
+      const lost = await this.#write(channel, batch, pending)
+      if (lost.length === 0) return
+      pending = lost
+      if (Date.now() >= deadline) {
+        throw new BrokerUnavailableError(
+          kind,
+          this.#options.endpoint,
+          `${lost.length} messages stayed unconfirmed for ${this.#options.publishWaitMs} ms (publishWaitMs)`,
+          { cause: this.#connection.lastError },
+        )
       }
-    } finally {
-      if (--this.#inFlight === 0) for (const resolve of this.#idle.splice(0)) resolve()
+      if (this.#connection.usable) {
+        // Only the channel failed (e.g. 404 after an exchange was deleted): repair, then retry calmly.
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        await this.#repairTopology().catch(() => undefined)
+      }
     }
   }
 
@@ -186,9 +168,8 @@ export class Publisher {
   async #ready(deadline: number, count: number): Promise<ConfirmChannel> {
     for (;;) {
       if (this.#closed) throw new TransportClosedError('publish', { context: { transport: kind } })
-      const model = this.#connection.model
-      const state = this.#connection.status.state
-      if (model && (state === 'connected' || state === 'rebalancing')) {
+      const model = this.#connection.usable
+      if (model) {
         try {
           return await this.#open(model)
         } catch {
@@ -202,7 +183,7 @@ export class Publisher {
             ? `no connection for ${this.#options.publishWaitMs} ms (publishWaitMs)`
             : `${this.#waiting} messages already wait for the connection (publishBufferMessages)`
         throw new BrokerUnavailableError(kind, this.#options.endpoint, `publish gave up: ${why}`, {
-          cause: this.#connection.status.error,
+          cause: this.#connection.lastError,
         })
       }
       this.#waiting += count

@@ -88,6 +88,11 @@ export class Topology {
     })
   }
 
+  /** The remembered group queues bound with `bindingKey` (a topic or a pattern). */
+  groupQueuesOf(bindingKey: string): string[] {
+    return [...this.#groups.values()].filter((g) => g.bindingKey === bindingKey).map((g) => g.queue)
+  }
+
   /** Forgets a declaration, so that the next `groupQueue` call declares it again (queue deleted). */
   invalidate(queue: string): void {
     for (const key of this.#declared.keys()) if (key.startsWith(`q:${queue}:`)) this.#declared.delete(key)

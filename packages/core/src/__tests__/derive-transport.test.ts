@@ -127,6 +127,19 @@ describe('rebalancing', () => {
     driver.events.next({ type: 'rebalanced' })
     expect(await t.health()).toMatchObject({ status: 'up', state: 'connected' })
   })
+
+  it('reports the reason a driver gives with rebalancing, and drops it once rebalanced', async () => {
+    const driver = new ScriptedDriver()
+    const t = derive(driver)
+    await t.connect()
+    const why = new BrokerUnavailableError('scripted', 'here', 'queue q was deleted')
+    driver.events.next({ type: 'rebalancing', error: why })
+    expect(await t.health()).toMatchObject({ status: 'degraded', state: 'rebalancing', error: why.message })
+    driver.events.next({ type: 'rebalanced' })
+    const report = await t.health()
+    expect(report).toMatchObject({ status: 'up', state: 'connected' })
+    expect(report.error).toBeUndefined()
+  })
 })
 
 function states(t: DerivedTransport): TransportState {

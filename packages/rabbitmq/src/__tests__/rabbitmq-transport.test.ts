@@ -20,7 +20,7 @@ async function closedPort(): Promise<number> {
 describe('RabbitMqTransport without a broker', () => {
   it('rejects connect() with BrokerUnavailableError naming the endpoint, not the password', async () => {
     const port = await closedPort()
-    const t = new RabbitMqTransport({ port, password: 'secret-password' })
+    const t = new RabbitMqTransport({ port, password: 'secret-password' }, { connectTimeoutMs: 300 })
     const error = await expectSwitchyardError(t.connect(), 'BrokerUnavailableError')
     expect(error.message).toContain(`127.0.0.1:${port}`)
     expect(error.message).not.toContain('secret-password')
@@ -28,14 +28,15 @@ describe('RabbitMqTransport without a broker', () => {
     await t.close()
   })
 
-  it('rejects a publish at once with BrokerUnavailableError while the broker was never reached (no publishWaitMs wait)', async () => {
+  it('rejects a publish with BrokerUnavailableError after the connect timeout, not publishWaitMs', async () => {
     const port = await closedPort()
-    const t = new RabbitMqTransport({ port, publishWaitMs: 30_000, reconnect: { maxDelayMs: 100 } })
+    const t = new RabbitMqTransport({ port, publishWaitMs: 30_000, connectTimeoutMs: 600 })
     const started = Date.now()
     const error = await expectSwitchyardError(
       t.publish([createMessage('orders.created')]),
       'BrokerUnavailableError',
     )
+    expect(Date.now() - started).toBeGreaterThanOrEqual(550)
     expect(Date.now() - started).toBeLessThan(5_000)
     expect(error.message).toContain(`127.0.0.1:${port}`)
     expect((await t.health()).status).not.toBe('up')

@@ -229,8 +229,13 @@ describe('RabbitMqTransport on RabbitMQ', () => {
     expect(await queueDepth(t, t.naming.groupQueue(routed, 'g'))).toBe(2)
   })
 
-  it('fails fast with AuthenticationError on wrong credentials and does not retry', async () => {
-    const t = transport({ password: 'wrong-password' })
+  it('fails fast with AuthenticationError on wrong credentials, once per use, without a retry loop', async () => {
+    // A 1 ms backoff: were a refused login retried, the attempts would pile up while the test runs.
+    const t = new RabbitMqTransport(
+      { url: rabbitmqConnection.url, password: 'wrong-password' },
+      { backoff: { initialMs: 1, maxMs: 1 } },
+    )
+    open.push({ close: () => t.close({ drain: false }) })
     const states: TransportStatus[] = []
     t.status$.subscribe((s) => states.push(s))
     const started = Date.now()
@@ -240,9 +245,45 @@ describe('RabbitMqTransport on RabbitMQ', () => {
     const c = track(collect(t, topicName('rmq.auth'), { group: 'g' }))
     await waitFor(() => c.ended, { timeoutMs: 5_000, description: 'the stream to end' })
     expect((c.error as Error).name).toBe('AuthenticationError')
-    expect(states.at(-1)?.state).toBe('closed')
+    const refused = states.filter((s) => s.error?.name === 'AuthenticationError')
+    expect(refused.map((s) => s.state)).toEqual(['reconnecting', 'reconnecting', 'reconnecting'])
     expect(states.at(-1)?.error?.name).toBe('AuthenticationError')
-    expect(states.filter((s) => s.state === 'connecting')).toHaveLength(1)
+    const health = await t.health()
+    expect(health.status).not.toBe('up')
+    expect(health.error).not.toContain('wrong-password')
+  })
+
+  it('uses the prefetch option as the default inFlight, with basic.qos as the core window (inFlight + hold-back room)', async () => {
+    const t = transport({ prefetch: 3 })
+    const topic = topicName('rmq.qos')
+    await t.provision(topic, { groups: ['g'] })
+    await t.publish(Array.from({ length: 10 }, (_, i) => createMessage(topic, { key: `k${i}` })))
+    const c = track(collect(t, topic, { group: 'g', settle: 'hold' }))
+    const queue = t.naming.groupQueue(topic, 'g')
+    // The broker hands out 6 (qos = 3 in flight + 3 to hold back behind busy keys); 4 stay ready.
+    await waitFor(async () => c.deliveries.length === 3 && (await queueDepth(t, queue)) === 4, {
+      description: '3 deliveries in the stream and 4 messages still in the queue',
+    })
+    expect((await t.health()).subscriptions).toMatchObject([{ topic, group: 'g', inFlight: 3 }])
+    await c.deliveries[0]!.ack()
+    await c.waitForDeliveries(4)
+    await waitFor(async () => (await queueDepth(t, queue)) === 3, { description: 'one more fetched' })
+    expect(c.deliveries).toHaveLength(4)
+  })
+
+  it('deprovision without groups deletes every group queue it declared for the topic, and its dead-letter queue', async () => {
+    const t = transport()
+    const topic = topicName('rmq.deprov')
+    await t.provision(topic, { groups: ['g', 'other'] })
+    const queues = [
+      t.naming.groupQueue(topic, 'g'),
+      t.naming.groupQueue(topic, 'other'),
+      t.naming.groupQueue(`${topic}.dlq`, 'dlq'),
+    ]
+    for (const queue of queues) expect(await queueDepth(t, queue)).toBe(0)
+    await t.deprovision(topic)
+    for (const queue of queues) expect(await queueDepth(t, queue)).toBeUndefined()
+    await t.deprovision(topic)
   })
 
   it('surfaces a queue deleted under a live consumer and consumes again once it is declared back', async () => {
