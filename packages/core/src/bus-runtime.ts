@@ -213,13 +213,7 @@ export class BusRuntime {
     operation: 'ack' | 'nack',
     delayMs = 0,
   ): Promise<void> {
-    let settled: Promise<void>
-    try {
-      settled =
-        operation === 'ack' ? delivery.ack() : delivery.nack(delayMs > 0 ? { delayMs } : { requeue: true })
-    } catch (thrown) {
-      settled = Promise.reject(thrown)
-    }
+    const settled = startSettle(delivery, operation, delayMs)
     return settled.then(undefined, (thrown: unknown) => {
       if (this.events.observed) {
         this.emit({
@@ -231,6 +225,18 @@ export class BusRuntime {
         })
       }
     })
+  }
+}
+
+/**
+ * Asks the transport to ack, or to nack with requeue (after `delayMs` when > 0); a synchronous
+ * throw becomes a rejected promise, so callers handle one failure path.
+ */
+export function startSettle(delivery: Delivery, operation: 'ack' | 'nack', delayMs: number): Promise<void> {
+  try {
+    return operation === 'ack' ? delivery.ack() : delivery.nack(delayMs > 0 ? { delayMs } : { requeue: true })
+  } catch (thrown) {
+    return Promise.reject(thrown)
   }
 }
 

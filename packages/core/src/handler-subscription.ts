@@ -18,7 +18,7 @@
 import { asyncScheduler, type Subscription } from 'rxjs'
 import { type CheckedHandleOptions, isPromiseLike } from './bus-checks.js'
 import type { HandlerSubscription, StopOptions } from './bus-options.js'
-import type { BusRuntime } from './bus-runtime.js'
+import { type BusRuntime, startSettle } from './bus-runtime.js'
 import { CancelledError, TimeoutError, toError } from './errors.js'
 import { Job, type JobScope } from './handler-job.js'
 import { KeyedExecutor } from './keyed-executor.js'
@@ -313,13 +313,7 @@ export class HandlerRun implements HandlerSubscription {
   /** Acks or nacks (requeue, optional delay), counted for `stop()`; a failure becomes a `settle-failed` event. */
   #settle(delivery: Delivery, operation: 'ack' | 'nack', delayMs: number): void {
     this.#settling++
-    let settled: Promise<void>
-    try {
-      settled =
-        operation === 'ack' ? delivery.ack() : delivery.nack(delayMs > 0 ? { delayMs } : { requeue: true })
-    } catch (thrown) {
-      settled = Promise.reject(thrown)
-    }
+    const settled = startSettle(delivery, operation, delayMs)
     // A transport that settles synchronously may hand back one shared, already fulfilled promise
     // (the memory transport does). Promises never change state, so once that one is seen to
     // fulfil, the settlement is complete now: count it without a promise reaction per message.
