@@ -129,7 +129,10 @@ export class ConfigError extends SwitchyardError {
   override readonly name = 'ConfigError' as const
   readonly issues: readonly string[]
   constructor(what: string, issues: readonly string[], options: SwitchyardErrorOptions = {}) {
-    super(`Invalid ${what}: ${issues.join('; ')}. Fix the ${what} and try again.`, options)
+    const listed = issues.join('; ')
+    // No full stop after an issue that already ends a sentence (`… did you mean "prefetch"?`).
+    const stop = /[.?!]$/.test(listed) ? '' : '.'
+    super(`Invalid ${what}: ${listed}${stop} Fix the ${what} and try again.`, options)
     this.issues = issues
   }
 }
