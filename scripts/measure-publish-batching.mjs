@@ -2,7 +2,7 @@
 // batching on (the defaults) and off (`maxBatchMessages: 1`), on one transport. Not a test and not
 // the benchmark suite: a quick local figure for the batching change.
 //
-//   node scripts/measure-publish-batching.mjs memory|kafka|rabbitmq [events=20000] [rounds=3]
+//   node scripts/measure-publish-batching.mjs memory|kafka|rabbitmq [events=20000] [rounds=3] [batched options as JSON]
 //
 // Run Kafka and RabbitMQ only under the broker lock:
 //   flock /tmp/switchyard-brokers.lock node scripts/measure-publish-batching.mjs kafka
@@ -16,6 +16,7 @@ import { RabbitMqTransport } from '@switchyard/rabbitmq'
 const kind = process.argv[2] ?? 'memory'
 const events = Number(process.argv[3] ?? 20_000)
 const rounds = Number(process.argv[4] ?? 3)
+const batchedOptions = JSON.parse(process.argv[5] ?? '{}')
 const deadlineMs = 120_000
 const payloadBytes = 100
 
@@ -65,7 +66,7 @@ async function round(label, runtime) {
 
 const modes = [
   ['unbatched (maxBatchMessages: 1)', { maxBatchMessages: 1 }],
-  ['batched (defaults)', {}],
+  [`batched ${JSON.stringify(batchedOptions)}`, batchedOptions],
 ]
 const results = new Map(modes.map(([label]) => [label, []]))
 for (let r = 0; r < rounds; r++) {
