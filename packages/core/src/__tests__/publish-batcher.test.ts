@@ -122,6 +122,30 @@ describe('coalescing', () => {
     expect([good.value, alsoGood.value]).toEqual(['ok', 'ok'])
   })
 
+  it("runs the driver's checkPublish per call, so a call it refuses fails alone", async () => {
+    const { driver, sends } = gatedDriver()
+    const checked: string[][] = []
+    const checking = Object.assign(driver, {
+      checkPublish(messages: readonly OutgoingMessage[]): void {
+        checked.push(ids(messages))
+        if (messages.some((m) => m.id === 'bad1')) throw new PublishError('orders', 'the driver refuses it')
+      },
+    })
+    const t = derive(checking)
+    await t.connect()
+    void t.publish([keyed('a', 1)])
+    const good = outcome(t.publish([keyed('a', 2)]))
+    const refused = await t.publish([keyed('a', 3), keyed('bad', 1)]).catch((e: unknown) => e)
+    expect(isSwitchyardError(refused, 'PublishError')).toBe(true)
+    sends[0]!.resolve()
+    await ticks()
+    sends[1]!.resolve()
+    await ticks()
+    expect(checked).toEqual([['a1'], ['a2'], ['a3', 'bad1']])
+    expect(driver.published.map(ids)).toEqual([['a1'], ['a2']])
+    expect(good.value).toBe('ok')
+  })
+
   it('maps a synchronous driver throw to a typed error for the calls of that batch', async () => {
     const driver = new ScriptedDriver()
     const t = derive(driver)
@@ -196,6 +220,20 @@ describe('bounds', () => {
     sends[2]!.resolve()
     await ticks()
     expect([...queued, waiting, behind].map((o) => o.value)).toEqual(['ok', 'ok', 'ok', 'ok'])
+  })
+
+  it('accepts a call larger than maxQueuedMessages into an empty queue instead of waiting forever', async () => {
+    const { driver, sends } = gatedDriver()
+    const t = derive(driver, { maxQueuedMessages: 2, whenFull: 'reject' })
+    await t.connect()
+    void t.publish([keyed('a', 0)])
+    const big = outcome(t.publish([1, 2, 3].map((n) => keyed('a', n))))
+    sends[0]!.resolve()
+    await ticks()
+    sends[1]!.resolve()
+    await ticks()
+    expect(big.value).toBe('ok')
+    expect(driver.published.map(ids)).toEqual([['a0'], ['a1', 'a2', 'a3']])
   })
 
   it("rejects a call that does not fit with BackpressureError when whenFull is 'reject'", async () => {
@@ -278,6 +316,28 @@ describe('connection and close', () => {
     const errors = await Promise.all(calls)
     expect(errors.map((e) => isSwitchyardError(e, 'BrokerUnavailableError'))).toEqual([true, true])
     expect(driver.published).toEqual([])
+  })
+
+  it('gives each call waiting for the connection its own connect timeout, counted from the call', async () => {
+    const scheduler = new VirtualTimeScheduler()
+    const driver = new ScriptedDriver()
+    for (let i = 0; i < 100; i++) driver.connectAnswers.push(() => new Promise<void>(() => undefined))
+    const t = derive(driver, { scheduler, connectTimeoutMs: 50, backoff: { initialMs: 1_000 } })
+    const rejectedAt: Promise<number>[] = []
+    const call = () =>
+      rejectedAt.push(
+        t.publish([keyed('a', 1)]).then(
+          () => -1,
+          () => scheduler.now(),
+        ),
+      )
+    call()
+    scheduler.schedule(call, 30)
+    for (let i = 0; i < 20 && scheduler.actions.length > 0; i++) {
+      scheduler.flush()
+      await ticks(10)
+    }
+    expect(await Promise.all(rejectedAt)).toEqual([50, 80])
   })
 
   it('close() flushes the queue: the batch in flight and the queued calls are stored, then the driver closes', async () => {
