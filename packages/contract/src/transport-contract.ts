@@ -10,6 +10,7 @@
  */
 import type { Transport } from '@switchyard/core'
 import { afterEach, describe } from 'vitest'
+import { registerBatchingScenarios } from './batching-scenarios.js'
 import { registerBusScenarios } from './bus-scenarios.js'
 import { ContractHarness } from './contract-harness.js'
 import { resolveContractOptions, type TransportContractOptions } from './contract-options.js'
@@ -63,6 +64,7 @@ export function transportContract(
     describe('groups', () => registerGroupScenarios(h))
     describe('settlement', () => registerSettlementScenarios(h))
     describe('errors', () => registerErrorScenarios(h))
+    describe('publish batching', () => registerBatchingScenarios(h))
     describe('capabilities', () => registerFeatureScenarios(h))
     describe('bus policies', () => registerBusScenarios(h))
     describe('lifecycle', () => registerLifecycleScenarios(h))

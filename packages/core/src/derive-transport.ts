@@ -6,10 +6,11 @@
  * checks message sizes against `capabilities.maxMessageBytes`, connects with backoff and reports
  * `status$`, enforces each subscription's in-flight limit by pausing the driver's consumer,
  * hands out settle-once deliveries, holds keys back where the driver does not, holds delayed
- * redeliveries in this process where the broker cannot, drains on `close()` (acks made during the
- * drain reach the broker before any consumer stops), flushes or rejects by name every publish
- * accepted before `close()`, and completes streams when closed on purpose. The driver only maps
- * the broker (see `driver.ts`); this module never asks which broker it is.
+ * redeliveries in this process where the broker cannot, coalesces `publish` calls made while a
+ * send is in flight into the next driver batch (`PublishBatcher`), drains on `close()` (acks made
+ * during the drain reach the broker before any consumer stops), flushes or rejects by name every
+ * publish accepted before `close()`, and completes streams when closed on purpose. The driver
+ * only maps the broker (see `driver.ts`); this module never asks which broker it is.
  */
 import { asyncScheduler, Observable, type SchedulerLike } from 'rxjs'
 import { DerivedSubscription, type SubscriptionHost } from './derived-subscription.js'
@@ -19,6 +20,7 @@ import { CapabilityError, ConfigError, TransportClosedError } from './errors.js'
 import { InFlightTracker } from './in-flight-tracker.js'
 import type { Delivery, OutgoingMessage } from './message.js'
 import { MessageChecks } from './message-checks.js'
+import { PublishBatcher, type PublishBatchOptions, resolveBatchOptions } from './publish-batcher.js'
 import { StatusSubject } from './status-subject.js'
 import { validateGroup, validateTopic } from './topic.js'
 import type {
@@ -31,8 +33,6 @@ import type {
   TransportStatus,
 } from './transport.js'
 
-const done: Promise<void> = Promise.resolve()
-
 /** Default `SubscribeOptions.inFlight`. */
 export const defaultInFlight = 64
 /** Largest `SubscribeOptions.inFlight` any transport accepts (RabbitMQ's prefetch is 16 bits). */
@@ -42,8 +42,12 @@ export const defaultDrainTimeoutMs = 10_000
 /** Default {@link DeriveOptions.connectTimeoutMs}. */
 export const defaultConnectTimeoutMs = 5_000
 
-/** Options of {@link deriveTransport}. None is broker-specific. */
-export interface DeriveOptions {
+/**
+ * Options of {@link deriveTransport}. None is broker-specific. The publish batching options
+ * (`maxBatchMessages`, `maxBatchBytes`, `lingerMs`, `maxQueuedMessages`, `whenFull`) are
+ * described on {@link PublishBatchOptions}.
+ */
+export interface DeriveOptions extends PublishBatchOptions {
   /**
    * Runs every timer of the derived transport: the process-held delay, reconnect backoff, the
    * connect timeout and the drain timeout of `close` (default `asyncScheduler`). Tests pass a
@@ -113,8 +117,7 @@ export class DriverTransport implements DerivedTransport {
   readonly #host: SubscriptionHost
   readonly #subscriptions = new Set<DerivedSubscription>()
   readonly #detaching = new Set<Promise<void>>()
-  readonly #publishes = new Set<PendingPublish>()
-  readonly #publishing = new InFlightTracker()
+  readonly #publishes: PublishBatcher
   readonly #holdBack: (inFlight: number) => number
   #closing: Promise<void> | undefined
   /** Settling rejects and new work is refused from here on. */
@@ -144,6 +147,18 @@ export class DriverTransport implements DerivedTransport {
       options.backoff ?? {},
     )
     this.#checks = new MessageChecks(driver.kind, driver.capabilities.maxMessageBytes)
+    const connection = this.#connection
+    this.#publishes = new PublishBatcher(
+      {
+        kind: driver.kind,
+        scheduler,
+        connectTimeoutMs,
+        connected: (timeoutMs) => connection.ensure(timeoutMs),
+        send: (messages) => driver.publish(messages),
+        wrap: (error) => driverError(driver.kind, error, 'publish'),
+      },
+      resolveBatchOptions(driver.kind, options),
+    )
     this.#host = {
       driver,
       scheduler,
@@ -163,8 +178,10 @@ export class DriverTransport implements DerivedTransport {
   }
 
   /**
-   * Checks the whole batch, then hands it to the driver. Allowed while a drain runs (handlers may
-   * publish); a publish still pending when `close()` gives up is rejected with `TransportClosedError`.
+   * Checks the whole call, then hands it to the publish batcher: sent at once when nothing is in
+   * flight, else coalesced into the next driver batch (see `PublishBatcher`). Allowed while a
+   * drain runs (handlers may publish); a publish still pending when `close()` gives up is rejected
+   * with `TransportClosedError`.
    */
   publish(messages: readonly OutgoingMessage[]): Promise<void> {
     if (!Array.isArray(messages)) {
@@ -175,22 +192,15 @@ export class DriverTransport implements DerivedTransport {
       )
     }
     if (this.#closed) return Promise.reject(this.#closedError('publish', messages[0]?.topic))
+    let bytes: number
     try {
-      this.#checks.check(messages)
+      bytes = this.#checks.check(messages)
+      if (messages.length > 0) this.#driver.checkPublish?.(messages)
     } catch (error) {
       return Promise.reject(error)
     }
     if (messages.length === 0) return Promise.resolve()
-    const waiting = this.#connection.ensureBounded()
-    if (waiting !== undefined) return this.#track(waiting.then(() => this.#send(messages)))
-    let sending: Promise<void> | undefined
-    try {
-      sending = this.#driver.publish(messages)
-    } catch (error) {
-      return Promise.reject(driverError(this.kind, error, 'publish'))
-    }
-    // Stored synchronously: nothing is pending that close() would have to flush.
-    return sending === undefined ? done : this.#track(sending)
+    return this.#publishes.publish(messages, bytes)
   }
 
   /** Validates, then creates the topic and groups at the broker. */
@@ -316,11 +326,9 @@ export class DriverTransport implements DerivedTransport {
     await this.whenDetached()
     if (drain) {
       const left = Math.max(0, timeoutMs - (this.#host.scheduler.now() - started))
-      await this.#publishing.whenIdle(left, this.#host.scheduler)
+      await this.#publishes.whenIdle(left)
     }
-    for (const pending of [...this.#publishes]) pending.reject(this.#closedError('publish'))
-    this.#publishing.done(this.#publishes.size)
-    this.#publishes.clear()
+    this.#publishes.rejectAll(this.#closedError('publish'))
     this.#connection.close()
     try {
       await this.#driver.close()
@@ -328,31 +336,6 @@ export class DriverTransport implements DerivedTransport {
       // A driver's close must resolve; nothing is left that could be lost here.
     }
     this.#status.set('closed')
-  }
-
-  async #send(messages: readonly OutgoingMessage[]): Promise<void> {
-    await this.#driver.publish(messages)
-  }
-
-  /** Keeps a publish until it settles, so `close()` can flush it or reject it by name. */
-  #track(sending: Promise<void>): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const pending: PendingPublish = { resolve, reject }
-      this.#publishes.add(pending)
-      this.#publishing.add()
-      sending.then(
-        () => {
-          if (!this.#publishes.delete(pending)) return
-          this.#publishing.done()
-          resolve()
-        },
-        (error: unknown) => {
-          if (!this.#publishes.delete(pending)) return
-          this.#publishing.done()
-          reject(driverError(this.kind, error, 'publish'))
-        },
-      )
-    })
   }
 
   #connected(): Promise<void> {
@@ -414,9 +397,4 @@ export class DriverTransport implements DerivedTransport {
       context: { transport: this.kind, field },
     })
   }
-}
-
-interface PendingPublish {
-  readonly resolve: () => void
-  readonly reject: (error: Error) => void
 }

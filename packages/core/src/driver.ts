@@ -186,8 +186,20 @@ export interface TransportDriver {
    * has durably accepted all of it (RabbitMQ confirms, Kafka acks=-1). Order per key is kept.
    * Rejects if any message was not accepted; any subset may have been stored. Returns `undefined`
    * when the whole batch was stored synchronously (memory).
+   *
+   * The core calls it with one batch at a time (never again before the previous call settled);
+   * a batch may hold the messages of several `Transport.publish` calls, coalesced in call order
+   * while the previous batch was in flight, so a rejection fails all of those calls.
    */
   publish(messages: readonly OutgoingMessage[]): Settled
+
+  /**
+   * Optional: throws (a `SwitchyardError`, e.g. `MessageTooLargeError`) for messages the broker
+   * would refuse beyond what the core checks (RabbitMQ: a header table over 64 KiB). The core
+   * calls it once per `Transport.publish` call, after its own checks and before coalescing, so a
+   * bad call fails alone and never fails the batch it would have joined.
+   */
+  checkPublish?(messages: readonly OutgoingMessage[]): void
 
   /** Creates the topic (a pattern where `capabilities.patterns`) and the groups' queues/offsets. Idempotent. */
   provision(topic: string, groups: readonly string[]): Promise<void>

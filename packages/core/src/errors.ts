@@ -176,6 +176,34 @@ export class PublishError extends SwitchyardError {
   }
 }
 
+/**
+ * `publish` found the transport's publish queue full and was asked not to wait
+ * (`DeriveOptions.whenFull: 'reject'`). Nothing of this call was queued or sent. Retryable.
+ */
+export class BackpressureError extends SwitchyardError {
+  override readonly name = 'BackpressureError' as const
+  override readonly retryable = true
+  /** Messages queued (not yet handed to the broker) when the call was refused. */
+  readonly queuedMessages: number
+  /** The bound that was hit (`maxQueuedMessages`). */
+  readonly limitMessages: number
+  constructor(
+    topic: string,
+    queuedMessages: number,
+    limitMessages: number,
+    options: SwitchyardErrorOptions = {},
+  ) {
+    super(
+      `Cannot publish to topic ${JSON.stringify(topic)} now: ${queuedMessages} messages already wait to be sent ` +
+        `(maxQueuedMessages ${limitMessages}). Nothing of this call was published; await earlier publishes ` +
+        "before starting more, publish again later, raise maxQueuedMessages, or use whenFull: 'wait'.",
+      { ...options, context: { ...options.context, topic, operation: 'publish' } },
+    )
+    this.queuedMessages = queuedMessages
+    this.limitMessages = limitMessages
+  }
+}
+
 /** The transport does not offer a feature that was asked for (see `Transport.capabilities`). */
 export class CapabilityError extends SwitchyardError {
   override readonly name = 'CapabilityError' as const
@@ -259,6 +287,7 @@ export type SwitchyardErrorName =
   | BrokerUnavailableError['name']
   | AuthenticationError['name']
   | PublishError['name']
+  | BackpressureError['name']
   | CapabilityError['name']
   | TimeoutError['name']
   | CancelledError['name']

@@ -30,6 +30,7 @@ export { isDeadLetter, readDeadLetter } from './dead-letter.js'
 export type { ErrorContext, SwitchyardErrorName, SwitchyardErrorOptions } from './errors.js'
 export {
   AuthenticationError,
+  BackpressureError,
   BrokerUnavailableError,
   CancelledError,
   CapabilityError,

@@ -24,14 +24,19 @@ export class MessageChecks {
     this.#maxBytes = maxMessageBytes ?? Number.POSITIVE_INFINITY
   }
 
-  /** Throws `InvalidTopicError`, `ConfigError` (not bytes) or `MessageTooLargeError` for the first bad message. */
-  check(messages: readonly OutgoingMessage[]): void {
+  /**
+   * Throws `InvalidTopicError`, `ConfigError` (not bytes) or `MessageTooLargeError` for the first
+   * bad message. Returns the batch's approximate size (payload bytes plus header and key
+   * characters), which the publish batcher counts against `maxBatchBytes`.
+   */
+  check(messages: readonly OutgoingMessage[]): number {
     const maxBytes = this.#maxBytes
     const known = this.#known
     let checkedTopic: string | undefined
     // Messages of a batch often share one headers object (the Bus's defaults): count it once.
     let countedHeaders: Readonly<Record<string, string>> | undefined
     let headerChars = 0
+    let total = 0
     for (let i = 0; i < messages.length; i++) {
       const message = messages[i] as OutgoingMessage
       const topic = message.topic
@@ -61,7 +66,9 @@ export class MessageChecks {
         const size = payloadBytes + headerBytes(headers)
         if (size > maxBytes) throw this.#tooLarge(topic, size)
       }
+      total += payloadBytes + headerChars + (message.key?.length ?? 0)
     }
+    return total
   }
 
   #tooLarge(topic: string, size: number): MessageTooLargeError {

@@ -159,8 +159,34 @@ export interface Transport {
    * Publishes messages, in order per key, and resolves once the broker has durably accepted all of
    * them (Kafka: acks=-1 on an idempotent producer; RabbitMQ: publisher confirms, persistent
    * messages). Rejects with `InvalidTopicError`, `MessageTooLargeError` (before anything is sent),
-   * `PublishError`, `BrokerUnavailableError` or `TransportClosedError`; on rejection any subset may
-   * have been stored, so publishing again may duplicate, never lose. Topics are created on demand.
+   * `PublishError`, `BrokerUnavailableError`, `BackpressureError` or `TransportClosedError`; on
+   * rejection any subset may have been stored, so publishing again may duplicate, never lose.
+   * Topics are created on demand.
+   *
+   * **Concurrent calls are batched (group commit).** On a transport derived with
+   * `deriveTransport` (memory, Kafka, RabbitMQ), calls made while an earlier send is in flight
+   * wait in a queue and go to the broker together as the next batch, so
+   * `await Promise.all(events.map((e) => transport.publish([e])))` costs a few broker round trips,
+   * not one per event. What holds:
+   * - Each call settles with its own messages' outcome. When the broker rejects a batch, every
+   *   call coalesced into it rejects with that error, and any subset of the batch may have been
+   *   stored: publishing again may duplicate, never lose.
+   * - Checks run per call before queuing: a call with a bad topic or an oversized message fails
+   *   alone and never fails the calls it would have been batched with.
+   * - Order per key holds across calls: calls join the queue in call order, a call is never
+   *   split, and one batch is in flight at a time per transport. A call that started after
+   *   another one's promise settled is sent after it.
+   * - An idle transport sends a call at once, with no timer (`lingerMs` 0, the default); batches
+   *   are bounded by `maxBatchMessages` (1,000) and `maxBatchBytes` (1 MiB), except that a single
+   *   larger call goes out alone, whole.
+   * - The queue is bounded (`maxQueuedMessages`, 100,000): when it is full a call waits for room,
+   *   in call order, or with `whenFull: 'reject'` rejects at once with `BackpressureError`
+   *   (nothing of it sent).
+   * - `close()` flushes the queue within its drain timeout; calls still unconfirmed then reject
+   *   with `TransportClosedError` (they may have been stored).
+   * - A call waiting for the connection rejects with `BrokerUnavailableError` after the connect
+   *   timeout.
+   * The options are `DeriveOptions` of `deriveTransport` (`@switchyard/core/spi`).
    */
   publish(messages: readonly OutgoingMessage[]): Promise<void>
 

@@ -20,6 +20,7 @@ import {
   type DeliverySink,
   type DriverEvent,
   type DriverFeatures,
+  MessageTooLargeError,
   type OutgoingMessage,
   type SwitchyardError,
   SwitchyardHeaders,
@@ -82,8 +83,8 @@ export class KafkaDriver implements TransportDriver {
     priority: false,
     patterns: false,
     durableDelay: false,
-    // The core checks payload and headers against this; the broker refuses (MESSAGE_TOO_LARGE,
-    // mapped to MessageTooLargeError) a record whose key and id push it past its own limit.
+    // The core checks payload and headers against this; `checkPublish` refuses a record whose key
+    // and id push it past the broker's own limit (MESSAGE_TOO_LARGE otherwise).
     maxMessageBytes: brokerLimit - batchOverhead,
   })
   /** Key order is kept per partition here (tied to commits); delays are held by the core. */
@@ -175,6 +176,21 @@ export class KafkaDriver implements TransportDriver {
    * Sends the batch in record batches that stay under the broker's limit even if every record
    * lands on one partition; they go one after the other, so per-key order holds.
    */
+  /**
+   * Refuses, before it joins a coalesced batch, a record whose key and id push it past the
+   * broker's limit (counted as the chunking below counts it), so that it fails alone.
+   */
+  checkPublish(messages: readonly OutgoingMessage[]): void {
+    for (const m of messages) {
+      const size = recordBytes(m)
+      if (size > brokerLimit) {
+        throw new MessageTooLargeError(m.topic, size, brokerLimit, {
+          context: { transport: 'kafka', part: 'record' },
+        })
+      }
+    }
+  }
+
   async publish(messages: readonly OutgoingMessage[]): Promise<void> {
     await Promise.all([...new Set(messages.map((m) => m.topic))].map((t) => this.#topicAdmin.ensureTopic(t)))
     const budget = brokerLimit

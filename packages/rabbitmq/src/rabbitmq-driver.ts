@@ -117,6 +117,20 @@ export class RabbitMqDriver implements TransportDriver {
     for (const consumer of this.#consumers) void consumer.attach()
   }
 
+  /** amqplib encodes the header table in a 64 KiB buffer, whatever maxMessageBytes says. */
+  checkPublish(messages: readonly OutgoingMessage[]): void {
+    for (const message of messages) {
+      if (!hasLargeHeaders(message)) continue
+      const { headers } = messageBytes(message)
+      if (headers > maxHeaderBytes) {
+        throw new MessageTooLargeError(message.topic, headers, maxHeaderBytes, {
+          context: { transport: kind, part: 'headers' },
+        })
+      }
+    }
+  }
+
+  /** Writes the batch on the confirm channel and awaits its confirms (headers checked by `checkPublish`). */
   publish(messages: readonly OutgoingMessage[]): Promise<void> {
     const count = messages.length
     const batch: Outgoing[] = new Array(count)
@@ -124,17 +138,6 @@ export class RabbitMqDriver implements TransportDriver {
     const exchange = this.naming.exchange
     for (let i = 0; i < count; i++) {
       const message = messages[i] as OutgoingMessage
-      if (hasLargeHeaders(message)) {
-        // amqplib encodes the header table in a 64 KiB buffer, whatever maxMessageBytes says.
-        const { headers } = messageBytes(message)
-        if (headers > maxHeaderBytes) {
-          return Promise.reject(
-            new MessageTooLargeError(message.topic, headers, maxHeaderBytes, {
-              context: { transport: kind, part: 'headers' },
-            }),
-          )
-        }
-      }
       const payload = message.payload
       batch[i] = {
         exchange,

@@ -18,6 +18,19 @@ async function closedPort(): Promise<number> {
 }
 
 describe('RabbitMqTransport without a broker', () => {
+  it('refuses a header table over 64 KiB per publish call, before connecting, so it fails alone', async () => {
+    const port = await closedPort()
+    const t = new RabbitMqTransport({ port }, { connectTimeoutMs: 300 })
+    const big = createMessage('orders.created', { headers: { 'x-big': 'h'.repeat(70_000) } })
+    const error = await expectSwitchyardError(t.publish([big]), 'MessageTooLargeError')
+    expect(error.context).toMatchObject({ transport: 'rabbitmq', part: 'headers' })
+    // Refused before the transport even tried to connect.
+    const states: string[] = []
+    t.status$.subscribe((s) => states.push(s.state)).unsubscribe()
+    expect(states).toEqual(['idle'])
+    await t.close({ drain: false })
+  })
+
   it('rejects connect() with BrokerUnavailableError naming the endpoint, not the password', async () => {
     const port = await closedPort()
     const t = new RabbitMqTransport({ port, password: 'secret-password' }, { connectTimeoutMs: 300 })
