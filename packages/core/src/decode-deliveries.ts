@@ -76,7 +76,12 @@ export function decodeDeliveries<T>(
         // Draining: leave it unsettled; the unsubscribe at the end gives it back to the broker.
         if (drain.draining) return
         drain.handedOut()
-        subscriber.next(new DecodedDelivery(withPayload(raw.message, value), raw, drain))
+        const message = raw.message
+        // An identity codec (`bytesCodec`) returns the payload itself: the message as delivered
+        // is then already the decoded one, and copying it would only repeat the same fields.
+        const decoded =
+          (value as unknown) === message.payload ? (message as Message<T>) : withPayload(message, value)
+        subscriber.next(new DecodedDelivery(decoded, raw, drain))
       }
 
       const rejected = (raw: Delivery, thrown: unknown): void => {

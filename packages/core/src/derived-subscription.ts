@@ -9,7 +9,7 @@
  * talks to the broker except through the driver consumer and raw deliveries.
  */
 import type { SchedulerLike, Subscriber, Subscription } from 'rxjs'
-import { createDelivery, type DeliverySettler } from './delivery.js'
+import { normaliseNack } from './delivery.js'
 import type {
   ConsumeSpec,
   DeliverySink,
@@ -19,10 +19,10 @@ import type {
   TransportDriver,
 } from './driver.js'
 import { driverError } from './driver-connection.js'
-import type { SwitchyardError } from './errors.js'
+import { type SwitchyardError, TransportClosedError } from './errors.js'
 import type { InFlightTracker } from './in-flight-tracker.js'
 import { KeyedExecutor } from './keyed-executor.js'
-import type { Delivery, Message } from './message.js'
+import type { Delivery, Message, NackOptions } from './message.js'
 import type { SubscriptionHealth } from './transport.js'
 
 /** What a subscription needs from its transport. */
@@ -39,14 +39,20 @@ export interface SubscriptionHost {
   forget(subscription: DerivedSubscription): void
 }
 
+const done: Promise<void> = Promise.resolve()
+
 /**
  * One message handed to the stream (or waiting its turn), over the raw delivery behind it. It is
- * also the delivery's settler, so a delivery costs one object here besides the `Delivery` itself.
+ * the settle-once `Delivery` itself (what `createDelivery` does for adapters, folded in here), so
+ * a delivery costs this one object in core: settling twice does nothing, settling after close
+ * rejects with `TransportClosedError`, settling after detach does nothing (the broker takes the
+ * message back).
  */
-class Item implements DeliverySettler {
+class Item implements Delivery {
   readonly raw: RawDelivery
   readonly message: Message
   readonly #owner: DerivedSubscription
+  #settled = false
 
   constructor(owner: DerivedSubscription, raw: RawDelivery, message: Message) {
     this.#owner = owner
@@ -54,31 +60,51 @@ class Item implements DeliverySettler {
     this.message = message
   }
 
-  get transport(): string {
-    return this.#owner.kind
+  get settled(): boolean {
+    return this.#settled
   }
 
   ack(): Promise<void> {
-    return this.#owner.settle(this, 'ack', undefined)
+    if (this.#settled) return done
+    const owner = this.#owner
+    if (owner.closed) return this.#closed('ack')
+    this.#settled = true
+    if (owner.detached) return done
+    try {
+      return owner.settle(this, 'ack', undefined)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
-  nack(options: { readonly requeue: boolean; readonly delayMs?: number }): Promise<void> {
-    if (options.delayMs !== undefined) return this.#owner.settle(this, 'delay', options.delayMs)
-    return this.#owner.settle(this, options.requeue ? 'requeue' : 'reject', undefined)
+  nack(options?: NackOptions): Promise<void> {
+    let normalised: ReturnType<typeof normaliseNack>
+    try {
+      normalised = normaliseNack(options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (this.#settled) return done
+    const owner = this.#owner
+    if (owner.closed) return this.#closed('nack')
+    this.#settled = true
+    if (owner.detached) return done
+    try {
+      if (normalised.delayMs !== undefined) return owner.settle(this, 'delay', normalised.delayMs)
+      return owner.settle(this, normalised.requeue ? 'requeue' : 'reject', undefined)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
-  isClosed(): boolean {
-    return this.#owner.closed
-  }
-
-  isDetached(): boolean {
-    return this.#owner.detached
+  #closed(operation: 'ack' | 'nack'): Promise<void> {
+    return Promise.reject(
+      new TransportClosedError(`${operation} a delivery`, {
+        context: { transport: this.#owner.kind, topic: this.message.topic },
+      }),
+    )
   }
 }
-
-const done: Promise<void> = Promise.resolve()
-
-const noKey = (): undefined => undefined
 
 /**
  * One subscription's flow between a driver consumer and its stream (see the module header).
@@ -123,7 +149,8 @@ export class DerivedSubscription {
     this.limit = limit
     this.#subscriber = subscriber
     this.#onReady = onReady
-    const keyOf = host.driver.features.keyOrder ? noKey : (item: Item) => item.message.key
+    // The driver keeps key order: the executor only bounds concurrency, with no per-key work.
+    const keyOf = host.driver.features.keyOrder ? undefined : (item: Item) => item.message.key
     this.#executor = new KeyedExecutor<Item>(limit, keyOf, (item) => this.#emit(item))
   }
 
@@ -304,7 +331,7 @@ export class DerivedSubscription {
       return
     }
     this.#host.inFlight.add()
-    this.#subscriber.next(createDelivery(item.message, item))
+    this.#subscriber.next(item)
   }
 
   /** The process-held delay: the raw delivery stays unsettled at the broker until it comes back here. */

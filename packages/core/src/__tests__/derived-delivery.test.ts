@@ -1,0 +1,121 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import {
+  type Delivery,
+  type DerivedTransport,
+  deriveTransport,
+  isSwitchyardError,
+  KeyedExecutor,
+} from '../spi.js'
+import { ScriptedDriver } from './scripted-driver.js'
+import { waitFor } from './wait-for.js'
+
+const opened: DerivedTransport[] = []
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((t) => t.close({ drain: false })))
+})
+
+async function subscribed(driver: ScriptedDriver, inFlight = 4) {
+  const transport = deriveTransport(driver)
+  opened.push(transport)
+  const deliveries: Delivery[] = []
+  transport.subscribe('orders', { inFlight }).subscribe((d) => void deliveries.push(d))
+  await waitFor(() => driver.consumers.length === 1, 'the consumer')
+  return { transport, deliveries, consumer: driver.consumers[0]! }
+}
+
+const settleCalls = (driver: ScriptedDriver) =>
+  driver.calls.filter((call) => /^(ack|reject|requeue|delay)/.test(call))
+
+describe('derived deliveries (settle-once)', () => {
+  it('reports settled and reaches the driver once, whichever settle comes second', async () => {
+    const driver = new ScriptedDriver()
+    const { deliveries, consumer } = await subscribed(driver)
+    consumer.deliver()
+    consumer.deliver()
+    const [first, second] = deliveries as [Delivery, Delivery]
+    expect(first.settled).toBe(false)
+    await first.nack({ requeue: false })
+    expect(first.settled).toBe(true)
+    await first.ack()
+    await first.nack()
+    await second.nack()
+    await second.ack()
+    expect(settleCalls(driver)).toEqual(['reject:m1', 'requeue:m2'])
+  })
+
+  it('rejects a bad delay with ConfigError and leaves the delivery unsettled', async () => {
+    const driver = new ScriptedDriver({ delay: true })
+    const { deliveries, consumer } = await subscribed(driver)
+    consumer.deliver()
+    const delivery = deliveries[0] as Delivery
+    const refused = await delivery.nack({ delayMs: -1 }).catch((error: unknown) => error)
+    expect(isSwitchyardError(refused, 'ConfigError')).toBe(true)
+    expect(delivery.settled).toBe(false)
+    await delivery.nack({ delayMs: 40 })
+    expect(settleCalls(driver)).toEqual(['delay:40:m1'])
+  })
+
+  it('rejects settling after close with TransportClosedError naming the transport and topic', async () => {
+    const driver = new ScriptedDriver()
+    const { transport, deliveries, consumer } = await subscribed(driver)
+    consumer.deliver()
+    await transport.close({ drain: false })
+    const refused = await (deliveries[0] as Delivery).ack().catch((error: unknown) => error)
+    expect(isSwitchyardError(refused, 'TransportClosedError')).toBe(true)
+    expect((refused as { context?: Record<string, unknown> }).context).toMatchObject({
+      transport: driver.kind,
+      topic: 'orders',
+    })
+    expect(settleCalls(driver)).toEqual([])
+  })
+
+  it('turns a settle after unsubscribe into a no-op that resolves', async () => {
+    const driver = new ScriptedDriver()
+    const transport = deriveTransport(driver)
+    opened.push(transport)
+    const deliveries: Delivery[] = []
+    const subscription = transport.subscribe('orders').subscribe((d) => void deliveries.push(d))
+    await waitFor(() => driver.consumers.length === 1, 'the consumer')
+    driver.consumers[0]!.deliver()
+    subscription.unsubscribe()
+    await transport.whenDetached()
+    await expect((deliveries[0] as Delivery).ack()).resolves.toBeUndefined()
+    expect(deliveries[0]!.settled).toBe(true)
+    expect(settleCalls(driver)).toEqual([])
+  })
+})
+
+describe('KeyedExecutor without keys (keyOf undefined)', () => {
+  it('bounds concurrency, starts in arrival order and gives back what has not started', () => {
+    const started: number[] = []
+    const executor = new KeyedExecutor<number>(2, undefined, (item) => void started.push(item))
+    for (let i = 1; i <= 5; i++) executor.push(i)
+    expect(started).toEqual([1, 2])
+    expect(executor.running).toBe(2)
+    expect(executor.pending).toBe(3)
+    executor.release(1)
+    expect(started).toEqual([1, 2, 3])
+    expect(executor.takePending()).toEqual([4, 5])
+    executor.release(2)
+    executor.release(3)
+    expect(executor.running).toBe(0)
+    expect(started).toEqual([1, 2, 3])
+  })
+
+  it('runs items released inside start one after another without recursion', () => {
+    let depth = 0
+    let deepest = 0
+    const started: number[] = []
+    const executor: KeyedExecutor<number> = new KeyedExecutor<number>(1, undefined, (item) => {
+      depth++
+      deepest = Math.max(deepest, depth)
+      started.push(item)
+      executor.release(item)
+      depth--
+    })
+    for (let i = 0; i < 1000; i++) executor.push(i)
+    expect(started).toHaveLength(1000)
+    expect(started[999]).toBe(999)
+    expect(deepest).toBe(1)
+  })
+})
