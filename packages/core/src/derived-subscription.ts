@@ -318,10 +318,17 @@ export class DerivedSubscription {
     this.#push(new Item(this, raw, raw.message))
   }
 
+  /**
+   * Takes a raw delivery in. The consumer is paused once this returns holding `prefetch` raw
+   * deliveries, not before the stream saw the delivery: a delivery settled synchronously by the
+   * stream never pauses the consumer (no pause/resume pair per message at `inFlight: 1`), while
+   * one left unsettled pauses it before the driver's `deliver` call returns, as before. What a
+   * driver hands over meanwhile (from inside a settle) is buffered as ever.
+   */
   #push(item: Item): void {
     this.#received++
-    if (this.#received >= this.spec.prefetch) this.#pause()
     this.#executor.push(item)
+    if (this.#received >= this.spec.prefetch) this.#pause()
   }
 
   #emit(item: Item): void {

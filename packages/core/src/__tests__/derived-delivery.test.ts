@@ -119,3 +119,40 @@ describe('KeyedExecutor without keys (keyOf undefined)', () => {
     expect(deepest).toBe(1)
   })
 })
+
+describe('pausing the driver consumer at the in-flight limit', () => {
+  it('does not pause for a delivery the stream settles synchronously', async () => {
+    const driver = new ScriptedDriver({ keyOrder: true })
+    const transport = deriveTransport(driver)
+    opened.push(transport)
+    const seen: string[] = []
+    transport.subscribe('orders', { inFlight: 1 }).subscribe((d) => {
+      seen.push(d.message.id)
+      void d.ack()
+    })
+    await waitFor(() => driver.consumers.length === 1, 'the consumer')
+    const consumer = driver.consumers[0]!
+    for (let i = 0; i < 3; i++) consumer.deliver()
+    expect(seen).toEqual(['m1', 'm2', 'm3'])
+    expect(driver.calls.filter((call) => call === 'pause:orders' || call === 'resume:orders')).toEqual([])
+    expect(settleCalls(driver)).toEqual([])
+    await waitFor(() => settleCalls(driver).length === 3, 'the acks')
+  })
+
+  it('pauses before deliver returns when the delivery stays unsettled, and resumes below the limit', async () => {
+    const driver = new ScriptedDriver({ keyOrder: true })
+    const { deliveries, consumer } = await subscribed(driver, 1)
+    consumer.deliver()
+    expect(driver.calls.at(-1)).toBe('pause:orders')
+    consumer.deliver()
+    expect(deliveries).toHaveLength(1)
+    await deliveries[0]!.ack()
+    expect(deliveries).toHaveLength(2)
+    expect(driver.calls).not.toContain('resume:orders')
+    await deliveries[1]!.ack()
+    expect(driver.calls.filter((call) => call === 'pause:orders' || call === 'resume:orders')).toEqual([
+      'pause:orders',
+      'resume:orders',
+    ])
+  })
+})
