@@ -21,7 +21,7 @@ import type {
 import { driverError } from './driver-connection.js'
 import { type SwitchyardError, TransportClosedError } from './errors.js'
 import type { InFlightTracker } from './in-flight-tracker.js'
-import { KeyedExecutor } from './keyed-executor.js'
+import { Fifo, KeyedExecutor } from './keyed-executor.js'
 import type { Delivery, Message, NackOptions } from './message.js'
 import type { SubscriptionHealth } from './transport.js'
 
@@ -49,26 +49,29 @@ const done: Promise<void> = Promise.resolve()
  * message back).
  */
 class Item implements Delivery {
-  readonly raw: RawDelivery
-  readonly message: Message
-  readonly #owner: DerivedSubscription
-  #settled = false
+  // Fields are `declare`d and set in the constructor: one object per delivery, and emitted class
+  // fields would run a separate initializer on every construction.
+  declare readonly raw: RawDelivery
+  declare readonly message: Message
+  declare private readonly owner: DerivedSubscription
+  declare private isSettled: boolean
 
   constructor(owner: DerivedSubscription, raw: RawDelivery, message: Message) {
-    this.#owner = owner
+    this.owner = owner
     this.raw = raw
     this.message = message
+    this.isSettled = false
   }
 
   get settled(): boolean {
-    return this.#settled
+    return this.isSettled
   }
 
   ack(): Promise<void> {
-    if (this.#settled) return done
-    const owner = this.#owner
-    if (owner.closed) return this.#closed('ack')
-    this.#settled = true
+    if (this.isSettled) return done
+    const owner = this.owner
+    if (owner.closed) return closedError(owner, this.message, 'ack')
+    this.isSettled = true
     if (owner.detached) return done
     try {
       return owner.settle(this, 'ack', undefined)
@@ -84,10 +87,10 @@ class Item implements Delivery {
     } catch (error) {
       return Promise.reject(error)
     }
-    if (this.#settled) return done
-    const owner = this.#owner
-    if (owner.closed) return this.#closed('nack')
-    this.#settled = true
+    if (this.isSettled) return done
+    const owner = this.owner
+    if (owner.closed) return closedError(owner, this.message, 'nack')
+    this.isSettled = true
     if (owner.detached) return done
     try {
       if (normalised.delayMs !== undefined) return owner.settle(this, 'delay', normalised.delayMs)
@@ -96,14 +99,15 @@ class Item implements Delivery {
       return Promise.reject(error)
     }
   }
+}
 
-  #closed(operation: 'ack' | 'nack'): Promise<void> {
-    return Promise.reject(
-      new TransportClosedError(`${operation} a delivery`, {
-        context: { transport: this.#owner.kind, topic: this.message.topic },
-      }),
-    )
-  }
+/** Settling after close: rejects with `TransportClosedError`. */
+function closedError(owner: DerivedSubscription, message: Message, operation: 'ack' | 'nack'): Promise<void> {
+  return Promise.reject(
+    new TransportClosedError(`${operation} a delivery`, {
+      context: { transport: owner.kind, topic: message.topic },
+    }),
+  )
 }
 
 /**
@@ -118,7 +122,14 @@ export class DerivedSubscription {
   readonly #host: SubscriptionHost
   readonly #subscriber: Subscriber<Delivery>
   readonly #onReady: (() => void) | undefined
-  readonly #executor: KeyedExecutor<Item>
+  /** Per-key hold-back, where the driver does not keep key order; else the three fields below. */
+  readonly #executor: KeyedExecutor<Item> | undefined
+  /** Deliveries handed out and not settled (driver keeps key order: no executor). */
+  #running = 0
+  /** Deliveries over the limit waiting for a slot (a driver may deliver a few after `pause`). */
+  readonly #waiting = new Fifo<Item>()
+  /** Inside `#emit` or `#pumpWaiting`: a nested push or release leaves the starting to that loop. */
+  #emitting = false
   /**
    * Raw deliveries received and not settled (handed out, waiting behind their key, delayed here,
    * or held for a drain); the consumer is paused while this is at `spec.prefetch`.
@@ -149,14 +160,19 @@ export class DerivedSubscription {
     this.limit = limit
     this.#subscriber = subscriber
     this.#onReady = onReady
-    // The driver keeps key order: the executor only bounds concurrency, with no per-key work.
-    const keyOf = host.driver.features.keyOrder ? undefined : (item: Item) => item.message.key
-    this.#executor = new KeyedExecutor<Item>(limit, keyOf, (item) => this.#emit(item))
+    // Where the driver keeps key order, a counter and a queue bound the stream: no per-key work.
+    this.#executor = host.driver.features.keyOrder
+      ? undefined
+      : new KeyedExecutor<Item>(
+          limit,
+          (item) => item.message.key,
+          (item) => this.#emit(item),
+        )
   }
 
   /** Unsettled deliveries handed to the stream. */
   get inFlight(): number {
-    return this.#executor.running
+    return this.#executor === undefined ? this.#running : this.#executor.running
   }
 
   /** The driver's kind, for error messages. */
@@ -234,8 +250,9 @@ export class DerivedSubscription {
     if (this.#stopping === undefined) {
       this.#detached = true
       this.hold()
-      this.#executor.takePending()
-      const unsettled = this.#executor.running
+      if (this.#executor === undefined) this.#waiting.drain()
+      else this.#executor.takePending()
+      const unsettled = this.inFlight
       if (unsettled > 0) this.#host.inFlight.done(unsettled)
       this.#stopping = this.#detach()
     }
@@ -327,14 +344,28 @@ export class DerivedSubscription {
    */
   #push(item: Item): void {
     this.#received++
-    this.#executor.push(item)
+    const executor = this.#executor
+    if (executor !== undefined) executor.push(item)
+    else if (this.#running < this.limit && !this.#emitting && this.#waiting.size === 0) {
+      this.#running++
+      this.#emitting = true
+      try {
+        this.#emit(item)
+      } finally {
+        this.#emitting = false
+      }
+      if (this.#waiting.size > 0) this.#pumpWaiting()
+    } else {
+      this.#waiting.push(item)
+      this.#pumpWaiting()
+    }
     if (this.#received >= this.spec.prefetch) this.#pause()
   }
 
   #emit(item: Item): void {
     if (this.#holding) {
       // Not handed out: the slot is free again; the raw delivery goes back to the broker on stop.
-      this.#executor.release(item)
+      this.#releaseSlot(item)
       return
     }
     this.#host.inFlight.add()
@@ -359,10 +390,40 @@ export class DerivedSubscription {
   #release(item: Item): void {
     this.#host.inFlight.done()
     this.#received--
-    this.#executor.release(item)
+    this.#releaseSlot(item)
     if (this.#paused && !this.#holding && this.#received < this.spec.prefetch) {
       this.#paused = false
       this.#consumer?.resume()
+    }
+  }
+
+  /** Frees the item's slot and starts what may run next. */
+  #releaseSlot(item: Item): void {
+    if (this.#executor !== undefined) {
+      this.#executor.release(item)
+      return
+    }
+    this.#running--
+    if (this.#waiting.size > 0) this.#pumpWaiting()
+  }
+
+  /**
+   * Hands out waiting deliveries while slots are free (driver keeps key order). Not re-entrant,
+   * like `KeyedExecutor`'s pump: a settle made inside the stream returns at once and this loop
+   * picks up the work, so the stack never grows with the queue.
+   */
+  #pumpWaiting(): void {
+    if (this.#emitting) return
+    this.#emitting = true
+    try {
+      while (this.#running < this.limit) {
+        const next = this.#waiting.shift()
+        if (next === undefined) return
+        this.#running++
+        this.#emit(next)
+      }
+    } finally {
+      this.#emitting = false
     }
   }
 

@@ -8,8 +8,8 @@
  * the end with `release(item)`. It knows nothing about messages, retries or timers.
  */
 
-/** A FIFO ring buffer: O(1) push and shift, grows by doubling, never shrinks. */
-class Fifo<T> {
+/** A FIFO ring buffer: O(1) push and shift, grows by doubling, never shrinks. Internal to core. */
+export class Fifo<T> {
   #items: (T | undefined)[] = new Array(16)
   #mask = 15
   #head = 0

@@ -156,3 +156,44 @@ describe('pausing the driver consumer at the in-flight limit', () => {
     ])
   })
 })
+
+describe('the in-flight bound where the driver keeps key order', () => {
+  it('hands out what a driver over-delivers in order, never more than inFlight at once', async () => {
+    const driver = new ScriptedDriver({ keyOrder: true })
+    const { deliveries, consumer } = await subscribed(driver, 2)
+    for (let i = 0; i < 6; i++) consumer.deliver()
+    let unsettled = deliveries.length
+    expect(unsettled).toBe(2)
+    let most = unsettled
+    for (let next = 0; next < deliveries.length; next++) {
+      await deliveries[next]!.ack()
+      unsettled = deliveries.filter((d) => !d.settled).length
+      most = Math.max(most, unsettled)
+    }
+    expect(deliveries.map((d) => d.message.id)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6'])
+    expect(most).toBe(2)
+  })
+
+  it('drops the waiting ones on unsubscribe; a drain then does not wait for them', async () => {
+    const driver = new ScriptedDriver({ keyOrder: true })
+    const transport = deriveTransport(driver)
+    opened.push(transport)
+    const deliveries: Delivery[] = []
+    const subscription = transport
+      .subscribe('orders', { inFlight: 1 })
+      .subscribe((d) => void deliveries.push(d))
+    await waitFor(() => driver.consumers.length === 1, 'the consumer')
+    for (let i = 0; i < 3; i++) driver.consumers[0]!.deliver()
+    expect(deliveries).toHaveLength(1)
+    subscription.unsubscribe()
+    await deliveries[0]!.ack()
+    expect(deliveries).toHaveLength(1)
+    await transport.whenDetached()
+    expect(driver.calls).toContain('stop:orders')
+    // Nothing handed out is unsettled: the drain must not wait out its 60 s bound.
+    const closing = transport.close({ drain: true, timeoutMs: 60_000 }).then(() => 'closed')
+    const late = new Promise((resolve) => setTimeout(() => resolve('still draining'), 1000))
+    await expect(Promise.race([closing, late])).resolves.toBe('closed')
+    expect(settleCalls(driver)).toEqual([])
+  })
+})
