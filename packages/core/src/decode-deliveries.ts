@@ -23,33 +23,38 @@ import { decodeFailure, decodePayload } from './policy-middleware.js'
 
 /** A decoded view of a raw delivery; settling goes to the raw one and is counted for the drain. */
 class DecodedDelivery<T> implements Delivery<T> {
-  readonly message: Message<T>
-  readonly #raw: Delivery
-  readonly #drain: ConsumeDrain
-  #counted = false
+  // Fields are `declare`d and set in the constructor: one object per delivery, and emitted class
+  // fields would run a separate initializer on every construction.
+  declare readonly message: Message<T>
+  declare private readonly raw: Delivery
+  declare private readonly drain: ConsumeDrain
+  declare private counted: boolean
 
   constructor(message: Message<T>, raw: Delivery, drain: ConsumeDrain) {
     this.message = message
-    this.#raw = raw
-    this.#drain = drain
+    this.raw = raw
+    this.drain = drain
+    this.counted = false
   }
 
   get settled(): boolean {
-    return this.#raw.settled
+    return this.raw.settled
   }
 
   ack(): Promise<void> {
-    return this.#count(this.#raw.ack())
+    const settled = this.raw.ack()
+    if (!this.counted) {
+      this.counted = true
+      this.drain.settling(settled)
+    }
+    return settled
   }
 
   nack(options?: NackOptions): Promise<void> {
-    return this.#count(this.#raw.nack(options))
-  }
-
-  #count(settled: Promise<void>): Promise<void> {
-    if (!this.#counted) {
-      this.#counted = true
-      this.#drain.settling(settled)
+    const settled = this.raw.nack(options)
+    if (!this.counted) {
+      this.counted = true
+      this.drain.settling(settled)
     }
     return settled
   }
