@@ -23,38 +23,36 @@ import { decodeFailure, decodePayload } from './policy-middleware.js'
 
 /** A decoded view of a raw delivery; settling goes to the raw one and is counted for the drain. */
 class DecodedDelivery<T> implements Delivery<T> {
-  // Fields are `declare`d and set in the constructor: one object per delivery, and emitted class
-  // fields would run a separate initializer on every construction.
-  declare readonly message: Message<T>
-  declare private readonly raw: Delivery
-  declare private readonly drain: ConsumeDrain
-  declare private counted: boolean
+  readonly message: Message<T>
+  // Truly private: the application holds this object, and only settling it may reach the raw one.
+  readonly #raw: Delivery
+  readonly #drain: ConsumeDrain
+  #counted = false
 
   constructor(message: Message<T>, raw: Delivery, drain: ConsumeDrain) {
     this.message = message
-    this.raw = raw
-    this.drain = drain
-    this.counted = false
+    this.#raw = raw
+    this.#drain = drain
   }
 
   get settled(): boolean {
-    return this.raw.settled
+    return this.#raw.settled
   }
 
   ack(): Promise<void> {
-    const settled = this.raw.ack()
-    if (!this.counted) {
-      this.counted = true
-      this.drain.settling(settled)
+    const settled = this.#raw.ack()
+    if (!this.#counted) {
+      this.#counted = true
+      this.#drain.settling(settled)
     }
     return settled
   }
 
   nack(options?: NackOptions): Promise<void> {
-    const settled = this.raw.nack(options)
-    if (!this.counted) {
-      this.counted = true
-      this.drain.settling(settled)
+    const settled = this.#raw.nack(options)
+    if (!this.#counted) {
+      this.#counted = true
+      this.#drain.settling(settled)
     }
     return settled
   }

@@ -49,32 +49,30 @@ const done: Promise<void> = Promise.resolve()
  * message back).
  */
 class Item implements Delivery {
-  // Fields are `declare`d and set in the constructor: one object per delivery, and emitted class
-  // fields would run a separate initializer on every construction.
-  declare readonly raw: RawDelivery
-  declare readonly message: Message
-  declare private readonly owner: DerivedSubscription
-  declare private isSettled: boolean
+  readonly message: Message
+  // Truly private: the application holds this object, and only settling it may reach the broker.
+  readonly #raw: RawDelivery
+  readonly #owner: DerivedSubscription
+  #settled = false
 
   constructor(owner: DerivedSubscription, raw: RawDelivery, message: Message) {
-    this.owner = owner
-    this.raw = raw
+    this.#owner = owner
+    this.#raw = raw
     this.message = message
-    this.isSettled = false
   }
 
   get settled(): boolean {
-    return this.isSettled
+    return this.#settled
   }
 
   ack(): Promise<void> {
-    if (this.isSettled) return done
-    const owner = this.owner
+    if (this.#settled) return done
+    const owner = this.#owner
     if (owner.closed) return closedError(owner, this.message, 'ack')
-    this.isSettled = true
+    this.#settled = true
     if (owner.detached) return done
     try {
-      return owner.settle(this, 'ack', undefined)
+      return owner.settle(this, this.#raw, 'ack', undefined)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -87,14 +85,14 @@ class Item implements Delivery {
     } catch (error) {
       return Promise.reject(error)
     }
-    if (this.isSettled) return done
-    const owner = this.owner
+    if (this.#settled) return done
+    const owner = this.#owner
     if (owner.closed) return closedError(owner, this.message, 'nack')
-    this.isSettled = true
+    this.#settled = true
     if (owner.detached) return done
     try {
-      if (normalised.delayMs !== undefined) return owner.settle(this, 'delay', normalised.delayMs)
-      return owner.settle(this, normalised.requeue ? 'requeue' : 'reject', undefined)
+      if (normalised.delayMs !== undefined) return owner.settle(this, this.#raw, 'delay', normalised.delayMs)
+      return owner.settle(this, this.#raw, normalised.requeue ? 'requeue' : 'reject', undefined)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -197,11 +195,11 @@ export class DerivedSubscription {
    */
   settle(
     item: Item,
+    raw: RawDelivery,
     operation: 'ack' | 'reject' | 'requeue' | 'delay',
     delayMs: number | undefined,
   ): Promise<void> {
-    const raw = item.raw
-    if (operation === 'delay' && raw.delay === undefined) return this.#delayHere(item, delayMs as number)
+    if (operation === 'delay' && raw.delay === undefined) return this.#delayHere(item, raw, delayMs as number)
     let settling: Settled
     try {
       if (operation === 'ack') settling = raw.ack()
@@ -373,7 +371,7 @@ export class DerivedSubscription {
   }
 
   /** The process-held delay: the raw delivery stays unsettled at the broker until it comes back here. */
-  #delayHere(item: Item, delayMs: number): Promise<void> {
+  #delayHere(item: Item, raw: RawDelivery, delayMs: number): Promise<void> {
     this.#received++
     this.#release(item)
     const timer = this.#host.scheduler.schedule(() => {
@@ -381,7 +379,7 @@ export class DerivedSubscription {
       if (this.#detached || this.#holding) return
       this.#received--
       const message = item.message
-      this.#push(new Item(this, item.raw, { ...message, attempt: message.attempt + 1 }))
+      this.#push(new Item(this, raw, { ...message, attempt: message.attempt + 1 }))
     }, delayMs)
     this.#timers.add(timer)
     return Promise.resolve()

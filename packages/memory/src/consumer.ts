@@ -23,41 +23,41 @@ const done: Promise<void> = Promise.resolve()
 
 /** One unsettled delivery: the raw delivery the core settles, linked into its consumer's list. */
 export class InFlight implements RawDelivery {
-  // Fields are `declare`d and set in the constructor: one record per delivery, and emitted class
-  // fields would run a separate initializer on every construction.
-  declare prev: InFlight | undefined
-  declare next: InFlight | undefined
-  declare private readonly target: SettlementTarget
-  declare readonly consumer: Consumer
-  declare readonly message: Message
-  declare readonly priority: number
+  prev: InFlight | undefined = undefined
+  next: InFlight | undefined = undefined
+  readonly #target: SettlementTarget
+  readonly consumer: Consumer
+  readonly message: Message
+  readonly priority: number
 
   constructor(target: SettlementTarget, consumer: Consumer, message: Message, priority: number) {
-    this.prev = undefined
-    this.next = undefined
-    this.target = target
+    this.#target = target
     this.consumer = consumer
     this.message = message
     this.priority = priority
   }
 
   // Every settle completes synchronously: `undefined` tells the core there is nothing to await.
-  // A settle after the consumer stopped or the broker closed does nothing: the message went back.
   ack(): undefined {
-    if (!this.consumer.detached && !this.target.closed) this.target.settle(this, false, undefined, true)
+    this.#settle(false, undefined, true)
   }
 
   reject(): undefined {
-    if (!this.consumer.detached && !this.target.closed) this.target.settle(this, false, undefined, false)
+    this.#settle(false, undefined, false)
   }
 
   requeue(): undefined {
-    if (!this.consumer.detached && !this.target.closed) this.target.settle(this, true, undefined, false)
+    this.#settle(true, undefined, false)
   }
 
   /** Broker-held: the queue keeps the message on a timer of the broker's scheduler. */
   delay(ms: number): undefined {
-    if (!this.consumer.detached && !this.target.closed) this.target.settle(this, true, ms, false)
+    this.#settle(true, ms, false)
+  }
+
+  /** A settle after the consumer stopped or the broker closed does nothing: the message went back. */
+  #settle(requeue: boolean, delayMs: number | undefined, acked: boolean): void {
+    if (!this.consumer.detached && !this.#target.closed) this.#target.settle(this, requeue, delayMs, acked)
   }
 }
 

@@ -1,4 +1,6 @@
+import { MemoryTransport } from '@switchyard/memory'
 import { afterEach, describe, expect, it } from 'vitest'
+import { Bus, bytesCodec } from '../index.js'
 import {
   type Delivery,
   type DerivedTransport,
@@ -195,5 +197,39 @@ describe('the in-flight bound where the driver keeps key order', () => {
     const late = new Promise((resolve) => setTimeout(() => resolve('still draining'), 1000))
     await expect(Promise.race([closing, late])).resolves.toBe('closed')
     expect(settleCalls(driver)).toEqual([])
+  })
+})
+
+describe('what the application holds', () => {
+  it('a delivery shows its message and nothing that reaches the broker past settle-once', async () => {
+    const driver = new ScriptedDriver()
+    const { deliveries, consumer } = await subscribed(driver)
+    consumer.deliver()
+    expect(Object.keys(deliveries[0] as object)).toEqual(['message'])
+  })
+
+  it('Bus.consume with bytesCodec hands out the message as published, behind a settle-once delivery', async () => {
+    const transport = new MemoryTransport()
+    const bus = new Bus(transport, { codec: bytesCodec, closeTransport: true })
+    try {
+      await transport.provision('orders', { groups: ['g'] })
+      const payload = new Uint8Array([1, 2, 3])
+      await bus.publish('orders', payload, { key: 'k', headers: { a: 'b' } })
+      const seen: Delivery<Uint8Array>[] = []
+      const subscription = bus
+        .consume<Uint8Array>('orders', { group: 'g' })
+        .subscribe((d) => void seen.push(d))
+      await waitFor(() => seen.length === 1, 'the delivery')
+      const delivery = seen[0]!
+      expect(Object.keys(delivery)).toEqual(['message'])
+      expect(delivery.message).toMatchObject({ topic: 'orders', key: 'k', attempt: 1, payload })
+      expect(delivery.message.headers.a).toBe('b')
+      await delivery.ack()
+      await delivery.nack()
+      expect(delivery.settled).toBe(true)
+      subscription.unsubscribe()
+    } finally {
+      await bus.close({ drain: false })
+    }
   })
 })
