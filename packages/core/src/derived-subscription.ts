@@ -99,6 +99,22 @@ class Item implements Delivery {
   }
 }
 
+/** Calls the raw delivery's settle; a synchronous throw becomes a rejected promise. */
+function settleRaw(
+  raw: RawDelivery,
+  operation: 'ack' | 'reject' | 'requeue' | 'delay',
+  delayMs: number | undefined,
+): Settled {
+  try {
+    if (operation === 'ack') return raw.ack()
+    if (operation === 'reject') return raw.reject()
+    if (operation === 'requeue') return raw.requeue()
+    return (raw.delay as (ms: number) => Settled).call(raw, delayMs as number)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
+
 /** Settling after close: rejects with `TransportClosedError`. */
 function closedError(owner: DerivedSubscription, message: Message, operation: 'ack' | 'nack'): Promise<void> {
   return Promise.reject(
@@ -200,18 +216,14 @@ export class DerivedSubscription {
     delayMs: number | undefined,
   ): Promise<void> {
     if (operation === 'delay' && raw.delay === undefined) return this.#delayHere(item, raw, delayMs as number)
-    let settling: Settled
-    try {
-      if (operation === 'ack') settling = raw.ack()
-      else if (operation === 'reject') settling = raw.reject()
-      else if (operation === 'requeue') settling = raw.requeue()
-      else settling = (raw.delay as (ms: number) => Settled).call(raw, delayMs as number)
-    } catch (error) {
-      settling = Promise.reject(error)
-    }
+    const settling = settleRaw(raw, operation, delayMs)
     this.#release(item)
-    if (settling === undefined) return done
-    const tracked = settling
+    // Kept small on purpose (it is inlined into the driver's dispatch loop): tracking is apart.
+    return settling === undefined ? done : this.#track(settling)
+  }
+
+  /** Keeps a settle's broker promise until it resolves, so stopping waits for it. */
+  #track(tracked: Promise<void>): Promise<void> {
     this.#settling.add(tracked)
     const forget = (): void => {
       this.#settling.delete(tracked)
@@ -342,9 +354,13 @@ export class DerivedSubscription {
    */
   #push(item: Item): void {
     this.#received++
-    const executor = this.#executor
-    if (executor !== undefined) executor.push(item)
-    else if (this.#running < this.limit && !this.#emitting && this.#waiting.size === 0) {
+    if (
+      this.#executor === undefined &&
+      this.#running < this.limit &&
+      !this.#emitting &&
+      this.#waiting.size === 0
+    ) {
+      // The common case where the driver keeps key order: a free slot and nobody waiting ahead.
       this.#running++
       this.#emitting = true
       try {
@@ -354,10 +370,19 @@ export class DerivedSubscription {
       }
       if (this.#waiting.size > 0) this.#pumpWaiting()
     } else {
-      this.#waiting.push(item)
-      this.#pumpWaiting()
+      this.#enqueue(item)
     }
     if (this.#received >= this.spec.prefetch) this.#pause()
+  }
+
+  /** Not handed out at once: behind its key or a full window. */
+  #enqueue(item: Item): void {
+    if (this.#executor !== undefined) {
+      this.#executor.push(item)
+      return
+    }
+    this.#waiting.push(item)
+    this.#pumpWaiting()
   }
 
   #emit(item: Item): void {
