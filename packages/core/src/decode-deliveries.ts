@@ -24,6 +24,7 @@ import { decodeFailure, decodePayload } from './policy-middleware.js'
 /** A decoded view of a raw delivery; settling goes to the raw one and is counted for the drain. */
 class DecodedDelivery<T> implements Delivery<T> {
   readonly message: Message<T>
+  // Truly private: the application holds this object, and only settling it may reach the raw one.
   readonly #raw: Delivery
   readonly #drain: ConsumeDrain
   #counted = false
@@ -39,14 +40,16 @@ class DecodedDelivery<T> implements Delivery<T> {
   }
 
   ack(): Promise<void> {
-    return this.#count(this.#raw.ack())
+    const settled = this.#raw.ack()
+    if (!this.#counted) {
+      this.#counted = true
+      this.#drain.settling(settled)
+    }
+    return settled
   }
 
   nack(options?: NackOptions): Promise<void> {
-    return this.#count(this.#raw.nack(options))
-  }
-
-  #count(settled: Promise<void>): Promise<void> {
+    const settled = this.#raw.nack(options)
     if (!this.#counted) {
       this.#counted = true
       this.#drain.settling(settled)
@@ -76,7 +79,12 @@ export function decodeDeliveries<T>(
         // Draining: leave it unsettled; the unsubscribe at the end gives it back to the broker.
         if (drain.draining) return
         drain.handedOut()
-        subscriber.next(new DecodedDelivery(withPayload(raw.message, value), raw, drain))
+        const message = raw.message
+        // An identity codec (`bytesCodec`) returns the payload itself: the message as delivered
+        // is then already the decoded one, and copying it would only repeat the same fields.
+        const decoded =
+          (value as unknown) === message.payload ? (message as Message<T>) : withPayload(message, value)
+        subscriber.next(new DecodedDelivery(decoded, raw, drain))
       }
 
       const rejected = (raw: Delivery, thrown: unknown): void => {

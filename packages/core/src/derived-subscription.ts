@@ -9,7 +9,7 @@
  * talks to the broker except through the driver consumer and raw deliveries.
  */
 import type { SchedulerLike, Subscriber, Subscription } from 'rxjs'
-import { createDelivery, type DeliverySettler } from './delivery.js'
+import { normaliseNack } from './delivery.js'
 import type {
   ConsumeSpec,
   DeliverySink,
@@ -19,10 +19,10 @@ import type {
   TransportDriver,
 } from './driver.js'
 import { driverError } from './driver-connection.js'
-import type { SwitchyardError } from './errors.js'
+import { type SwitchyardError, TransportClosedError } from './errors.js'
 import type { InFlightTracker } from './in-flight-tracker.js'
-import { KeyedExecutor } from './keyed-executor.js'
-import type { Delivery, Message } from './message.js'
+import { Fifo, KeyedExecutor } from './keyed-executor.js'
+import type { Delivery, Message, NackOptions } from './message.js'
 import type { SubscriptionHealth } from './transport.js'
 
 /** What a subscription needs from its transport. */
@@ -39,46 +39,90 @@ export interface SubscriptionHost {
   forget(subscription: DerivedSubscription): void
 }
 
+const done: Promise<void> = Promise.resolve()
+
 /**
  * One message handed to the stream (or waiting its turn), over the raw delivery behind it. It is
- * also the delivery's settler, so a delivery costs one object here besides the `Delivery` itself.
+ * the settle-once `Delivery` itself (what `createDelivery` does for adapters, folded in here), so
+ * a delivery costs this one object in core: settling twice does nothing, settling after close
+ * rejects with `TransportClosedError`, settling after detach does nothing (the broker takes the
+ * message back).
  */
-class Item implements DeliverySettler {
-  readonly raw: RawDelivery
+class Item implements Delivery {
   readonly message: Message
+  // Truly private: the application holds this object, and only settling it may reach the broker.
+  readonly #raw: RawDelivery
   readonly #owner: DerivedSubscription
+  #settled = false
 
   constructor(owner: DerivedSubscription, raw: RawDelivery, message: Message) {
     this.#owner = owner
-    this.raw = raw
+    this.#raw = raw
     this.message = message
   }
 
-  get transport(): string {
-    return this.#owner.kind
+  get settled(): boolean {
+    return this.#settled
   }
 
   ack(): Promise<void> {
-    return this.#owner.settle(this, 'ack', undefined)
+    if (this.#settled) return done
+    const owner = this.#owner
+    if (owner.closed) return closedError(owner, this.message, 'ack')
+    this.#settled = true
+    if (owner.detached) return done
+    try {
+      return owner.settle(this, this.#raw, 'ack', undefined)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
-  nack(options: { readonly requeue: boolean; readonly delayMs?: number }): Promise<void> {
-    if (options.delayMs !== undefined) return this.#owner.settle(this, 'delay', options.delayMs)
-    return this.#owner.settle(this, options.requeue ? 'requeue' : 'reject', undefined)
-  }
-
-  isClosed(): boolean {
-    return this.#owner.closed
-  }
-
-  isDetached(): boolean {
-    return this.#owner.detached
+  nack(options?: NackOptions): Promise<void> {
+    let normalised: ReturnType<typeof normaliseNack>
+    try {
+      normalised = normaliseNack(options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (this.#settled) return done
+    const owner = this.#owner
+    if (owner.closed) return closedError(owner, this.message, 'nack')
+    this.#settled = true
+    if (owner.detached) return done
+    try {
+      if (normalised.delayMs !== undefined) return owner.settle(this, this.#raw, 'delay', normalised.delayMs)
+      return owner.settle(this, this.#raw, normalised.requeue ? 'requeue' : 'reject', undefined)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 }
 
-const done: Promise<void> = Promise.resolve()
+/** Calls the raw delivery's settle; a synchronous throw becomes a rejected promise. */
+function settleRaw(
+  raw: RawDelivery,
+  operation: 'ack' | 'reject' | 'requeue' | 'delay',
+  delayMs: number | undefined,
+): Settled {
+  try {
+    if (operation === 'ack') return raw.ack()
+    if (operation === 'reject') return raw.reject()
+    if (operation === 'requeue') return raw.requeue()
+    return (raw.delay as (ms: number) => Settled).call(raw, delayMs as number)
+  } catch (error) {
+    return Promise.reject(error)
+  }
+}
 
-const noKey = (): undefined => undefined
+/** Settling after close: rejects with `TransportClosedError`. */
+function closedError(owner: DerivedSubscription, message: Message, operation: 'ack' | 'nack'): Promise<void> {
+  return Promise.reject(
+    new TransportClosedError(`${operation} a delivery`, {
+      context: { transport: owner.kind, topic: message.topic },
+    }),
+  )
+}
 
 /**
  * One subscription's flow between a driver consumer and its stream (see the module header).
@@ -92,7 +136,14 @@ export class DerivedSubscription {
   readonly #host: SubscriptionHost
   readonly #subscriber: Subscriber<Delivery>
   readonly #onReady: (() => void) | undefined
-  readonly #executor: KeyedExecutor<Item>
+  /** Per-key hold-back, where the driver does not keep key order; else the three fields below. */
+  readonly #executor: KeyedExecutor<Item> | undefined
+  /** Deliveries handed out and not settled (driver keeps key order: no executor). */
+  #running = 0
+  /** Deliveries over the limit waiting for a slot (a driver may deliver a few after `pause`). */
+  readonly #waiting = new Fifo<Item>()
+  /** Inside `#emit` or `#pumpWaiting`: a nested push or release leaves the starting to that loop. */
+  #emitting = false
   /**
    * Raw deliveries received and not settled (handed out, waiting behind their key, delayed here,
    * or held for a drain); the consumer is paused while this is at `spec.prefetch`.
@@ -123,13 +174,19 @@ export class DerivedSubscription {
     this.limit = limit
     this.#subscriber = subscriber
     this.#onReady = onReady
-    const keyOf = host.driver.features.keyOrder ? noKey : (item: Item) => item.message.key
-    this.#executor = new KeyedExecutor<Item>(limit, keyOf, (item) => this.#emit(item))
+    // Where the driver keeps key order, a counter and a queue bound the stream: no per-key work.
+    this.#executor = host.driver.features.keyOrder
+      ? undefined
+      : new KeyedExecutor<Item>(
+          limit,
+          (item) => item.message.key,
+          (item) => this.#emit(item),
+        )
   }
 
   /** Unsettled deliveries handed to the stream. */
   get inFlight(): number {
-    return this.#executor.running
+    return this.#executor === undefined ? this.#running : this.#executor.running
   }
 
   /** The driver's kind, for error messages. */
@@ -154,23 +211,19 @@ export class DerivedSubscription {
    */
   settle(
     item: Item,
+    raw: RawDelivery,
     operation: 'ack' | 'reject' | 'requeue' | 'delay',
     delayMs: number | undefined,
   ): Promise<void> {
-    const raw = item.raw
-    if (operation === 'delay' && raw.delay === undefined) return this.#delayHere(item, delayMs as number)
-    let settling: Settled
-    try {
-      if (operation === 'ack') settling = raw.ack()
-      else if (operation === 'reject') settling = raw.reject()
-      else if (operation === 'requeue') settling = raw.requeue()
-      else settling = (raw.delay as (ms: number) => Settled).call(raw, delayMs as number)
-    } catch (error) {
-      settling = Promise.reject(error)
-    }
+    if (operation === 'delay' && raw.delay === undefined) return this.#delayHere(item, raw, delayMs as number)
+    const settling = settleRaw(raw, operation, delayMs)
     this.#release(item)
-    if (settling === undefined) return done
-    const tracked = settling
+    // Kept small on purpose (it is inlined into the driver's dispatch loop): tracking is apart.
+    return settling === undefined ? done : this.#track(settling)
+  }
+
+  /** Keeps a settle's broker promise until it resolves, so stopping waits for it. */
+  #track(tracked: Promise<void>): Promise<void> {
     this.#settling.add(tracked)
     const forget = (): void => {
       this.#settling.delete(tracked)
@@ -207,8 +260,9 @@ export class DerivedSubscription {
     if (this.#stopping === undefined) {
       this.#detached = true
       this.hold()
-      this.#executor.takePending()
-      const unsettled = this.#executor.running
+      if (this.#executor === undefined) this.#waiting.drain()
+      else this.#executor.takePending()
+      const unsettled = this.inFlight
       if (unsettled > 0) this.#host.inFlight.done(unsettled)
       this.#stopping = this.#detach()
     }
@@ -291,24 +345,58 @@ export class DerivedSubscription {
     this.#push(new Item(this, raw, raw.message))
   }
 
+  /**
+   * Takes a raw delivery in. The consumer is paused once this returns holding `prefetch` raw
+   * deliveries, not before the stream saw the delivery: a delivery settled synchronously by the
+   * stream never pauses the consumer (no pause/resume pair per message at `inFlight: 1`), while
+   * one left unsettled pauses it before the driver's `deliver` call returns, as before. What a
+   * driver hands over meanwhile (from inside a settle) is buffered as ever.
+   */
   #push(item: Item): void {
     this.#received++
+    if (
+      this.#executor === undefined &&
+      this.#running < this.limit &&
+      !this.#emitting &&
+      this.#waiting.size === 0
+    ) {
+      // The common case where the driver keeps key order: a free slot and nobody waiting ahead.
+      this.#running++
+      this.#emitting = true
+      try {
+        this.#emit(item)
+      } finally {
+        this.#emitting = false
+      }
+      if (this.#waiting.size > 0) this.#pumpWaiting()
+    } else {
+      this.#enqueue(item)
+    }
     if (this.#received >= this.spec.prefetch) this.#pause()
-    this.#executor.push(item)
+  }
+
+  /** Not handed out at once: behind its key or a full window. */
+  #enqueue(item: Item): void {
+    if (this.#executor !== undefined) {
+      this.#executor.push(item)
+      return
+    }
+    this.#waiting.push(item)
+    this.#pumpWaiting()
   }
 
   #emit(item: Item): void {
     if (this.#holding) {
       // Not handed out: the slot is free again; the raw delivery goes back to the broker on stop.
-      this.#executor.release(item)
+      this.#releaseSlot(item)
       return
     }
     this.#host.inFlight.add()
-    this.#subscriber.next(createDelivery(item.message, item))
+    this.#subscriber.next(item)
   }
 
   /** The process-held delay: the raw delivery stays unsettled at the broker until it comes back here. */
-  #delayHere(item: Item, delayMs: number): Promise<void> {
+  #delayHere(item: Item, raw: RawDelivery, delayMs: number): Promise<void> {
     this.#received++
     this.#release(item)
     const timer = this.#host.scheduler.schedule(() => {
@@ -316,7 +404,7 @@ export class DerivedSubscription {
       if (this.#detached || this.#holding) return
       this.#received--
       const message = item.message
-      this.#push(new Item(this, item.raw, { ...message, attempt: message.attempt + 1 }))
+      this.#push(new Item(this, raw, { ...message, attempt: message.attempt + 1 }))
     }, delayMs)
     this.#timers.add(timer)
     return Promise.resolve()
@@ -325,10 +413,40 @@ export class DerivedSubscription {
   #release(item: Item): void {
     this.#host.inFlight.done()
     this.#received--
-    this.#executor.release(item)
+    this.#releaseSlot(item)
     if (this.#paused && !this.#holding && this.#received < this.spec.prefetch) {
       this.#paused = false
       this.#consumer?.resume()
+    }
+  }
+
+  /** Frees the item's slot and starts what may run next. */
+  #releaseSlot(item: Item): void {
+    if (this.#executor !== undefined) {
+      this.#executor.release(item)
+      return
+    }
+    this.#running--
+    if (this.#waiting.size > 0) this.#pumpWaiting()
+  }
+
+  /**
+   * Hands out waiting deliveries while slots are free (driver keeps key order). Not re-entrant,
+   * like `KeyedExecutor`'s pump: a settle made inside the stream returns at once and this loop
+   * picks up the work, so the stack never grows with the queue.
+   */
+  #pumpWaiting(): void {
+    if (this.#emitting) return
+    this.#emitting = true
+    try {
+      while (this.#running < this.limit) {
+        const next = this.#waiting.shift()
+        if (next === undefined) return
+        this.#running++
+        this.#emit(next)
+      }
+    } finally {
+      this.#emitting = false
     }
   }
 

@@ -32,11 +32,14 @@ export class InFlightTracker {
   /** Counts `n` (default 1) items as finished; wakes `whenIdle` waiters at zero. Never goes below 0. */
   done(n = 1): void {
     this.#count = Math.max(0, this.#count - n)
-    if (this.#count === 0 && this.#waiters.length > 0) {
-      const waiters = this.#waiters
-      this.#waiters = []
-      for (const wake of waiters) wake()
-    }
+    if (this.#count === 0 && this.#waiters.length > 0) this.#wake()
+  }
+
+  // Apart from `done`, which stays small enough to be inlined into a consumer's hot path.
+  #wake(): void {
+    const waiters = this.#waiters
+    this.#waiters = []
+    for (const wake of waiters) wake()
   }
 
   /**

@@ -8,8 +8,8 @@
  * the end with `release(item)`. It knows nothing about messages, retries or timers.
  */
 
-/** A FIFO ring buffer: O(1) push and shift, grows by doubling, never shrinks. */
-class Fifo<T> {
+/** A FIFO ring buffer: O(1) push and shift, grows by doubling, never shrinks. Internal to core. */
+export class Fifo<T> {
   #items: (T | undefined)[] = new Array(16)
   #mask = 15
   #head = 0
@@ -63,7 +63,8 @@ class Fifo<T> {
  */
 export class KeyedExecutor<T> {
   readonly concurrency: number
-  readonly #keyOf: (item: T) => string | undefined
+  /** `undefined`: no item has a key (a plain concurrency bound; no key bookkeeping at all). */
+  readonly #keyOf: ((item: T) => string | undefined) | undefined
   readonly #start: (item: T) => void
   /** Items whose turn has come (head of their key), waiting for a slot. */
   readonly #ready = new Fifo<T>()
@@ -73,7 +74,11 @@ export class KeyedExecutor<T> {
   #pending = 0
   #pumping = false
 
-  constructor(concurrency: number, keyOf: (item: T) => string | undefined, start: (item: T) => void) {
+  constructor(
+    concurrency: number,
+    keyOf: ((item: T) => string | undefined) | undefined,
+    start: (item: T) => void,
+  ) {
     this.concurrency = concurrency
     this.#keyOf = keyOf
     this.#start = start
@@ -91,7 +96,7 @@ export class KeyedExecutor<T> {
 
   /** Accepts an item: starts it now if a slot is free and its key is idle, else queues it. */
   push(item: T): void {
-    const key = this.#keyOf(item)
+    const key = this.#keyOf === undefined ? undefined : this.#keyOf(item)
     this.#pending++
     if (key !== undefined) {
       const waiting = this.#keys.get(key)
@@ -127,7 +132,7 @@ export class KeyedExecutor<T> {
   /** Reports that a started item finished; starts what may run next. Call exactly once per started item. */
   release(item: T): void {
     this.#running--
-    const key = this.#keyOf(item)
+    const key = this.#keyOf === undefined ? undefined : this.#keyOf(item)
     if (key !== undefined) {
       const waiting = this.#keys.get(key)
       const next = waiting?.shift()
@@ -138,7 +143,8 @@ export class KeyedExecutor<T> {
         this.#ready.push(next)
       }
     }
-    this.#pump()
+    // Nothing ready: nothing can start (the common case; skips the pump's bookkeeping).
+    if (this.#ready.size > 0) this.#pump()
   }
 
   /**
@@ -171,7 +177,7 @@ export class KeyedExecutor<T> {
     // A ready item heads its key (nothing of that key runs): the key becomes idle.
     for (const item of this.#ready.drain()) {
       taken.push(item)
-      const key = this.#keyOf(item)
+      const key = this.#keyOf === undefined ? undefined : this.#keyOf(item)
       if (key === undefined) continue
       const waiting = this.#keys.get(key)
       if (waiting) taken.push(...waiting.drain())
