@@ -16,6 +16,7 @@ import { isPromiseLike } from './bus-checks.js'
 import type { Codec } from './bus-options.js'
 import { type BusRuntime, withPayload } from './bus-runtime.js'
 import { ConsumeDrain } from './consume-drain.js'
+import { normaliseNack } from './delivery.js'
 import { isSwitchyardError, toError } from './errors.js'
 import type { Delivery, Message, NackOptions } from './message.js'
 import { Outcome } from './middleware.js'
@@ -49,6 +50,12 @@ class DecodedDelivery<T> implements Delivery<T> {
   }
 
   nack(options?: NackOptions): Promise<void> {
+    // Refused options leave the delivery unsettled: not counted, so a drain keeps waiting for it.
+    try {
+      normaliseNack(options)
+    } catch (error) {
+      return Promise.reject(error)
+    }
     const settled = this.#raw.nack(options)
     if (!this.#counted) {
       this.#counted = true

@@ -81,6 +81,28 @@ describe('Bus.consume drain at close', () => {
     expect(completedAt).toBe(1)
   })
 
+  it('keeps waiting for a delivery whose nack was refused for bad options (it is still unsettled)', async () => {
+    const { bus, transport } = setup({ closeTransport: true })
+    const topic = uniqueTopic()
+    await transport.provision(topic, { groups: ['g'] })
+    const held: Delivery<number>[] = []
+    bus.consume<number>(topic, { group: 'g' }).subscribe({ next: (d) => void held.push(d) })
+    await bus.publish(topic, 1, { id: 'a' })
+    await waitFor(() => held.length === 1, 'delivered')
+    const refused = await held[0]?.nack({ delayMs: -1 }).then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    expect(isSwitchyardError(refused, 'ConfigError')).toBe(true)
+    let closed = false
+    const closing = bus.close({ timeoutMs: 5_000 }).then(() => (closed = true))
+    await new Promise((resolve) => setImmediate(resolve)) // let the close run as far as it can
+    expect(closed).toBe(false)
+    await held[0]?.ack()
+    await closing
+    expect(transport.settlements).toEqual([{ id: 'a', op: 'ack' }])
+  })
+
   it('hands out nothing more once draining; those deliveries go back to the broker', async () => {
     const { bus, transport } = setup()
     const topic = uniqueTopic()
