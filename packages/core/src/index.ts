@@ -47,7 +47,6 @@ export {
   SwitchyardError,
   TimeoutError,
   TransportClosedError,
-  toError,
   UnknownTopicError,
 } from './errors.js'
 export type { SwitchyardHeaderName } from './headers.js'
@@ -55,9 +54,6 @@ export { reservedHeaderPrefix, SwitchyardHeaders } from './headers.js'
 export type { Delivery, Message, NackOptions, OutgoingMessage, Settlement } from './message.js'
 export type { HandleContext, HandlerOutcome, Middleware, NextHandler } from './middleware.js'
 export { Outcome } from './middleware.js'
-export type { NormalisedRetry } from './retry.js'
-export { backoffDelay, normaliseRetry, retryDefaults, shouldRetry } from './retry.js'
-export { isPattern, topicMatches, validateGroup, validateTopic } from './topic.js'
 export type {
   Capabilities,
   CloseOptions,

@@ -29,10 +29,14 @@ export type {
   TransportDriver,
 } from './driver.js'
 export type { BackoffOptions } from './driver-connection.js'
+export { toError } from './errors.js'
 export { InFlightTracker } from './in-flight-tracker.js'
 export * from './index.js'
 export { KeyedExecutor } from './keyed-executor.js'
+export type { NormalisedRetry } from './retry.js'
+export { backoffDelay, normaliseRetry, retryDefaults, shouldRetry } from './retry.js'
 export { StatusSubject } from './status-subject.js'
+export { isPattern, topicMatches, validateGroup, validateTopic } from './topic.js'
 export type { OptionIssue } from './transport-factory.js'
 export {
   closestName,

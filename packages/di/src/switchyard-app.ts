@@ -11,7 +11,8 @@
 
 import type { ConfigStore } from '@switchyard/config'
 import type { Bus, HandlerSubscription, Message, Transport } from '@switchyard/core'
-import { ConfigError, toError } from '@switchyard/core'
+import { ConfigError } from '@switchyard/core'
+import { toError } from '@switchyard/core/spi'
 import type { DependencyContainer } from 'tsyringe'
 import { handlersOf } from './handle-decorator.js'
 import { installShutdownSignals, type ShutdownSignalOptions } from './shutdown-signals.js'

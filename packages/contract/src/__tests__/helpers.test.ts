@@ -2,7 +2,8 @@
  * Unit tests of the helpers the contract suites are built from (and adapters reuse). The suites
  * themselves are exercised by every transport's contract test file.
  */
-import { InvalidTopicError, TransportClosedError, validateTopic } from '@switchyard/core'
+import { InvalidTopicError, TransportClosedError } from '@switchyard/core'
+import { validateTopic } from '@switchyard/core/spi'
 import { describe, expect, it } from 'vitest'
 import { resolveContractOptions } from '../contract-options.js'
 import { createMessage, payloadText } from '../create-message.js'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { backoffDelay, DecodeError, isSwitchyardError, normaliseRetry, shouldRetry } from '../index.js'
+import { backoffDelay, DecodeError, isSwitchyardError, normaliseRetry, shouldRetry } from '../spi.js'
 
 const boom = new Error('boom')
 

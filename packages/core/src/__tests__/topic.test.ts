@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { InvalidTopicError, validateGroup, validateTopic } from '../index.js'
+import { InvalidTopicError, validateGroup, validateTopic } from '../spi.js'
 
 describe('validateTopic', () => {
   it('accepts portable names and whole-word patterns where allowed', () => {
