@@ -72,7 +72,7 @@ class Item implements Delivery {
     this.#settled = true
     if (owner.detached) return done
     try {
-      return owner.settle(this, this.#raw, 'ack', undefined)
+      return owner.ack(this, this.#raw)
     } catch (error) {
       return Promise.reject(error)
     }
@@ -134,6 +134,9 @@ export class DerivedSubscription {
   /** Most deliveries handed to the stream and not settled (`SubscribeOptions.inFlight`). */
   readonly limit: number
   readonly #host: SubscriptionHost
+  /** `host.inFlight` and `spec.prefetch`, read once per delivery on the hot path. */
+  readonly #tracker: InFlightTracker
+  readonly #prefetch: number
   readonly #subscriber: Subscriber<Delivery>
   readonly #onReady: (() => void) | undefined
   /** Per-key hold-back, where the driver does not keep key order; else the three fields below. */
@@ -169,6 +172,8 @@ export class DerivedSubscription {
     onReady: (() => void) | undefined,
   ) {
     this.#host = host
+    this.#tracker = host.inFlight
+    this.#prefetch = spec.prefetch
     this.topic = topic
     this.spec = spec
     this.limit = limit
@@ -219,6 +224,21 @@ export class DerivedSubscription {
     const settling = settleRaw(raw, operation, delayMs)
     this.#release(item)
     // Kept small on purpose (it is inlined into the driver's dispatch loop): tracking is apart.
+    return settling === undefined ? done : this.#track(settling)
+  }
+
+  /**
+   * `settle(item, raw, 'ack')`, apart because it is the common settle: kept small so that it is
+   * inlined into the driver's dispatch loop (the same steps: raw ack, release, track).
+   */
+  ack(item: Item, raw: RawDelivery): Promise<void> {
+    let settling: Settled
+    try {
+      settling = raw.ack()
+    } catch (error) {
+      settling = Promise.reject(error)
+    }
+    this.#release(item)
     return settling === undefined ? done : this.#track(settling)
   }
 
@@ -291,7 +311,8 @@ export class DerivedSubscription {
   #consume(): void {
     if (this.#detached) return
     const sink: DeliverySink = {
-      deliver: (raw) => this.#deliver(raw),
+      deliver:
+        this.#executor === undefined ? (raw) => this.#deliverInOrder(raw) : (raw) => this.#deliver(raw),
       ready: () => this.#ready(),
       fail: (error) => this.#fail(error),
     }
@@ -346,6 +367,31 @@ export class DerivedSubscription {
   }
 
   /**
+   * `#deliver` where the driver keeps key order: `#push`'s common case written out (a free slot,
+   * nobody waiting ahead, not holding: hand it to the stream), every other case left to `#enqueue`.
+   * It stays small so that V8 inlines it, and the stream's `next`, into the driver's dispatch loop.
+   */
+  #deliverInOrder(raw: RawDelivery): void {
+    if (this.#detached) return
+    const item = new Item(this, raw, raw.message)
+    this.#received++
+    if (this.#running < this.limit && !this.#emitting && !this.#holding && this.#waiting.size === 0) {
+      this.#running++
+      this.#emitting = true
+      this.#tracker.add()
+      try {
+        this.#subscriber.next(item)
+      } finally {
+        this.#emitting = false
+      }
+      if (this.#waiting.size > 0) this.#pumpWaiting()
+    } else {
+      this.#enqueue(item)
+    }
+    if (this.#received >= this.#prefetch) this.#pause()
+  }
+
+  /**
    * Takes a raw delivery in. The consumer is paused once this returns holding `prefetch` raw
    * deliveries, not before the stream saw the delivery: a delivery settled synchronously by the
    * stream never pauses the consumer (no pause/resume pair per message at `inFlight: 1`), while
@@ -372,7 +418,7 @@ export class DerivedSubscription {
     } else {
       this.#enqueue(item)
     }
-    if (this.#received >= this.spec.prefetch) this.#pause()
+    if (this.#received >= this.#prefetch) this.#pause()
   }
 
   /** Not handed out at once: behind its key or a full window. */
@@ -391,7 +437,7 @@ export class DerivedSubscription {
       this.#releaseSlot(item)
       return
     }
-    this.#host.inFlight.add()
+    this.#tracker.add()
     this.#subscriber.next(item)
   }
 
@@ -411,10 +457,10 @@ export class DerivedSubscription {
   }
 
   #release(item: Item): void {
-    this.#host.inFlight.done()
+    this.#tracker.done()
     this.#received--
     this.#releaseSlot(item)
-    if (this.#paused && !this.#holding && this.#received < this.spec.prefetch) {
+    if (this.#paused && !this.#holding && this.#received < this.#prefetch) {
       this.#paused = false
       this.#consumer?.resume()
     }

@@ -166,7 +166,8 @@ export class MemoryBroker implements SettlementTarget {
       if (message.key !== undefined) queue.release(message.key)
       this.#delay(queue, redelivery(message), record.priority, delayMs)
     }
-    this.#dispatch(queue)
+    // A settle inside `deliver` (the common case) leaves the work to the running loop: no call.
+    if (!queue.dispatching) this.#dispatch(queue)
   }
 
   /** Closes for good: cancels timers and forgets every message. */

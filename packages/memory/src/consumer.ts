@@ -23,15 +23,18 @@ const done: Promise<void> = Promise.resolve()
 
 /** One unsettled delivery: the raw delivery the core settles, linked into its consumer's list. */
 export class InFlight implements RawDelivery {
-  prev: InFlight | undefined = undefined
-  next: InFlight | undefined = undefined
-  readonly #target: SettlementTarget
-  readonly consumer: Consumer
-  readonly message: Message
-  readonly priority: number
+  // Declared, set in the constructor: no field initializer to run (and inline) per delivery.
+  declare prev: InFlight | undefined
+  declare next: InFlight | undefined
+  declare readonly target: SettlementTarget
+  declare readonly consumer: Consumer
+  declare readonly message: Message
+  declare readonly priority: number
 
   constructor(target: SettlementTarget, consumer: Consumer, message: Message, priority: number) {
-    this.#target = target
+    this.prev = undefined
+    this.next = undefined
+    this.target = target
     this.consumer = consumer
     this.message = message
     this.priority = priority
@@ -57,7 +60,7 @@ export class InFlight implements RawDelivery {
 
   /** A settle after the consumer stopped or the broker closed does nothing: the message went back. */
   #settle(requeue: boolean, delayMs: number | undefined, acked: boolean): void {
-    if (!this.consumer.detached && !this.#target.closed) this.#target.settle(this, requeue, delayMs, acked)
+    if (!this.consumer.detached && !this.target.closed) this.target.settle(this, requeue, delayMs, acked)
   }
 }
 
