@@ -19,12 +19,14 @@ import {
 } from './errors.js'
 import type { StatusSubject } from './status-subject.js'
 
-/** Reconnect backoff: `min(maxMs, initialMs * 2 ** (failures - 1))`. */
+/** Reconnect backoff: `min(maxMs, initialMs * factor ** (failures - 1))`. */
 export interface BackoffOptions {
   /** Wait after the first failed attempt (default 100 ms). */
   readonly initialMs?: number
   /** Longest wait between attempts (default 5,000 ms). */
   readonly maxMs?: number
+  /** Growth of the wait per failed attempt (default 2, at least 1). */
+  readonly factor?: number
 }
 
 interface Waiter {
@@ -52,6 +54,7 @@ export class DriverConnection {
   readonly #timeoutMs: number
   readonly #initialMs: number
   readonly #maxMs: number
+  readonly #factor: number
   #connected = false
   #attempting = false
   #closed = false
@@ -75,6 +78,7 @@ export class DriverConnection {
     this.#timeoutMs = timeoutMs
     this.#initialMs = backoff.initialMs ?? 100
     this.#maxMs = backoff.maxMs ?? 5_000
+    this.#factor = Math.max(1, backoff.factor ?? 2)
   }
 
   /** True while the driver is connected. */
@@ -198,7 +202,7 @@ export class DriverConnection {
   }
 
   #scheduleRetry(): void {
-    const wait = Math.min(this.#maxMs, this.#initialMs * 2 ** Math.max(0, this.#failures - 1))
+    const wait = Math.min(this.#maxMs, this.#initialMs * this.#factor ** Math.max(0, this.#failures - 1))
     this.#retry = this.#scheduler.schedule(() => this.#attempt(), wait)
   }
 

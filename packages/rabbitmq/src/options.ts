@@ -39,7 +39,7 @@ export interface RabbitMqReconnectOptions {
   readonly initialDelayMs?: number
   /** Default 5,000. */
   readonly maxDelayMs?: number
-  /** Accepted for compatibility and not used: the core's backoff doubles (factor 2). */
+  /** Growth of the wait per failed attempt (default 2); the core's reconnect backoff uses it. */
   readonly factor?: number
 }
 

@@ -54,6 +54,7 @@ export class RabbitMqTransport extends DriverTransport {
       backoff: runtime.backoff ?? {
         initialMs: resolved.reconnect.initialDelayMs,
         maxMs: resolved.reconnect.maxDelayMs,
+        factor: resolved.reconnect.factor,
       },
     })
     this.#driver = driver

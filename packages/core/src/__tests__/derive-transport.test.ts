@@ -1,4 +1,4 @@
-import { VirtualTimeScheduler } from 'rxjs'
+import { asyncScheduler, type SchedulerLike, type Subscription, VirtualTimeScheduler } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
 import {
   BrokerUnavailableError,
@@ -100,6 +100,35 @@ describe('connection', () => {
     expect(driver.calls.slice(0, 4)).toEqual(['connect', 'connect', 'connect', 'consume:orders'])
     // Each failed attempt is reported with its error.
     expect(states).toEqual(['idle', 'connecting', 'reconnecting', 'reconnecting', 'connected'])
+  })
+
+  it('grows the wait between attempts by the backoff factor, up to maxMs', async () => {
+    const driver = new ScriptedDriver()
+    const refused = () => Promise.reject(new BrokerUnavailableError('scripted', 'here', 'refused'))
+    driver.connectAnswers.push(refused, refused, refused)
+    const connectTimeoutMs = 60_000
+    const waits: number[] = []
+    // Real time for the connect timeout; every other wait (the backoff) is recorded and run at once.
+    const later = asyncScheduler.schedule.bind(asyncScheduler) as (
+      work: unknown,
+      delay: number,
+      state: unknown,
+    ) => Subscription
+    const scheduler: SchedulerLike = {
+      now: () => Date.now(),
+      schedule: (work, delay = 0, state) => {
+        if (delay !== connectTimeoutMs) waits.push(delay)
+        return later(work, delay === connectTimeoutMs ? delay : 0, state)
+      },
+    }
+    const t = derive(driver, {
+      scheduler,
+      connectTimeoutMs,
+      backoff: { initialMs: 10, factor: 3, maxMs: 50 },
+    })
+    await t.connect()
+    expect(driver.calls.filter((c) => c === 'connect')).toHaveLength(4)
+    expect(waits.filter((w) => w > 0)).toEqual([10, 30, 50])
   })
 
   it('turns a disconnected event into reconnecting, then connects again', async () => {
