@@ -63,8 +63,7 @@ export class Fifo<T> {
  */
 export class KeyedExecutor<T> {
   readonly concurrency: number
-  /** `undefined`: no item has a key (a plain concurrency bound; no key bookkeeping at all). */
-  readonly #keyOf: ((item: T) => string | undefined) | undefined
+  readonly #keyOf: (item: T) => string | undefined
   readonly #start: (item: T) => void
   /** Items whose turn has come (head of their key), waiting for a slot. */
   readonly #ready = new Fifo<T>()
@@ -74,11 +73,7 @@ export class KeyedExecutor<T> {
   #pending = 0
   #pumping = false
 
-  constructor(
-    concurrency: number,
-    keyOf: ((item: T) => string | undefined) | undefined,
-    start: (item: T) => void,
-  ) {
+  constructor(concurrency: number, keyOf: (item: T) => string | undefined, start: (item: T) => void) {
     this.concurrency = concurrency
     this.#keyOf = keyOf
     this.#start = start
@@ -96,7 +91,7 @@ export class KeyedExecutor<T> {
 
   /** Accepts an item: starts it now if a slot is free and its key is idle, else queues it. */
   push(item: T): void {
-    const key = this.#keyOf === undefined ? undefined : this.#keyOf(item)
+    const key = this.#keyOf(item)
     this.#pending++
     if (key !== undefined) {
       const waiting = this.#keys.get(key)
@@ -132,7 +127,7 @@ export class KeyedExecutor<T> {
   /** Reports that a started item finished; starts what may run next. Call exactly once per started item. */
   release(item: T): void {
     this.#running--
-    const key = this.#keyOf === undefined ? undefined : this.#keyOf(item)
+    const key = this.#keyOf(item)
     if (key !== undefined) {
       const waiting = this.#keys.get(key)
       const next = waiting?.shift()
@@ -177,7 +172,7 @@ export class KeyedExecutor<T> {
     // A ready item heads its key (nothing of that key runs): the key becomes idle.
     for (const item of this.#ready.drain()) {
       taken.push(item)
-      const key = this.#keyOf === undefined ? undefined : this.#keyOf(item)
+      const key = this.#keyOf(item)
       if (key === undefined) continue
       const waiting = this.#keys.get(key)
       if (waiting) taken.push(...waiting.drain())

@@ -87,10 +87,14 @@ describe('derived deliveries (settle-once)', () => {
   })
 })
 
-describe('KeyedExecutor without keys (keyOf undefined)', () => {
+describe('KeyedExecutor with keyless items', () => {
   it('bounds concurrency, starts in arrival order and gives back what has not started', () => {
     const started: number[] = []
-    const executor = new KeyedExecutor<number>(2, undefined, (item) => void started.push(item))
+    const executor = new KeyedExecutor<number>(
+      2,
+      () => undefined,
+      (item) => void started.push(item),
+    )
     for (let i = 1; i <= 5; i++) executor.push(i)
     expect(started).toEqual([1, 2])
     expect(executor.running).toBe(2)
@@ -108,13 +112,17 @@ describe('KeyedExecutor without keys (keyOf undefined)', () => {
     let depth = 0
     let deepest = 0
     const started: number[] = []
-    const executor: KeyedExecutor<number> = new KeyedExecutor<number>(1, undefined, (item) => {
-      depth++
-      deepest = Math.max(deepest, depth)
-      started.push(item)
-      executor.release(item)
-      depth--
-    })
+    const executor: KeyedExecutor<number> = new KeyedExecutor<number>(
+      1,
+      () => undefined,
+      (item) => {
+        depth++
+        deepest = Math.max(deepest, depth)
+        started.push(item)
+        executor.release(item)
+        depth--
+      },
+    )
     for (let i = 0; i < 1000; i++) executor.push(i)
     expect(started).toHaveLength(1000)
     expect(started[999]).toBe(999)
