@@ -39,8 +39,11 @@ export const defaultInFlight = 64
 export const maxInFlight = 65_535
 /** Default `CloseOptions.timeoutMs`. */
 export const defaultDrainTimeoutMs = 10_000
-/** Default {@link DeriveOptions.connectTimeoutMs}. */
-export const defaultConnectTimeoutMs = 5_000
+/**
+ * Default {@link DeriveOptions.connectTimeoutMs}: under 5 s, so an unreachable broker is reported
+ * within the 5 s the contract suite allows, with room for the attempt's own bookkeeping.
+ */
+export const defaultConnectTimeoutMs = 4_000
 
 /**
  * Options of {@link deriveTransport}. None is broker-specific. The publish batching options
@@ -57,7 +60,7 @@ export interface DeriveOptions extends PublishBatchOptions {
   /**
    * How long `connect()` and a `publish` waiting for the connection wait before rejecting with
    * `BrokerUnavailableError`, and after how long an unanswered attempt shows as `reconnecting`
-   * (default 5,000 ms). Subscriptions keep waiting while retries go on.
+   * (default 4,000 ms). Subscriptions keep waiting while retries go on.
    */
   readonly connectTimeoutMs?: number
   /** Wait between connection attempts. */

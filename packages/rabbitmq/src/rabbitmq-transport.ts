@@ -50,7 +50,7 @@ export class RabbitMqTransport extends DriverTransport {
       ...runtime,
       // One attempt may take `connectTimeoutMs`; an unreachable broker is reported within 5 s anyway.
       connectTimeoutMs:
-        runtime.connectTimeoutMs ?? Math.min(resolved.connectTimeoutMs, defaultConnectTimeoutMs - 1_000),
+        runtime.connectTimeoutMs ?? Math.min(resolved.connectTimeoutMs, defaultConnectTimeoutMs),
       backoff: runtime.backoff ?? {
         initialMs: resolved.reconnect.initialDelayMs,
         maxMs: resolved.reconnect.maxDelayMs,
