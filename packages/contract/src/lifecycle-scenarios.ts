@@ -62,23 +62,32 @@ export function registerLifecycleScenarios(h: ContractHarness): void {
     return { started, finished, open, handler }
   }
 
+  /**
+   * Provisions `group` on a fresh topic, starts a `handle` whose handlers wait on a gate, publishes
+   * one message per key and waits until all of them are running, so the test can start a drain.
+   */
+  const runningHandlers = async (producer: Transport, bus: Bus, name: string) => {
+    const topic = h.topic(name)
+    const group = h.group()
+    await producer.provision(topic, { groups: [group] })
+    const gated = gatedHandler()
+    const sub = bus.handle(topic, { group, concurrency: running }, gated.handler)
+    await sub.ready
+    const keys = Array.from({ length: running }, (_, i) => `k${i}`)
+    const originals = keys.map((key) => createMessage(topic, { key, payload: '{}' }))
+    await producer.publish(originals)
+    await h.waitFor(() => gated.started.length === running, {
+      description: () => `${running} running handlers, saw ${gated.started.length}`,
+    })
+    return { topic, group, gated, sub, keys, originals }
+  }
+
   it(
     'a graceful HandlerSubscription.stop() keeps the acks of handlers that finish during the drain',
     async () => {
       const [producer, consumer] = await h.pair()
-      const topic = h.topic('drain-stop')
-      const group = h.group()
-      await producer.provision(topic, { groups: [group] })
       const bus = busOn(consumer)
-      const gated = gatedHandler()
-      const sub = bus.handle(topic, { group, concurrency: running }, gated.handler)
-      await sub.ready
-      const keys = Array.from({ length: running }, (_, i) => `k${i}`)
-      const originals = keys.map((key) => createMessage(topic, { key, payload: '{}' }))
-      await producer.publish(originals)
-      await h.waitFor(() => gated.started.length === running, {
-        description: () => `${running} running handlers, saw ${gated.started.length}`,
-      })
+      const { topic, group, gated, sub, keys, originals } = await runningHandlers(producer, bus, 'drain-stop')
 
       const stopping = sub.stop({ timeoutMs: h.ms(10_000) })
       gated.open() // the handlers finish while the drain is under way
@@ -311,19 +320,8 @@ export function registerLifecycleScenarios(h: ContractHarness): void {
       'a graceful Bus.close() keeps the acks of handlers that finish during the drain (next consumer sees none)',
       async () => {
         const [producer, consumer, next] = await three()
-        const topic = h.topic('drain-close')
-        const group = h.group()
-        await producer.provision(topic, { groups: [group] })
         const bus = new Bus(consumer)
-        const gated = gatedHandler()
-        const sub = bus.handle(topic, { group, concurrency: running }, gated.handler)
-        await sub.ready
-        const keys = Array.from({ length: running }, (_, i) => `k${i}`)
-        const originals = keys.map((key) => createMessage(topic, { key, payload: '{}' }))
-        await producer.publish(originals)
-        await h.waitFor(() => gated.started.length === running, {
-          description: () => `${running} running handlers, saw ${gated.started.length}`,
-        })
+        const { topic, group, gated, keys, originals } = await runningHandlers(producer, bus, 'drain-close')
 
         const closing = bus.close({ timeoutMs: h.ms(10_000) })
         gated.open()
