@@ -1,17 +1,8 @@
 import { take } from 'rxjs'
-import { afterEach, describe, expect, it } from 'vitest'
-import { MemoryTransport } from '../index.js'
-import { message, record, settle, unique, until } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { message, record, settle, unique, until, useTransports } from './helpers.js'
 
-const transports: MemoryTransport[] = []
-function transport(): MemoryTransport {
-  const t = new MemoryTransport()
-  transports.push(t)
-  return t
-}
-afterEach(async () => {
-  await Promise.all(transports.splice(0).map((t) => t.close({ drain: false })))
-})
+const transport = useTransports()
 
 describe('dispatch', () => {
   it('survives a consumer that acks inside next over a deep backlog (no recursion)', async () => {

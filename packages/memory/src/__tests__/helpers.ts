@@ -3,8 +3,16 @@
  * recording consumer and a deadline-bounded wait. Not part of the package.
  */
 import { randomUUID } from 'node:crypto'
-import type { Delivery, OutgoingMessage, SubscribeOptions, Transport } from '@switchyard/core/spi'
+import type {
+  Delivery,
+  DeriveOptions,
+  OutgoingMessage,
+  SubscribeOptions,
+  Transport,
+} from '@switchyard/core/spi'
 import type { Subscription } from 'rxjs'
+import { afterEach } from 'vitest'
+import { MemoryTransport, type MemoryTransportOptions } from '../index.js'
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
@@ -89,4 +97,23 @@ export async function until(
 /** Lets queued microtasks and one macrotask turn run, so that nothing pending is left to deliver. */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve))
+}
+
+/**
+ * Call once at the top of a test file: returns a factory of memory transports, each closed
+ * (without draining) after the test that made it.
+ */
+export function useTransports(): (
+  options?: MemoryTransportOptions,
+  runtime?: DeriveOptions,
+) => MemoryTransport {
+  const made: MemoryTransport[] = []
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((t) => t.close({ drain: false })))
+  })
+  return (options, runtime) => {
+    const t = new MemoryTransport(options, runtime)
+    made.push(t)
+    return t
+  }
 }

@@ -1,16 +1,8 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { MemoryTransport, type MemoryTransportOptions } from '../index.js'
-import { message, record, settle, text, unique, until } from './helpers.js'
+import { message, record, settle, text, unique, until, useTransports } from './helpers.js'
 
-const transports: MemoryTransport[] = []
-function transport(options?: MemoryTransportOptions): MemoryTransport {
-  const t = new MemoryTransport(options)
-  transports.push(t)
-  return t
-}
-afterEach(async () => {
-  await Promise.all(transports.splice(0).map((t) => t.close({ drain: false })))
-})
+const transport = useTransports()
 
 describe('groups', () => {
   it('fans out to every group and shares a group between its consumers', async () => {

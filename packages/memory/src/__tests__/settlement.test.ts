@@ -1,18 +1,9 @@
-import { type DeriveOptions, isSwitchyardError, type TransportStatus } from '@switchyard/core/spi'
+import { isSwitchyardError, type TransportStatus } from '@switchyard/core/spi'
 import { VirtualTimeScheduler } from 'rxjs'
-import { afterEach, describe, expect, it } from 'vitest'
-import { MemoryTransport } from '../index.js'
-import { message, record, settle, unique } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { message, record, settle, unique, useTransports } from './helpers.js'
 
-const transports: MemoryTransport[] = []
-function transport(runtime: DeriveOptions = {}): MemoryTransport {
-  const t = new MemoryTransport(undefined, runtime)
-  transports.push(t)
-  return t
-}
-afterEach(async () => {
-  await Promise.all(transports.splice(0).map((t) => t.close({ drain: false })))
-})
+const transport = useTransports()
 
 describe('nack', () => {
   it('requeue delivers again with attempt + 1, ahead of later messages of the key', async () => {
@@ -48,7 +39,7 @@ describe('nack', () => {
 
   it('delayMs redelivers no earlier than asked while other messages, even of the same key, keep flowing', async () => {
     const scheduler = new VirtualTimeScheduler()
-    const t = transport({ scheduler })
+    const t = transport(undefined, { scheduler })
     const topic = unique('delay')
     const r = record(t, topic, { group: 'g' })
     await t.publish([message(topic, 'slow', { key: 'k' }), message(topic, 'next', { key: 'k' })])
@@ -68,7 +59,7 @@ describe('nack', () => {
 
   it('a due delayed message waits for an unsettled message of its key, then comes first', async () => {
     const scheduler = new VirtualTimeScheduler()
-    const t = transport({ scheduler })
+    const t = transport(undefined, { scheduler })
     const topic = unique('delaykey')
     const r = record(t, topic, { group: 'g' })
     await t.publish([

@@ -1,16 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { MemoryTransport } from '../index.js'
-import { message, record, settle, unique } from './helpers.js'
+import { describe, expect, it } from 'vitest'
+import { message, record, settle, unique, useTransports } from './helpers.js'
 
-const transports: MemoryTransport[] = []
-function transport(): MemoryTransport {
-  const t = new MemoryTransport()
-  transports.push(t)
-  return t
-}
-afterEach(async () => {
-  await Promise.all(transports.splice(0).map((t) => t.close({ drain: false })))
-})
+const transport = useTransports()
 
 describe('deprovision', () => {
   it('deletes the named groups with what they hold, keeping the others', async () => {
