@@ -26,7 +26,13 @@
  * - Secrets never appear in errors, logs, `toString()` or `JSON.stringify` output.
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec'
-import type { ConfigError, ConfigSecret, LeaseLostError } from '@switchyard/core'
+import type {
+  ConfigError,
+  ConfigSecret,
+  LeaseLostError,
+  SecretKeyError,
+  SwitchyardError,
+} from '@switchyard/core'
 
 export type { ConfigSecret }
 
@@ -142,7 +148,7 @@ export interface HistoryEntry<T = unknown> {
 }
 
 export interface LockOptions {
-  /** Lease time-to-live in seconds (default 10): how long a crashed holder blocks others. */
+  /** Lease time-to-live in whole seconds ≥ 1 (default 10): how long a crashed holder blocks others. */
   readonly ttlSeconds?: number
   /** Give up waiting after this many ms with `TimeoutError` (default: wait forever). */
   readonly timeoutMs?: number
@@ -193,15 +199,17 @@ export interface LeaderElection {
 /**
  * A typed view of one key, validated by a Standard Schema (zod, valibot, arktype, …).
  *
- * `value$` emits the parsed value (first the current one, then each valid change). An invalid
- * value written by someone else is reported on `errors$` as a `ConfigError` naming the field, and
- * the last valid value stays in force. `put` validates first and refuses an invalid value before
- * it reaches the store.
+ * `value$` emits the parsed value (first the current one, then each valid change); a key not
+ * written yet emits nothing until it is. An invalid value written by someone else is reported on
+ * `errors$` as a `ConfigError` naming the field, a value whose secret cannot be opened as a
+ * `SecretKeyError`, a delete as a `ConfigError`; in each case the last valid value stays in force.
+ * `put` validates first and refuses an invalid value before it reaches the store. Both streams
+ * complete when the store is closed.
  */
 export interface ConfigSection<T> {
   readonly key: string
   readonly value$: Observable<T>
-  readonly errors$: Observable<ConfigError>
+  readonly errors$: Observable<ConfigError | SecretKeyError>
   /** Last valid value seen by `value$` subscribers, or `undefined` before any. */
   readonly current: T | undefined
   /** Reads and validates the current value (rejects with `ConfigError` if invalid). */
@@ -224,14 +232,34 @@ export interface ConfigStore {
   readonly namespace: string
   /** The current value of a key, or `undefined`; when unreachable, the last known one (`stale: true`). */
   get<T = unknown>(key: string): Promise<ConfigEntry<T> | undefined>
-  /** Every key under a prefix, in key order (stale when unreachable, as for `get`). */
+  /**
+   * Every key under a prefix, in key order. When the store is unreachable: the last known entries
+   * (`stale: true`) if this process has read the whole prefix (or an enclosing one) before, by
+   * `list` or a prefix `watch$`; otherwise it rejects with `BrokerUnavailableError`, as `get` does
+   * for a key never read. An entry whose secret cannot be opened is left out and reported on
+   * {@link ConfigStore.errors$}.
+   */
   list<T = unknown>(prefix: string): Promise<readonly ConfigEntry<T>[]>
-  /** Writes a JSON value (see {@link PutOptions} for CAS and secrets), with an audit record. */
+  /**
+   * Writes a JSON value (see {@link PutOptions} for CAS and secrets), with an audit record.
+   * Without `expectedRevision` it is a plain write that never conflicts. Rejects with
+   * `ConfigError` (nothing written) for a value JSON cannot store as given (`undefined`, `NaN`, a
+   * `Map`, a cycle, …) and for a write over the store's request limit (`context.limitBytes`).
+   */
   put<T = unknown>(key: string, value: T, options?: PutOptions): Promise<WriteResult>
   /** Deletes a key (with an audit record). Resolves `undefined` if it did not exist. */
   delete(key: string, options?: DeleteOptions): Promise<WriteResult | undefined>
-  /** See {@link ConfigEvent}. Unsubscribing cancels the underlying watcher. */
+  /**
+   * See {@link ConfigEvent}. Unsubscribing cancels the underlying watcher; closing the store
+   * completes it. An entry whose secret cannot be opened is left out of the snapshot or event and
+   * reported on {@link ConfigStore.errors$}; the other keys keep flowing.
+   */
   watch$<T = unknown>(target: WatchTarget): Observable<ConfigEvent<T>>
+  /**
+   * Values skipped by `watch$` and `list` (and sections) because they could not be read: a
+   * `SecretKeyError` with `context.key` and `context.revision`. Completes when the store is closed.
+   */
+  readonly errors$: Observable<SwitchyardError>
   /** Past values of a key with their audit records, oldest first (bounded by store compaction). */
   history<T = unknown>(key: string): Promise<readonly HistoryEntry<T>[]>
   /** Writes the value the key had at `revision` again, as a new audited change. */
@@ -242,11 +270,19 @@ export interface ConfigStore {
   secret<T>(value: T): ConfigSecret<T>
   /** A view of this store under `namespace + '/' + name` (sharing its connection). */
   child(name: string): ConfigStore
-  /** Waits for and takes a distributed lock (see {@link LockOptions}). */
+  /**
+   * Waits for and takes a distributed lock (see {@link LockOptions}). Names are exact: `jobs/a`
+   * and `jobs/a/b` are independent locks, and so are a child store's `lock('x')` and the root's
+   * `lock('billing')`. Rejects with `ConfigError` for a TTL that is not a whole number ≥ 1.
+   */
   lock(name: string, options?: LockOptions): Promise<LockHandle>
-  /** Joins a leader election. */
+  /** Joins a leader election. Names are exact, as for {@link ConfigStore.lock}. */
   election(name: string, options?: ElectionOptions): LeaderElection
-  /** Closes watchers, releases locks and leases. Idempotent; later calls reject with `TransportClosedError`. */
+  /**
+   * Completes every `watch$` and section stream, releases locks, leaves elections and closes the
+   * connection, so nothing of the store keeps the process alive. Idempotent; later calls reject
+   * with `TransportClosedError`.
+   */
   close(): Promise<void>
 }
 

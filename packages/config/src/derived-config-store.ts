@@ -8,8 +8,15 @@
  */
 import { hostname } from 'node:os'
 import type { StandardSchemaV1 } from '@standard-schema/spec'
-import { ConfigError, isSwitchyardError, TransportClosedError } from '@switchyard/core'
-import { defer, filter, map, type Observable, tap } from 'rxjs'
+import {
+  ConfigError,
+  isSwitchyardError,
+  SecretKeyError,
+  type SwitchyardError,
+  TransportClosedError,
+} from '@switchyard/core'
+import { defer, filter, map, type Observable, ReplaySubject, Subject, takeUntil, tap } from 'rxjs'
+import { normalizeNamespace } from './audit.js'
 import type {
   ConfigEntry,
   ConfigEvent,
@@ -32,7 +39,7 @@ import type {
   WriteResult,
 } from './config-store.js'
 import { Secret, validateKeyring } from './secret.js'
-import { SchemaSection } from './section.js'
+import { SchemaSection, type WatchOutcome } from './section.js'
 import { decodeValue, encodeValue } from './value-codec.js'
 
 /** Options of {@link makeConfigStore} (and of both stores). */
@@ -44,6 +51,7 @@ export interface ConfigStoreOptions {
   /**
    * Key prefix of this app (e.g. `'/apps/billing/'`), applied by the driver: every key, audit
    * record, lock and election of the store lives under it, so etcd permissions can be per app.
+   * A namespace is a folder: a missing trailing `/` is added (`'/apps/billing'` → `'/apps/billing/'`).
    */
   readonly namespace?: string
 }
@@ -54,6 +62,13 @@ interface Shared {
   readonly keyring: SecretKeyring | undefined
   /** Last known good raw entries, by full key. */
   readonly cache: Map<string, RawEntry>
+  /**
+   * Full prefixes whose whole content was read (by `list` or a prefix watch's snapshot) and kept
+   * current in `cache` since: only these may be listed from the cache during an outage.
+   */
+  readonly listed: Set<string>
+  /** Emits once, on close: every watch of every view of the store completes then. */
+  readonly closed$: ReplaySubject<void>
   closed: boolean
 }
 
@@ -70,6 +85,7 @@ export class DerivedConfigStore implements ConfigStore {
   readonly #prefix: string
   readonly #root: boolean
   readonly #display: string
+  readonly #errors = new Subject<SwitchyardError>()
 
   constructor(
     driver: ConfigStoreDriver,
@@ -88,16 +104,29 @@ export class DerivedConfigStore implements ConfigStore {
         author: options.author ?? `${hostname()}:${process.pid}`,
         keyring: options.secrets,
         cache: new Map(),
+        listed: new Set(),
+        closed$: new ReplaySubject<void>(1),
         closed: false,
       }
       this.#prefix = ''
       this.#root = true
-      this.#display = options.namespace ?? ''
+      this.#display = normalizeNamespace(options.namespace)
     }
+    this.#shared.closed$.subscribe(() => this.#errors.complete())
   }
 
   get namespace(): string {
     return this.#display
+  }
+
+  /**
+   * Values this store skipped instead of failing a whole stream: an entry of a `watch$` or `list`
+   * whose secret cannot be opened (wrong or missing key) is left out of the snapshot, event or
+   * list, and reported here as a `SecretKeyError` with `context.key` and `context.revision`. Other
+   * keys keep flowing. Completes when the store is closed.
+   */
+  get errors$(): Observable<SwitchyardError> {
+    return this.#errors.asObservable()
   }
 
   #full(key: string, operation: string): string {
@@ -119,6 +148,24 @@ export class DerivedConfigStore implements ConfigStore {
     if (!fullKey.startsWith(this.#prefix)) return undefined
     const key = fullKey.slice(this.#prefix.length)
     return fullKey.startsWith(RESERVED) || key.startsWith(RESERVED) ? undefined : key
+  }
+
+  /** Decodes `raw`; a value that cannot be opened is skipped and reported on `failures`. */
+  #tryDecode<T>(raw: RawEntry, failures: SwitchyardError[], stale = raw.stale): ConfigEntry<T> | undefined {
+    try {
+      return this.#decode<T>(raw, stale)
+    } catch (error) {
+      if (!isSwitchyardError(error, 'SecretKeyError')) throw error
+      const key = this.#relative(raw.key) ?? raw.key
+      failures.push(
+        new SecretKeyError(
+          `the value of ${JSON.stringify(key)} at revision ${raw.revision} holds a secret this store cannot open, ` +
+            'so it was skipped (other keys are unaffected)',
+          { cause: error, context: { key, revision: raw.revision, keyId: error.context.keyId } },
+        ),
+      )
+      return undefined
+    }
   }
 
   #decode<T>(raw: RawEntry, stale = raw.stale): ConfigEntry<T> | undefined {
@@ -156,20 +203,34 @@ export class DerivedConfigStore implements ConfigStore {
     if (this.#shared.closed)
       throw new TransportClosedError('list', { context: { transport: 'config store' } })
     const full = this.#prefix + prefix
+    const { cache, listed } = this.#shared
     let raws: readonly RawEntry[]
     let stale = false
     try {
       raws = await this.#shared.driver.list(full)
-      for (const [k] of this.#shared.cache) if (k.startsWith(full)) this.#shared.cache.delete(k)
-      for (const r of raws) this.#shared.cache.set(r.key, r)
+      this.#rememberListing(full, raws)
     } catch (error) {
       if (!isSwitchyardError(error, 'BrokerUnavailableError')) throw error
-      raws = [...this.#shared.cache.values()]
+      // As `get`: the last known state if this process knows it whole, else the outage itself.
+      // A prefix is known whole only once it was listed (or watched) in full; single `get`s do
+      // not tell which other keys exist, and an empty answer would be a lie.
+      if (![...listed].some((known) => full.startsWith(known))) throw error
+      raws = [...cache.values()]
         .filter((r) => r.key.startsWith(full))
         .sort((a, b) => (a.key < b.key ? -1 : 1))
       stale = true
     }
-    return raws.flatMap((r) => this.#decode<T>(r, stale || r.stale) ?? [])
+    const failures: SwitchyardError[] = []
+    const entries = raws.flatMap((r) => this.#tryDecode<T>(r, failures, stale || r.stale) ?? [])
+    for (const failure of failures) this.#errors.next(failure)
+    return entries
+  }
+
+  #rememberListing(full: string, raws: readonly RawEntry[]): void {
+    const { cache, listed } = this.#shared
+    for (const [k] of cache) if (k.startsWith(full)) cache.delete(k)
+    for (const r of raws) cache.set(r.key, r)
+    listed.add(full)
   }
 
   async put<T = unknown>(key: string, value: T, options: PutOptions = {}): Promise<WriteResult> {
@@ -198,35 +259,57 @@ export class DerivedConfigStore implements ConfigStore {
   }
 
   watch$<T = unknown>(target: WatchTarget): Observable<ConfigEvent<T>> {
-    return defer(() => {
-      const full =
-        typeof target === 'string' ? this.#full(target, 'watch') : { prefix: this.#prefix + target.prefix }
-      return this.#shared.driver.watch$(full)
-    }).pipe(
-      tap((event) => this.#remember(event)),
-      map((event) => this.#decodeEvent<T>(event)),
+    return this.#watch<T>(target).pipe(
+      map((outcome) => outcome.event),
       filter((event): event is ConfigEvent<T> => event !== undefined),
     )
   }
 
-  #remember(event: RawEvent): void {
+  /**
+   * The watch behind `watch$` and sections: each raw event decoded, with the entries that could
+   * not be opened left out and reported (on `errors$`, and to the caller in `failures`). Completes
+   * when the store is closed.
+   */
+  #watch<T>(target: WatchTarget): Observable<WatchOutcome<T>> {
+    return defer(() => {
+      if (this.#shared.closed)
+        throw new TransportClosedError('watch', { context: { transport: 'config store' } })
+      const full =
+        typeof target === 'string' ? this.#full(target, 'watch') : { prefix: this.#prefix + target.prefix }
+      return this.#shared.driver.watch$(full).pipe(
+        tap((event) => this.#remember(event, full)),
+        map((event) => {
+          const failures: SwitchyardError[] = []
+          const decoded = this.#decodeEvent<T>(event, failures)
+          for (const failure of failures) this.#errors.next(failure)
+          return { event: decoded, failures }
+        }),
+      )
+    }).pipe(takeUntil(this.#shared.closed$))
+  }
+
+  #remember(event: RawEvent, target: WatchTarget): void {
     const cache = this.#shared.cache
-    if (event.type === 'snapshot') for (const e of event.entries) cache.set(e.key, e)
-    else if (event.type === 'put') cache.set(event.entry.key, event.entry)
+    if (event.type === 'snapshot') {
+      if (typeof target === 'string') {
+        cache.delete(target)
+        for (const e of event.entries) cache.set(e.key, e)
+      } else this.#rememberListing(target.prefix, event.entries)
+    } else if (event.type === 'put') cache.set(event.entry.key, event.entry)
     else cache.delete(event.key)
   }
 
-  #decodeEvent<T>(event: RawEvent): ConfigEvent<T> | undefined {
+  #decodeEvent<T>(event: RawEvent, failures: SwitchyardError[]): ConfigEvent<T> | undefined {
     switch (event.type) {
       case 'snapshot':
         return {
           type: 'snapshot',
-          entries: event.entries.flatMap((e) => this.#decode<T>(e) ?? []),
+          entries: event.entries.flatMap((e) => this.#tryDecode<T>(e, failures) ?? []),
           revision: event.revision,
           stale: event.stale,
         }
       case 'put': {
-        const entry = this.#decode<T>(event.entry)
+        const entry = this.#tryDecode<T>(event.entry, failures)
         return entry && { type: 'put', entry }
       }
       case 'delete': {
@@ -288,7 +371,7 @@ export class DerivedConfigStore implements ConfigStore {
     schema: S,
   ): ConfigSection<StandardSchemaV1.InferOutput<S>> {
     this.#full(key, 'section')
-    return new SchemaSection(this, key, schema)
+    return new SchemaSection(this, key, schema, this.#watch<unknown>(key), this.#shared.closed$)
   }
 
   secret<T>(value: T): ConfigSecret<T> {
@@ -308,7 +391,7 @@ export class DerivedConfigStore implements ConfigStore {
     )
   }
 
-  lock(name: string, options: LockOptions = {}): Promise<LockHandle> {
+  async lock(name: string, options: LockOptions = {}): Promise<LockHandle> {
     return this.#shared.driver.lock(this.#full(name, 'lock'), options)
   }
 
@@ -319,6 +402,10 @@ export class DerivedConfigStore implements ConfigStore {
   async close(): Promise<void> {
     if (!this.#root || this.#shared.closed) return
     this.#shared.closed = true
+    // Watches first (they complete, so a subscriber's `complete` runs and nothing keeps the
+    // process alive), then the driver's locks, elections and connection.
+    this.#shared.closed$.next()
+    this.#shared.closed$.complete()
     await this.#shared.driver.close()
   }
 }

@@ -10,7 +10,13 @@
  * This module knows nothing about etcd3 or memory: drivers supply a {@link LeaseSource}.
  */
 
-import { CancelledError, LeaseLostError, TimeoutError } from '@switchyard/core'
+import {
+  CancelledError,
+  ConfigError,
+  LeaseLostError,
+  TimeoutError,
+  TransportClosedError,
+} from '@switchyard/core'
 import { BehaviorSubject, type Observable, ReplaySubject, Subject, Subscription } from 'rxjs'
 import type {
   ElectionOptions,
@@ -75,6 +81,29 @@ class Members {
   }
 }
 
+/**
+ * Refuses lease options etcd would reject with an untyped error (or silently round): the TTL is a
+ * whole number of seconds ≥ 1, a timeout a finite number of ms ≥ 0.
+ */
+export function checkLeaseOptions(
+  what: string,
+  options: { readonly ttlSeconds?: number; readonly timeoutMs?: number },
+): void {
+  const issues: string[] = []
+  let field: string | undefined
+  const { ttlSeconds, timeoutMs } = options
+  if (ttlSeconds !== undefined && !(Number.isInteger(ttlSeconds) && ttlSeconds >= 1)) {
+    issues.push(`ttlSeconds: must be a whole number of seconds, at least 1 (got ${String(ttlSeconds)})`)
+    field = 'ttlSeconds'
+  }
+  if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs >= 0)) {
+    issues.push(`timeoutMs: must be a finite number of ms, at least 0 (got ${String(timeoutMs)})`)
+    field ??= 'timeoutMs'
+  }
+  if (issues.length > 0)
+    throw new ConfigError(`options of ${what}`, issues, { context: { field: field ?? '' } })
+}
+
 interface WaitOptions {
   readonly deadline?: number
   readonly timeoutMs?: number
@@ -118,6 +147,9 @@ function waitForTurn(source: LeaseSource, grant: LeaseGrant, prefix: string, myK
           if (first !== undefined && first[0] === myKey) finish()
         },
         error: (error: Error) => finish(error),
+        // The store was closed while waiting: the wait can never end in a turn.
+        complete: () =>
+          finish(new TransportClosedError(o.operation, { context: { transport: 'config store' } })),
       }),
     )
   })
@@ -131,6 +163,7 @@ export async function acquireLock(
   options: LockOptions,
 ): Promise<LockHandle> {
   const operation = `Acquiring lock ${JSON.stringify(name)}`
+  checkLeaseOptions(`lock ${JSON.stringify(name)}`, options)
   if (options.signal?.aborted) throw new CancelledError(operation, { cause: options.signal.reason })
   const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs
   const grant = await source.grant(options.ttlSeconds ?? 10)
@@ -188,6 +221,7 @@ export class QueueElection implements LeaderElection {
     private readonly prefix: string,
     private readonly options: ElectionOptions,
   ) {
+    checkLeaseOptions(`election ${JSON.stringify(name)}`, options)
     this.candidate = options.candidate ?? `candidate-${Math.random().toString(36).slice(2, 10)}`
     this.#watch = source.watch$({ prefix }).subscribe({
       next: (event) => {

@@ -14,8 +14,8 @@ import {
   RevisionConflictError,
   TransportClosedError,
 } from '@switchyard/core'
-import { Observable } from 'rxjs'
-import { auditKey, auditValue, electionPrefix, lockPrefix, parseAudit } from './audit.js'
+import { Observable, type Subscriber } from 'rxjs'
+import { auditKey, auditValue, electionPrefix, lockPrefix, normalizeNamespace, parseAudit } from './audit.js'
 import type {
   AuditInfo,
   ConfigStoreDriver,
@@ -33,6 +33,7 @@ import type {
 import { type ConfigStoreOptions, DerivedConfigStore } from './derived-config-store.js'
 import { acquireLock, type LeaseGrant, type LeaseSource, QueueElection } from './lease-queue.js'
 import { type Batch, MemoryConfigBackend } from './memory-config-backend.js'
+import { checkWriteSize, DEFAULT_MAX_REQUEST_BYTES } from './request-size.js'
 
 const matches = (target: WatchTarget, key: string): boolean =>
   typeof target === 'string' ? key === target : key.startsWith(target.prefix)
@@ -43,14 +44,18 @@ export class MemoryConfigDriver implements ConfigStoreDriver, LeaseSource {
   readonly #elections = new Set<QueueElection>()
   readonly #leases = new Set<string>()
   readonly #ns: string
+  readonly #maxRequestBytes: number
+  readonly #watchers = new Set<Subscriber<RawEvent>>()
   #closed = false
 
   constructor(
     readonly backend: MemoryConfigBackend,
     namespace = '',
     readonly link: MemoryLink = new MemoryLink(),
+    maxRequestBytes = DEFAULT_MAX_REQUEST_BYTES,
   ) {
-    this.#ns = namespace
+    this.#ns = normalizeNamespace(namespace)
+    this.#maxRequestBytes = maxRequestBytes
   }
 
   get #up(): boolean {
@@ -108,6 +113,9 @@ export class MemoryConfigDriver implements ConfigStoreDriver, LeaseSource {
     if (value === undefined && current === undefined) return undefined
     const previousRevision = current?.revision
     const action = value === undefined ? 'delete' : 'put'
+    const audit = auditValue(action, options.audit, previousRevision)
+    if (value !== undefined)
+      checkWriteSize(key, value, audit, this.#maxRequestBytes, 'memory store', this.#in(key))
     const revision = this.backend.commit([
       value === undefined
         ? { type: 'delete', key: this.#in(key) }
@@ -115,7 +123,7 @@ export class MemoryConfigDriver implements ConfigStoreDriver, LeaseSource {
       {
         type: 'put',
         key: this.#in(auditKey(key)),
-        value: auditValue(action, options.audit, previousRevision),
+        value: audit,
       },
     ])
     return { revision: String(revision), previousRevision }
@@ -137,6 +145,7 @@ export class MemoryConfigDriver implements ConfigStoreDriver, LeaseSource {
 
   watch$(target: WatchTarget): Observable<RawEvent> {
     return new Observable<RawEvent>((subscriber) => {
+      this.#watchers.add(subscriber)
       let lastSeen: bigint | undefined
       const full: WatchTarget =
         typeof target === 'string' ? this.#in(target) : { prefix: this.#in(target.prefix) }
@@ -174,6 +183,7 @@ export class MemoryConfigDriver implements ConfigStoreDriver, LeaseSource {
       const offLink = this.link.onChange(onUp)
       if (this.#up) start()
       return () => {
+        this.#watchers.delete(subscriber)
         offCommit()
         offAvailability()
         offLink()
@@ -255,6 +265,7 @@ export class MemoryConfigDriver implements ConfigStoreDriver, LeaseSource {
     for (const id of this.#leases) this.backend.revokeLease(id)
     this.#leases.clear()
     this.#closed = true
+    for (const watcher of [...this.#watchers]) watcher.complete()
   }
 }
 
@@ -263,6 +274,11 @@ export interface MemoryConfigStoreOptions extends ConfigStoreOptions {
   readonly backend?: MemoryConfigBackend
   /** This client's connection; cut it to simulate a network partition of this store alone. */
   readonly link?: MemoryLink
+  /**
+   * Largest write accepted, in bytes (default 1,572,864: etcd's default `--max-request-bytes`),
+   * so a value too big for etcd is refused here too, with the same `ConfigError`.
+   */
+  readonly maxRequestBytes?: number
 }
 
 /**
@@ -307,7 +323,10 @@ export class MemoryConfigStore extends DerivedConfigStore {
 
   constructor(options: MemoryConfigStoreOptions = {}) {
     const backend = options.backend ?? new MemoryConfigBackend()
-    super(new MemoryConfigDriver(backend, options.namespace ?? '', options.link), options)
+    super(
+      new MemoryConfigDriver(backend, options.namespace ?? '', options.link, options.maxRequestBytes),
+      options,
+    )
     this.backend = backend
   }
 }

@@ -3,13 +3,28 @@
  *
  * `put` validates before writing, so an invalid value never reaches the store. Values that arrive
  * by watch are validated too: a valid one is emitted, an invalid one is reported on `errors$` as a
- * `ConfigError` naming the field while the last valid value stays in force. Not a store: it uses
- * only the public `ConfigStore` API.
+ * `ConfigError` naming the field while the last valid value stays in force; so is a value whose
+ * secret cannot be opened (`SecretKeyError`) and a delete. A key not written yet is no error: the
+ * section simply has no value until it is. Not a store: it reads and writes through the
+ * `ConfigStore` API and a watch the store hands it.
  */
 import type { StandardSchemaV1 } from '@standard-schema/spec'
-import { ConfigError } from '@switchyard/core'
+import { ConfigError, type SecretKeyError, type SwitchyardError } from '@switchyard/core'
 import { concatMap, filter, map, type Observable, Subject, share } from 'rxjs'
-import type { ConfigEntry, ConfigSection, ConfigStore, PutOptions, WriteResult } from './config-store.js'
+import type {
+  ConfigEntry,
+  ConfigEvent,
+  ConfigSection,
+  ConfigStore,
+  PutOptions,
+  WriteResult,
+} from './config-store.js'
+
+/** One decoded watch event (if anything is left of it) and the entries skipped as unreadable. */
+export interface WatchOutcome<T> {
+  readonly event: ConfigEvent<T> | undefined
+  readonly failures: readonly SwitchyardError[]
+}
 
 /** Formats a Standard Schema issue path as `a.b[0].c`. */
 export function issuePath(issue: StandardSchemaV1.Issue): string {
@@ -45,36 +60,38 @@ export class SchemaSection<S extends StandardSchemaV1>
   implements ConfigSection<StandardSchemaV1.InferOutput<S>>
 {
   readonly value$: Observable<StandardSchemaV1.InferOutput<S>>
-  readonly #errors = new Subject<ConfigError>()
+  readonly #errors = new Subject<ConfigError | SecretKeyError>()
   #current: StandardSchemaV1.InferOutput<S> | undefined
 
   constructor(
     private readonly store: ConfigStore,
     readonly key: string,
     private readonly schema: S,
+    watch: Observable<WatchOutcome<unknown>>,
+    closed: Observable<void>,
   ) {
+    closed.subscribe(() => this.#errors.complete())
     const what = `configuration section ${JSON.stringify(key)}`
-    this.value$ = store.watch$(key).pipe(
-      concatMap(async (event) => {
-        const value =
-          event.type === 'snapshot'
-            ? event.entries[0]?.value
-            : event.type === 'put'
-              ? event.entry.value
-              : undefined
-        const present = event.type === 'snapshot' ? event.entries.length > 0 : event.type === 'put'
-        if (!present) {
+    this.value$ = watch.pipe(
+      concatMap(async ({ event, failures }) => {
+        // Report after the subscriber's own synchronous code, as values are (validation is
+        // async): `value$` then `errors$` subscribed in one go both see the first event.
+        await Promise.resolve()
+        for (const failure of failures) this.#errors.next(failure as SecretKeyError)
+        if (event === undefined) return { ok: false as const }
+        if (event.type === 'delete') {
           this.#errors.next(
             new ConfigError(
               what,
-              ['the key does not exist (deleted or never written); keeping the last valid value'],
-              {
-                context: { key, field: '' },
-              },
+              [`the key was deleted at revision ${event.revision}; keeping the last valid value`],
+              { context: { key, field: '', revision: event.revision } },
             ),
           )
           return { ok: false as const }
         }
+        // Not written yet (or unreadable, reported above): no value yet, and nothing is wrong.
+        if (event.type === 'snapshot' && event.entries.length === 0) return { ok: false as const }
+        const value = event.type === 'snapshot' ? event.entries[0]?.value : event.entry.value
         try {
           const parsed = await validateWith(schema, value, what, key)
           this.#current = parsed
@@ -90,7 +107,7 @@ export class SchemaSection<S extends StandardSchemaV1>
     )
   }
 
-  get errors$(): Observable<ConfigError> {
+  get errors$(): Observable<ConfigError | SecretKeyError> {
     return this.#errors.asObservable()
   }
 

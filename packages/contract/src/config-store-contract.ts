@@ -7,6 +7,7 @@
  * backend (that is how locks, elections and watches across clients are tested). Scenarios that
  * need a hook (an outage, a restart, a cut link) are registered only when the hook is given.
  */
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import type { ConfigEvent, ConfigSecret, ConfigStore, SecretKeyring } from '@switchyard/config'
 import { isSwitchyardError } from '@switchyard/core'
@@ -37,6 +38,14 @@ export interface ConfigStoreContractOptions {
    * working: this is how changes are made "while the watcher was disconnected".
    */
   readonly link?: { readonly cut: () => Promise<void>; readonly heal: () => Promise<void> }
+  /**
+   * Starts a separate process that opens a store in `namespace`, puts `{ host: 'a', port: 1 }` at
+   * `mode`, subscribes to a section's `value$` of `mode`; once that has its value, subscribes to
+   * `watch$({ prefix: '' })` and closes the store from inside the watch's first event. It prints a
+   * line per stream that ends: `watch completed` / `section completed` (or `… error <name>`). It
+   * must not call `process.exit`: the scenario asserts that it exits on its own.
+   */
+  readonly spawnWatcher?: (namespace: string) => ChildProcess
   /** Time allowed for each wait, in ms (default 15,000). */
   readonly timeoutMs?: number
 }
@@ -157,6 +166,11 @@ export function configStoreContract(
       expect((await a.get('limits'))?.value).toEqual({ max: 2 })
       const created = await b.put('fresh', 1, { expectedRevision: '0' })
       expect(created.previousRevision).toBeUndefined()
+      // Deleting an absent key, as expected ('0'), changes nothing and leaves no audit record.
+      expect(await b.delete('never', { expectedRevision: '0' })).toBeUndefined()
+      expect(await b.delete('never')).toBeUndefined()
+      expect(await b.history('never')).toEqual([])
+      await expectSwitchyardError(b.delete('fresh', { expectedRevision: '0' }), 'RevisionConflictError')
     })
 
     it('keeps namespaces apart and scopes child stores', async () => {
@@ -374,6 +388,191 @@ export function configStoreContract(
       sub.unsubscribe()
     })
 
+    it('keeps lock and election names exact: no name is a prefix of another', async () => {
+      fresh()
+      const [a, b] = [await open(), await open()]
+      const bound = { ttlSeconds: 5, timeoutMs: 3_000 }
+      const deep = await a.lock('jobs/a/b', { ttlSeconds: 5 })
+      const shallow = await b.lock('jobs/a', bound) // times out if `jobs/a/b` counts as a contender
+      const deeper = await b.lock('jobs/a/b/c', bound)
+      await Promise.all([deep.release(), shallow.release(), deeper.release()])
+
+      const inChild = await a.child('billing').lock('x', { ttlSeconds: 5 })
+      const atRoot = await b.lock('billing', bound)
+      await Promise.all([inChild.release(), atRoot.release()])
+
+      const sub = a.election('el/sub', { candidate: 'a', ttlSeconds: 5 })
+      await sub.campaign()
+      const observer = a.election('el', { ttlSeconds: 5 })
+      const seen: (string | undefined)[] = []
+      const watching = observer.leader$.subscribe((state) => seen.push(state.leader))
+      const el = b.election('el', { candidate: 'b', ttlSeconds: 5 })
+      await withDeadline(el.campaign(), 3_000, 'b leading "el" while a leads "el/sub"')
+      await waitFor(() => seen.at(-1) === 'b', {
+        timeoutMs,
+        description: () => `the observer of "el" seeing b lead, saw ${JSON.stringify(seen)}`,
+      })
+      expect(seen).not.toContain('a')
+      watching.unsubscribe()
+      await Promise.all([sub.resign(), el.resign()])
+    })
+
+    it('never fails a plain put under contention: 80 concurrent writers from 4 stores all succeed', async () => {
+      fresh()
+      const stores = [await open(), await open(), await open(), await open()]
+      const results = await Promise.all(
+        stores.flatMap((store, s) =>
+          Array.from({ length: 20 }, (_, i) => store.put('hot', { writer: s, i }, { author: `w${s}` })),
+        ),
+      )
+      expect(results).toHaveLength(80)
+      const revisions = results.map((r) => BigInt(r.revision)).sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))
+      expect(new Set(revisions).size).toBe(80)
+      const last = results.find((r) => BigInt(r.revision) === revisions.at(-1))
+      expect((await stores[0]?.get('hot'))?.revision).toBe(last?.revision)
+      // Each write names the one before it exactly, in its result and in the audit trail.
+      const byRevision = new Map(results.map((r) => [r.revision, r]))
+      const history = await (stores[1] as ConfigStore).history('hot')
+      expect(history).toHaveLength(80)
+      history.forEach((h, i) => {
+        const previous = i === 0 ? undefined : history[i - 1]?.revision
+        expect(byRevision.get(h.revision)?.previousRevision).toBe(previous)
+        expect(h.audit?.previousRevision).toBe(previous)
+      })
+    })
+
+    it('refuses a value over the request limit with a ConfigError naming the limit; nothing is written', async () => {
+      fresh()
+      const store = await open()
+      const big = 'x'.repeat(2 * 1024 * 1024)
+      const error = await expectSwitchyardError(store.put('big', { big }), 'ConfigError')
+      expect(error.retryable).toBe(false)
+      expect(error.context.key).toBe('big')
+      expect(error.context.limitBytes).toEqual(expect.any(Number))
+      expect(error.message).toContain(String(error.context.limitBytes))
+      expect(await store.get('big')).toBeUndefined()
+      expect(await store.history('big')).toEqual([])
+      await store.put('big', { big: 'x'.repeat(1024) })
+    })
+
+    it('skips and reports a value whose secret cannot be opened; other keys keep flowing', async () => {
+      fresh()
+      const k1 = keyring('k1')
+      const writer = await open({ secrets: k1 })
+      await writer.put('cfg/a', 1)
+      await writer.put('cfg/bad', { password: writer.secret('hunter2-contract') })
+      const wrong = await open({ secrets: { current: { id: 'k1', key: randomBytes(32) } } })
+      const storeErrors: { key: unknown; name: string }[] = []
+      const errorsSub = wrong.errors$.subscribe((e) => storeErrors.push({ key: e.context.key, name: e.name }))
+      const seen = record<unknown>(wrong, { prefix: 'cfg/' })
+      const section = wrong.section('cfg/bad', {
+        '~standard': { version: 1, vendor: 'contract', validate: (value) => ({ value }) },
+      })
+      const sectionValues: unknown[] = []
+      const sectionErrors: string[] = []
+      const subs = [
+        section.value$.subscribe((v) => sectionValues.push(v)),
+        section.errors$.subscribe((e) => sectionErrors.push(e.name)),
+      ]
+      await waitFor(() => seen.events.length === 1 && sectionErrors.length === 1, {
+        timeoutMs,
+        description: () =>
+          `the snapshot and the section's error, got ${seen.events.length} / ${sectionErrors.length}`,
+      })
+      const snapshot = seen.events[0]
+      expect(snapshot?.type === 'snapshot' && snapshot.entries.map((e) => e.key)).toEqual(['cfg/a'])
+      expect(sectionErrors).toEqual(['SecretKeyError'])
+      expect(storeErrors).toContainEqual({ key: 'cfg/bad', name: 'SecretKeyError' })
+
+      await writer.put('cfg/b', 2)
+      await writer.put('cfg/bad', { password: writer.secret('hunter3-contract') })
+      await writer.put('cfg/c', 3)
+      await waitFor(() => seen.puts().length === 2 && sectionErrors.length === 2, {
+        timeoutMs,
+        description: () =>
+          `two later plain writes and a second section error, got ${JSON.stringify(seen.puts())}`,
+      })
+      expect(seen.puts()).toEqual([2, 3])
+      expect(seen.error()).toBeUndefined()
+      expect(sectionValues).toEqual([])
+
+      const before = storeErrors.length
+      const listed = await wrong.list('cfg/')
+      expect(listed.map((e) => e.key)).toEqual(['cfg/a', 'cfg/b', 'cfg/c'])
+      expect(storeErrors.length).toBe(before + 1)
+      expect(JSON.stringify(storeErrors)).not.toContain('hunter')
+      seen.subscription.unsubscribe()
+      errorsSub.unsubscribe()
+      for (const sub of subs) sub.unsubscribe()
+    })
+
+    it('completes watchers and section streams on close, so a process can exit on its own', async () => {
+      fresh()
+      const store = await open()
+      await store.put('mode', { host: 'a', port: 1 })
+      let watchDone = false
+      let sectionDone = false
+      let errorsDone = false
+      const section = store.section('mode', endpointSchema)
+      const values: unknown[] = []
+      const events: unknown[] = []
+      const subs = [
+        store.watch$({ prefix: '' }).subscribe({
+          next: (e) => events.push(e),
+          complete: () => {
+            watchDone = true
+          },
+        }),
+        section.value$.subscribe({
+          next: (v) => values.push(v),
+          complete: () => {
+            sectionDone = true
+          },
+        }),
+        store.errors$.subscribe({
+          complete: () => {
+            errorsDone = true
+          },
+        }),
+      ]
+      await waitFor(() => events.length === 1 && values.length === 1, {
+        timeoutMs,
+        description: 'the first events',
+      })
+      await withDeadline(store.close(), timeoutMs, 'closing the store')
+      expect({ watchDone, sectionDone, errorsDone }).toEqual({
+        watchDone: true,
+        sectionDone: true,
+        errorsDone: true,
+      })
+      for (const sub of subs) sub.unsubscribe()
+      await expectSwitchyardError(store.get('mode'), 'TransportClosedError')
+
+      const spawn = options.spawnWatcher
+      if (spawn === undefined) return
+      const child = spawn(namespace)
+      let output = ''
+      child.stdout?.on('data', (chunk: Buffer) => {
+        output += chunk.toString()
+      })
+      child.stderr?.on('data', (chunk: Buffer) => {
+        output += chunk.toString()
+      })
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+      try {
+        const code = await withDeadline(
+          exited,
+          timeoutMs,
+          `the watcher process exiting by itself (output: ${output})`,
+        )
+        expect(output).toContain('watch completed')
+        expect(output).toContain('section completed')
+        expect(code).toBe(0)
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL')
+      }
+    })
+
     const link = options.link
     if (link) {
       it('resumes a watch after a disconnect (and restart): changes made meanwhile seen once, in order', async () => {
@@ -410,10 +609,16 @@ export function configStoreContract(
         fresh()
         const store = await open({ flaky: true })
         await store.put('mode', 'blue')
+        await store.put('other/x', 1)
         expect(await store.get('mode')).toMatchObject({ value: 'blue', stale: false })
+        expect(await store.list('mo')).toMatchObject([{ key: 'mode', value: 'blue', stale: false }])
         await link.cut()
         expect(await store.get('mode')).toMatchObject({ value: 'blue', stale: true })
-        expect(await store.list('')).toMatchObject([{ key: 'mode', value: 'blue', stale: true }])
+        // A prefix listed before is served stale; one never listed is an outage, as for `get`.
+        expect(await store.list('mo')).toMatchObject([{ key: 'mode', value: 'blue', stale: true }])
+        expect(await store.list('mode')).toMatchObject([{ key: 'mode', value: 'blue', stale: true }])
+        await expectSwitchyardError(store.list('other/'), 'BrokerUnavailableError')
+        await expectSwitchyardError(store.list(''), 'BrokerUnavailableError')
         await expectSwitchyardError(
           withDeadline(store.put('mode', 'green'), timeoutMs, 'a write while cut'),
           'BrokerUnavailableError',
@@ -435,14 +640,18 @@ export function configStoreContract(
         const store = await open()
         await store.put('mode', 'blue')
         expect(await store.get('mode')).toMatchObject({ value: 'blue', stale: false })
+        await store.list('')
         await stop()
         try {
           expect(await store.get('mode')).toMatchObject({ value: 'blue', stale: true })
+          expect(await store.list('')).toMatchObject([{ key: 'mode', value: 'blue', stale: true }])
           await expectSwitchyardError(
             withDeadline(store.put('mode', 'green'), timeoutMs, 'a write while stopped'),
             'BrokerUnavailableError',
           )
           await expectSwitchyardError(store.get('never-read'), 'BrokerUnavailableError')
+          const newcomer = await open()
+          await expectSwitchyardError(newcomer.list(''), 'BrokerUnavailableError')
         } finally {
           await start()
         }

@@ -53,6 +53,15 @@ export function mapEtcdError(error: unknown, operation: string, endpoint: string
   })
 }
 
+/**
+ * True when etcd (or gRPC in front of it) refused a request for its size: `etcdserver: request is
+ * too large` over `--max-request-bytes`, or gRPC's RESOURCE_EXHAUSTED for a message over its limit.
+ */
+export function isRequestTooLarge(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error)
+  return /request is too large|larger than max|RESOURCE_EXHAUSTED/i.test(message)
+}
+
 /** True when etcd says a revision was compacted away (history and watches cannot reach it). */
 export function isCompacted(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error)

@@ -1,8 +1,9 @@
 /**
  * `EtcdConfigStore`: the `ConfigStore` on etcd v3 through the etcd3 client.
  *
- * This module maps the driver primitives onto etcd: writes are transactions that compare the
- * key's mod revision and put the audit record beside the change; history walks the audit key's
+ * This module maps the driver primitives onto etcd: a write is one transaction that puts the
+ * change and its audit record together (compared on the key's mod revision only when the caller
+ * asked for compare-and-swap: a plain write is a plain put and never conflicts); history walks the audit key's
  * MVCC versions; watches take a snapshot, then watch from its revision + 1 and, after any
  * disconnect, resume from the last revision *delivered* + 1 (etcd3's own resume point can run
  * ahead of what was delivered), dropping anything already seen. Every unary call is bounded in
@@ -29,19 +30,34 @@ import {
   auditKey,
   auditValue,
   type ConfigStoreOptions,
+  checkWriteSize,
+  DEFAULT_MAX_REQUEST_BYTES,
   DerivedConfigStore,
   electionPrefix,
   type LeaseGrant,
   type LeaseSource,
   lockPrefix,
+  normalizeNamespace,
   parseAudit,
   QueueElection,
+  valueTooLargeError,
+  writeRequestBytes,
 } from '@switchyard/config/spi'
-import { LeaseLostError, RevisionConflictError, TransportClosedError } from '@switchyard/core'
+import { ConfigError, LeaseLostError, RevisionConflictError, TransportClosedError } from '@switchyard/core'
 import { ConstantBackoff, ExponentialBackoff, handleWhen, type IBackoff, noop, retry } from 'cockatiel'
-import { Etcd3, type IKeyValue, isRecoverableError, type Namespace, type Watcher } from 'etcd3'
-import { Observable, ReplaySubject } from 'rxjs'
-import { bounded, isCompacted, mapEtcdError } from './errors.js'
+import {
+  CompareResult,
+  CompareTarget,
+  Etcd3,
+  type IKeyValue,
+  type IRequestOp,
+  isRecoverableError,
+  type KVClient,
+  type Namespace,
+  type Watcher,
+} from 'etcd3'
+import { Observable, ReplaySubject, type Subscriber } from 'rxjs'
+import { bounded, isCompacted, isRequestTooLarge, mapEtcdError } from './errors.js'
 
 /** Options of {@link EtcdConfigStore}. */
 export interface EtcdConfigStoreOptions extends ConfigStoreOptions {
@@ -55,8 +71,16 @@ export interface EtcdConfigStoreOptions extends ConfigStoreOptions {
     readonly privateKey?: Buffer
     readonly certChain?: Buffer
   }
-  /** Key prefix of this app, e.g. `'/apps/billing/'`; every key, lock and audit record lives under it. */
+  /**
+   * Key prefix of this app, e.g. `'/apps/billing/'`; every key, lock and audit record lives under
+   * it. A missing trailing `/` is added.
+   */
   readonly namespace?: string
+  /**
+   * The server's `--max-request-bytes` (default 1,572,864, etcd's default). A write bigger than
+   * this (value, key and audit record) is refused with `ConfigError` before it is sent.
+   */
+  readonly maxRequestBytes?: number
   /** How long to wait for a connection, in ms (default 3,000). */
   readonly dialTimeout?: number
   /** Upper bound of each read or write, in ms (default 3,000): how fast an outage is reported. */
@@ -83,9 +107,13 @@ export class EtcdConfigDriver implements ConfigStoreDriver, LeaseSource {
   readonly #historyLimit: number
   readonly #elections = new Set<QueueElection>()
   readonly #grants = new Set<LeaseGrant>()
+  readonly #watchers = new Set<Subscriber<RawEvent>>()
+  readonly #maxRequestBytes: number
   #closed = false
 
   constructor(options: EtcdConfigStoreOptions) {
+    checkOptions(options)
+    this.#maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES
     this.#endpoint = options.endpoints.join(',')
     this.#timeoutMs = options.operationTimeoutMs ?? 3000
     this.#historyLimit = options.historyLimit ?? 100
@@ -108,7 +136,8 @@ export class EtcdConfigDriver implements ConfigStoreDriver, LeaseSource {
         }) as unknown as IBackoff<unknown>,
       },
     })
-    this.kv = options.namespace ? this.client.namespace(options.namespace) : this.client
+    const namespace = normalizeNamespace(options.namespace)
+    this.kv = namespace ? this.client.namespace(namespace) : this.client
   }
 
   #call<T>(operation: string, run: () => Promise<T>): Promise<T> {
@@ -133,33 +162,75 @@ export class EtcdConfigDriver implements ConfigStoreDriver, LeaseSource {
     })
   }
 
+  /** The key as etcd stores it (with the namespace), for raw requests. */
+  #raw(key: string): Buffer {
+    return Buffer.concat([this.kv.prefix, Buffer.from(key)])
+  }
+
   async #write(
     key: string,
     value: string | undefined,
     options: { readonly expectedRevision?: Revision; readonly audit: AuditInfo },
   ): Promise<WriteResult | undefined> {
     const action = value === undefined ? 'delete' : 'put'
+    const expected = options.expectedRevision
+    // With compare-and-swap the previous revision is known and goes into the audit record; a
+    // plain write does not know it (history reads it back from the key's MVCC versions).
+    const audit = auditValue(
+      action,
+      options.audit,
+      expected === undefined || expected === '0' ? undefined : expected,
+    )
+    if (value !== undefined)
+      checkWriteSize(key, value, audit, this.#maxRequestBytes, 'etcd', this.#raw(key).toString('utf8'))
+    const change: IRequestOp =
+      value === undefined
+        ? { request_delete_range: { key: this.#raw(key), prev_kv: true } }
+        : { request_put: { key: this.#raw(key), value: Buffer.from(value), prev_kv: true } }
+    const auditOp: IRequestOp = { request_put: { key: this.#raw(auditKey(key)), value: Buffer.from(audit) } }
+    const raw = this.#raw(key)
+    const compare = [
+      ...(expected === undefined
+        ? []
+        : [{ key: raw, target: CompareTarget.Mod, result: CompareResult.Equal, mod_revision: expected }]),
+      // A delete of an absent key changes nothing and writes no audit record.
+      ...(value === undefined
+        ? [{ key: raw, target: CompareTarget.Version, result: CompareResult.Greater, version: 0 }]
+        : []),
+    ]
+    const stored = raw.toString('utf8')
     return this.#call(action, async () => {
-      // Without CAS, read the current revision and CAS on it, so the audit record names the
-      // previous revision exactly; a concurrent writer makes us read again (bounded).
-      for (let attempt = 0; attempt < 20; attempt++) {
-        let expected = options.expectedRevision
-        if (expected === undefined) expected = (await this.kv.get(key).exec()).kvs[0]?.mod_revision ?? '0'
-        const previousRevision = expected === '0' ? undefined : expected
-        if (value === undefined && previousRevision === undefined) return undefined
-        const change = value === undefined ? this.kv.delete().key(key) : this.kv.put(key).value(value)
-        const txn = await this.kv
-          .if(key, 'Mod', '==', expected)
-          .then(change, this.kv.put(auditKey(key)).value(auditValue(action, options.audit, previousRevision)))
-          .else(this.kv.get(key))
-          .commit()
-        if (txn.succeeded) return { revision: txn.header.revision, previousRevision }
-        if (options.expectedRevision !== undefined) {
-          const actual = txn.responses[0]?.response_range?.kvs[0]?.mod_revision
-          throw new RevisionConflictError(key, options.expectedRevision, actual)
+      let txn: Awaited<ReturnType<KVClient['txn']>>
+      try {
+        txn = await this.kv.kv.txn({
+          compare,
+          success: [change, auditOp],
+          failure: [{ request_range: { key: raw } }],
+        })
+      } catch (error) {
+        if (value !== undefined && isRequestTooLarge(error)) {
+          throw valueTooLargeError(
+            key,
+            writeRequestBytes(stored, value, audit),
+            this.#maxRequestBytes,
+            'etcd',
+          )
         }
+        throw error
       }
-      throw new RevisionConflictError(key, 'any', undefined, { context: { operation: action } })
+      if (!txn.succeeded) {
+        const actual = txn.responses[0]?.response_range?.kvs[0]?.mod_revision
+        if (value === undefined && actual === undefined && (expected === undefined || expected === '0')) {
+          return undefined // nothing to delete, as the caller expected
+        }
+        throw new RevisionConflictError(key, expected ?? 'any', actual)
+      }
+      const first = txn.responses[0]
+      const previous =
+        value === undefined ? first?.response_delete_range?.prev_kvs[0] : first?.response_put?.prev_kv
+      const previousRevision = previous?.mod_revision
+      if (value === undefined && previousRevision === undefined) return undefined
+      return { revision: txn.header.revision, previousRevision }
     })
   }
 
@@ -179,6 +250,11 @@ export class EtcdConfigDriver implements ConfigStoreDriver, LeaseSource {
 
   watch$(target: WatchTarget): Observable<RawEvent> {
     return new Observable<RawEvent>((subscriber) => {
+      if (this.#closed) {
+        subscriber.error(new TransportClosedError('watch', { context: { transport: 'etcd' } }))
+        return
+      }
+      this.#watchers.add(subscriber)
       let stopped = false
       let watcher: Watcher | undefined
       let lastSeen = 0n
@@ -234,6 +310,8 @@ export class EtcdConfigDriver implements ConfigStoreDriver, LeaseSource {
           revision: snapshot.revision,
           stale: false,
         })
+        // The subscriber may have unsubscribed (or closed the store) while handling the snapshot.
+        if (stopped) return
         const builder = this.kv.watch().startRevision((lastSeen + 1n).toString())
         const w = (typeof target === 'string' ? builder.key(target) : builder.prefix(target.prefix)).watcher()
         watcher = w
@@ -261,6 +339,7 @@ export class EtcdConfigDriver implements ConfigStoreDriver, LeaseSource {
       void start()
       return () => {
         stopped = true
+        this.#watchers.delete(subscriber)
         void watcher?.cancel().catch(() => undefined)
       }
     })
@@ -281,7 +360,21 @@ export class EtcdConfigDriver implements ConfigStoreDriver, LeaseSource {
         }
         if (kv === undefined) break
         const revision = kv.mod_revision
-        const audit = parseAudit(kv.value.toString('utf8'), revision)
+        let audit = parseAudit(kv.value.toString('utf8'), revision)
+        if (audit !== undefined && audit.previousRevision === undefined && BigInt(revision) > 1n) {
+          // A plain write records no previous revision: the key's version just before says it
+          // (unless that revision was compacted away: then it stays unknown).
+          const before = await this.kv
+            .get(key)
+            .revision((BigInt(revision) - 1n).toString())
+            .exec()
+            .then((res) => res.kvs[0])
+            .catch((error: unknown) => {
+              if (isCompacted(error)) return undefined
+              throw error
+            })
+          if (before !== undefined) audit = { ...audit, previousRevision: before.mod_revision }
+        }
         let value: string | undefined
         if (audit?.action !== 'delete') {
           const past = (await this.kv.get(key).revision(revision).exec()).kvs[0]
@@ -377,7 +470,35 @@ export class EtcdConfigDriver implements ConfigStoreDriver, LeaseSource {
     await Promise.all([...this.#elections].map((e) => e.close()))
     await Promise.all([...this.#grants].map((g) => g.revoke().catch(() => undefined)))
     this.#closed = true
+    // Complete every watch still open (its teardown cancels the etcd watcher), then close the
+    // channel: nothing is left to keep the process alive.
+    for (const watcher of [...this.#watchers]) watcher.complete()
     this.client.close()
+  }
+}
+
+/** Refuses options etcd3 would fail on later with an untyped error. */
+function checkOptions(options: EtcdConfigStoreOptions): void {
+  const issues: string[] = []
+  const endpoints: unknown = options.endpoints
+  if (!Array.isArray(endpoints) || endpoints.length === 0) {
+    issues.push("endpoints: give at least one etcd URL, e.g. ['http://127.0.0.1:2379']")
+  } else {
+    endpoints.forEach((endpoint: unknown, i) => {
+      if (typeof endpoint !== 'string' || !/^https?:\/\/[^/\s]+/.test(endpoint)) {
+        issues.push(
+          `endpoints[${i}]: ${JSON.stringify(endpoint)} is not an etcd URL like 'http://127.0.0.1:2379'`,
+        )
+      }
+    })
+  }
+  const limit = options.maxRequestBytes
+  if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
+    issues.push(`maxRequestBytes: must be a whole number of bytes above 0 (got ${String(limit)})`)
+  }
+  if (issues.length > 0) {
+    const field = issues[0]?.split(':')[0] ?? ''
+    throw new ConfigError('etcd config store options', issues, { context: { field } })
   }
 }
 
