@@ -8,6 +8,7 @@
 import type { ConfigStore } from '@switchyard/config'
 import { ConfigError, type Environment } from '@switchyard/core'
 import { EtcdConfigStore, type EtcdConfigStoreOptions, readTransportDocument } from '@switchyard/etcd'
+import { CONFIG_STORE_VARIABLES, checkVariableNames, memoryStoresFromEnv } from './config-store-from-env.js'
 import type { TransportRegistry } from './transport-registry.js'
 
 const sourceBrand = Symbol.for('switchyard.di.TransportSource')
@@ -108,6 +109,31 @@ export function fromEtcd(key: string, options: EtcdConfigStoreOptions): Transpor
   })
 }
 
+/**
+ * Every `SWITCHYARD_*` name the registered factories read, found by letting each `fromEnv` read
+ * through a recording view of `env` (and of an empty environment, for the other branch of a
+ * choice such as a URL or its parts); plus the config store's variables.
+ */
+function knownVariables(env: Environment, registry: TransportRegistry): Set<string> {
+  const known = new Set(CONFIG_STORE_VARIABLES)
+  for (const factory of registry.factories()) {
+    for (const source of [env, {}]) {
+      const recording = new Proxy(source as Record<string, string | undefined>, {
+        get: (target, name) => {
+          if (typeof name === 'string') known.add(name)
+          return target[name as string]
+        },
+      })
+      try {
+        factory.fromEnv?.(recording)
+      } catch {
+        // A malformed value is the chosen kind's to report, when it is read for real.
+      }
+    }
+  }
+  return known
+}
+
 /** Options of {@link fromEnv}. */
 export interface FromEnvOptions {
   /** Variables to read (default `process.env`). */
@@ -132,8 +158,24 @@ export interface FromEnvOptions {
 export function fromEnv(options: FromEnvOptions = {}): TransportSource {
   return transportSource('environment (TRANSPORT / SWITCHYARD_TRANSPORT_KEY)', async (context) => {
     const env = options.env ?? process.env
+    checkVariableNames(env, knownVariables(env, context.registry), 'transport environment variables')
     const key = env.SWITCHYARD_TRANSPORT_KEY
-    if (key) return fromConfigStore(key).load(context)
+    if (key) {
+      const where = `SWITCHYARD_TRANSPORT_KEY=${key}`
+      if (context.configStore === undefined || memoryStoresFromEnv.has(context.configStore)) {
+        throw new ConfigError(
+          'transport environment variables',
+          [
+            `SWITCHYARD_TRANSPORT_KEY: ${where} names a transport document in etcd, but ` +
+              (context.configStore === undefined
+                ? 'configure() was given no configStore; pass configStore: configStoreFromEnv() and set SWITCHYARD_ETCD_ENDPOINTS'
+                : 'SWITCHYARD_ETCD_ENDPOINTS is not set, so configStoreFromEnv() made an empty in-memory store where no document can be; set SWITCHYARD_ETCD_ENDPOINTS (and SWITCHYARD_ETCD_NAMESPACE)'),
+          ],
+          { context: { field: 'SWITCHYARD_TRANSPORT_KEY', key } },
+        )
+      }
+      return fromConfigStore(key).load(context)
+    }
     const kind = env.TRANSPORT || options.defaultKind
     const what = 'transport environment variables'
     if (!kind) {
