@@ -5,9 +5,12 @@
  * The stream emits one record at a time; each goes into its partition's {@link PartitionFlow}
  * (shared with the kafkajs consumer), which holds a record back while an earlier one of its key is
  * unsettled and knows the contiguous settled prefix. Ready records go to the core's sink
- * round-robin across partitions until the core calls `pause()`. The library pauses only a whole
- * stream (not a partition), so the stream is paused while this subscription's backlog (records
- * received and not yet handed to the core) is above a high-water mark, and resumed at half of it.
+ * round-robin across partitions until the core calls `pause()`. The stream is read in pull mode
+ * (`read()` on `readable`): records are taken from it only while this subscription's backlog
+ * (records received and not yet handed to the core) is below a high-water mark, and taken again
+ * once it is down to half. A stream nobody reads stops fetching once its buffer is full, so what is
+ * held is bounded by that mark plus the stream's buffer (one fetch at most). The library has no
+ * per-partition pause: a busy key in one partition holds the others back once the backlog is full.
  * Offsets are committed on a timer by this class alone (the library's autocommit is off), only up
  * to each partition's commit point, and on rebalance and stop. A stream that fails (an outage) is
  * closed with its consumer and replaced, with backoff, until `stop()`; records received before are
@@ -59,7 +62,7 @@ interface PartitionState {
 
 /** Bytes fetched per request: kafkajs-sized (the library's 50 MB default is slower to first record). */
 const maxFetchBytes = 10 * 1_048_576
-/** Records received and not yet handed out above which the stream is paused (at least prefetch). */
+/** Records received and not yet handed out at which reading the stream stops (at least prefetch). */
 const backlogHighWater = 2_000
 const emptyPayload = new Uint8Array(0)
 
@@ -72,7 +75,7 @@ export class PlatformaticConsumer implements DriverConsumer {
   readonly #highWater: number
   #consumer: StringConsumer | undefined
   #stream: Stream | undefined
-  #streamPaused = false
+  #pulling = false
   #backlog = 0
   #paused = false
   #pumping = false
@@ -152,7 +155,6 @@ export class PlatformaticConsumer implements DriverConsumer {
 
   async #stop(): Promise<void> {
     await this.#starting
-    this.#stream?.pause()
     clearTimeout(this.#commitTimer)
     await this.#commit()
     this.#host.rebalancing(this, false)
@@ -241,9 +243,8 @@ export class PlatformaticConsumer implements DriverConsumer {
       return
     }
     this.#stream = stream
-    this.#streamPaused = false
-    stream.on('data', (record: Record) => {
-      if (current()) this.#receive(record)
+    stream.on('readable', () => {
+      if (current()) this.#pull()
     })
     // The group's assignment can change without a join event (KIP-848): check it on every fetch.
     stream.on('fetch', () => {
@@ -311,7 +312,6 @@ export class PlatformaticConsumer implements DriverConsumer {
       this.#seenUpTo.set(state.partition, Math.max(next, this.#seenUpTo.get(state.partition) ?? 0))
     this.#backlog -= state.flow.readyCount + state.flow.heldCount
     this.#partitions.delete(state.partition)
-    this.#updateStreamPause()
   }
 
   #receive(record: Record): void {
@@ -332,21 +332,23 @@ export class PlatformaticConsumer implements DriverConsumer {
     if (entry === undefined) return
     if (offset < (this.#seenUpTo.get(record.partition) ?? -1)) entry.attempt = 2
     this.#backlog++
-    if (!this.#pumping) this.#pump()
-    this.#updateStreamPause()
   }
 
-  /** Pauses the stream above the high-water mark of received records, resumes it at half. */
-  #updateStreamPause(): void {
+  /** Takes records from the stream while the backlog is below the high-water mark, then pumps. */
+  #pull(): void {
     const stream = this.#stream
-    if (stream === undefined || this.#stopping) return
-    if (!this.#streamPaused && this.#backlog >= this.#highWater) {
-      this.#streamPaused = true
-      stream.pause()
-    } else if (this.#streamPaused && this.#backlog <= this.#highWater >> 1) {
-      this.#streamPaused = false
-      stream.resume()
+    if (stream === undefined || this.#pulling || this.#stopping) return
+    this.#pulling = true
+    try {
+      while (this.#backlog < this.#highWater) {
+        const record = stream.read() as Record | null
+        if (record === null) break
+        this.#receive(record)
+      }
+    } finally {
+      this.#pulling = false
     }
+    this.#pump()
   }
 
   #pump(): void {
@@ -374,7 +376,15 @@ export class PlatformaticConsumer implements DriverConsumer {
     } finally {
       this.#pumping = false
     }
-    this.#updateStreamPause()
+    // Down to half the mark with records waiting in the stream: take more.
+    const stream = this.#stream
+    if (
+      !this.#pulling &&
+      stream !== undefined &&
+      stream.readableLength > 0 &&
+      this.#backlog <= this.#highWater >> 1
+    )
+      this.#pull()
   }
 
   #queuePump(): void {
