@@ -101,6 +101,21 @@ for t in "${transports[@]}"; do
   saved+=("$out")
 done
 
+# The two Kafka clients side by side (bench/src/kafka-drivers.ts), on Node 22: @platformatic/kafka
+# needs it. Skipped with --only, or with SWITCHYARD_BENCH_KAFKA_DRIVERS=0.
+only=0
+quick=()
+for f in "${flags[@]}"; do
+  if [ "$f" = --only ]; then only=1; fi
+  if [ "$f" = --quick ]; then quick=(--quick); fi
+done
+if [[ " ${transports[*]} " == *" kafka "* && "$only" -eq 0 && "${SWITCHYARD_BENCH_KAFKA_DRIVERS:-1}" != 0 ]]; then
+  node22=$(bash scripts/node-lines.sh 22)
+  log "waiting for the brokers lock to run the Kafka clients side by side (Node $("$node22" --version))"
+  flock "$lock" bash -c 'node test/brokers/dist/cli.js up kafka >&2 && shift && exec "$@"' _ \
+    timeout 1800 "$node22" bench/dist/kafka-drivers.js --save "$results/kafka-drivers.json" "${quick[@]}"
+fi
+
 write=()
 if [ "$full" -eq 1 ]; then write=(--write); fi
 log 'all transports measured'

@@ -18,7 +18,8 @@ const { list, boolean: bool, number: num, defined } = environmentReaders
  *
  * **Details**: credentials (`sasl.password`, `sasl.secretAccessKey`, `sasl.sessionToken`,
  * `ssl.key`, `ssl.passphrase`, `ssl.pfx`) must be secrets in a stored document. `fromEnv` reads
- * `SWITCHYARD_KAFKA_BROKERS` (default `127.0.0.1:9092`), `…_CLIENT_ID`, `…_SSL`,
+ * `SWITCHYARD_KAFKA_BROKERS` (default `127.0.0.1:9092`), `…_CLIENT_ID`, `…_CLIENT` (`kafkajs` or
+ * `platformatic`), `…_SSL`,
  * `…_PARTITIONS` and `…_SASL_MECHANISM` / `…_SASL_USERNAME` / `…_SASL_PASSWORD`.
  *
  * @example
@@ -40,6 +41,7 @@ export const kafkaTransport: TransportFactory<KafkaTransportOptions, ResolvedKaf
     defined({
       brokers: list(env.SWITCHYARD_KAFKA_BROKERS) ?? ['127.0.0.1:9092'],
       clientId: env.SWITCHYARD_KAFKA_CLIENT_ID || undefined,
+      client: (env.SWITCHYARD_KAFKA_CLIENT || undefined) as KafkaTransportOptions['client'],
       ssl: bool(env.SWITCHYARD_KAFKA_SSL),
       sasl: env.SWITCHYARD_KAFKA_SASL_MECHANISM
         ? {

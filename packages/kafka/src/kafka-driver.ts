@@ -42,16 +42,10 @@ import { GroupOffsetWriter } from './group-offsets.js'
 import { KafkaConsumer } from './kafka-consumer.js'
 import { createLogCreator, kafkaLogLevel } from './logger.js'
 import type { KafkaTransportOptions, ResolvedKafkaOptions } from './options.js'
+import { batchOverhead, brokerLimit, recordBytes } from './record-size.js'
 import { TopicAdmin } from './topic-admin.js'
 
 const { CompressionCodecs, CompressionTypes, Kafka } = kafkajs
-
-/** Kafka's default `message.max.bytes` (the broker's own value is not read: capabilities are fixed). */
-const brokerLimit = 1_048_588
-/** Room kept for the record batch and record headers Kafka adds around a payload. */
-const batchOverhead = 256
-/** Per-record framing counted when splitting a publish into record batches. */
-const recordOverhead = 70
 
 const compressionTypes = {
   none: CompressionTypes.None,
@@ -60,18 +54,6 @@ const compressionTypes = {
   lz4: CompressionTypes.LZ4,
   zstd: CompressionTypes.ZSTD,
 } as const
-
-function byteLength(text: string): number {
-  return Buffer.byteLength(text, 'utf8')
-}
-
-/** Payload, key, id and headers: what counts against the broker's limit for one record. */
-function recordBytes(m: OutgoingMessage): number {
-  let size = m.payload.byteLength + byteLength(m.id) + SwitchyardHeaders.messageId.length + recordOverhead
-  if (m.key !== undefined) size += byteLength(m.key)
-  for (const name in m.headers) size += byteLength(name) + byteLength(m.headers[name] ?? '')
-  return size
-}
 
 /** The driver of {@link KafkaTransport}; see the module header. */
 export class KafkaDriver implements TransportDriver {

@@ -1,6 +1,7 @@
 /**
  * `KafkaTransport`: the Switchyard `Transport` for Apache Kafka, derived by core's
- * `deriveTransport` from {@link KafkaDriver}.
+ * `deriveTransport` from {@link KafkaDriver} (kafkajs) or, with `client: 'platformatic'`, from
+ * `PlatformaticDriver` (`@platformatic/kafka`, loaded only then).
  *
  * This module only wires options to the driver and the core: the broker mapping is the driver's,
  * the transport's policy (validation, in-flight limits, drain, status, reconnect, delay) is core's.
@@ -16,6 +17,8 @@ import type { Kafka as KafkaClient } from 'kafkajs'
 import type { Observable } from 'rxjs'
 import { KafkaDriver } from './kafka-driver.js'
 import { type KafkaTransportOptions, resolveKafkaOptions } from './options.js'
+import { loadPlatformatic } from './platformatic-client.js'
+import { PlatformaticDriver } from './platformatic-driver.js'
 
 /**
  * A `Transport` over Apache Kafka. See the package README for the mapping, commit semantics,
@@ -30,15 +33,24 @@ import { type KafkaTransportOptions, resolveKafkaOptions } from './options.js'
  * await transport.publish([{ topic: 'orders', id, timestamp: Date.now(), headers: {}, payload }])
  */
 export class KafkaTransport extends DriverTransport {
-  /** The raw kafkajs client, as an escape hatch (its admin, producers and consumers are separate). */
+  /**
+   * The raw kafkajs client, as an escape hatch (its admin, producers and consumers are separate).
+   * With `client: 'platformatic'` it is the kafkajs client the transport uses for admin work.
+   */
   readonly client: KafkaClient
   /** `fromBeginning` of a group subscription that does not say (the `fromBeginning` option). */
   readonly #fromBeginning: boolean
 
-  /** Throws `ConfigError` naming the field when an option is invalid. */
+  /**
+   * Throws `ConfigError` naming the field when an option is invalid, and (`client: 'platformatic'`)
+   * when this Node is older than `@platformatic/kafka` needs or the package is not installed.
+   */
   constructor(options: KafkaTransportOptions, runtime: DeriveOptions = {}) {
     const resolved = resolveKafkaOptions(options)
-    const driver = new KafkaDriver(resolved, options.compressionCodecs)
+    const driver =
+      resolved.client === 'platformatic'
+        ? new PlatformaticDriver(resolved, loadPlatformatic())
+        : new KafkaDriver(resolved, options.compressionCodecs)
     super(driver, { connectTimeoutMs: resolved.connectionTimeoutMs, ...runtime })
     this.client = driver.client
     this.#fromBeginning = resolved.fromBeginning

@@ -19,8 +19,25 @@ export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
 /** kafkajs log levels; the transport is silent (`nothing`) unless asked. */
 export type KafkaLogLevel = 'nothing' | 'error' | 'warn' | 'info' | 'debug'
 
+/** The Kafka client library behind the transport (see the README's "Choosing the client"). */
+export type KafkaClientName = 'kafkajs' | 'platformatic'
+
+/** Kafka consumer group protocol: `classic` (JoinGroup/SyncGroup) or `consumer` (KIP-848). */
+export type KafkaGroupProtocol = 'classic' | 'consumer'
+
 /** Options of {@link KafkaTransport}. Only `brokers` is required. */
 export interface KafkaTransportOptions {
+  /**
+   * Client library: `kafkajs` (default) or `platformatic` (`@platformatic/kafka`, an optional peer
+   * dependency; needs Node >= 22.22 on the 22 line or >= 24.6 on the 24 line). Both keep the same
+   * contract, and the same key lands on the same partition under both.
+   */
+  readonly client?: KafkaClientName
+  /**
+   * Consumer group protocol (default `classic`). `consumer` is KIP-848 (Kafka 4+), and needs
+   * `client: 'platformatic'`; its session timeout is the broker's `group.consumer.session.timeout.ms`.
+   */
+  readonly groupProtocol?: KafkaGroupProtocol
   /** Accepted so that a transport document can be passed unchanged; must be `'kafka'`. */
   readonly kind?: 'kafka'
   /** Bootstrap brokers, `host:port`. */
@@ -83,6 +100,8 @@ export interface KafkaTransportOptions {
 
 /** Options with every default applied. */
 export interface ResolvedKafkaOptions {
+  readonly client: KafkaClientName
+  readonly groupProtocol: KafkaGroupProtocol
   readonly brokers: string[]
   readonly clientId: string
   readonly ssl: boolean | ConnectionOptions | undefined
@@ -150,8 +169,15 @@ const sasl = z.discriminatedUnion(
 const compressions = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const
 const logLevels = ['nothing', 'error', 'warn', 'info', 'debug'] as const
 
+const clients = ['kafkajs', 'platformatic'] as const
+const groupProtocols = ['classic', 'consumer'] as const
+
 const shape = {
   kind: z.literal(kind, issue(`must be '${kind}' (or left out)`)).optional(),
+  client: z.enum(clients, issue(`must be one of ${clients.join(', ')}`)).default('kafkajs'),
+  groupProtocol: z
+    .enum(groupProtocols, issue(`must be one of ${groupProtocols.join(', ')}`))
+    .default('classic'),
   brokers: z
     .array(
       z.string().regex(/^[^:\s]+:\d{1,5}$/, issue('must be "host:port"')),
@@ -209,6 +235,14 @@ const schema = strict(shape).superRefine(
         code: 'custom',
         path: ['heartbeatIntervalMs'],
         message: `must be lower than sessionTimeoutMs (${session}); a third of it is usual`,
+      })
+    }
+    if (options.groupProtocol === 'consumer' && options.client !== 'platformatic') {
+      context.addIssue({
+        code: 'custom',
+        path: ['groupProtocol'],
+        message:
+          "'consumer' (KIP-848) needs client 'platformatic' (kafkajs speaks only the classic protocol)",
       })
     }
     const c = options.compression

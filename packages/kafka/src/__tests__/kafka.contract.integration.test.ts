@@ -1,20 +1,34 @@
 /**
  * The shared transport contract, run against the real Kafka started by `@switchyard/brokers`,
- * including the broker-restart scenario.
+ * including the broker-restart scenario, once per Kafka client (kafkajs, @platformatic/kafka).
  */
 import { kafkaConnection, restart } from '@switchyard/brokers'
 import { transportContract } from '@switchyard/contract'
+import { describe, it } from 'vitest'
 import { KafkaTransport } from '../kafka-transport.js'
+import { platformaticNode } from '../platformatic-client.js'
+import { announceSkippedClients, kafkaClients } from './kafka-clients.js'
 
-transportContract(
-  'kafka',
-  () => new KafkaTransport({ brokers: kafkaConnection.brokers, clientId: 'switchyard-contract' }),
-  {
-    restartBroker: async () => {
-      await restart('kafka')
+announceSkippedClients('kafka.contract.integration.test.ts')
+
+for (const { client, runs } of kafkaClients) {
+  if (!runs) {
+    describe.skip(`transport contract: kafka (${client}) needs Node ${platformaticNode}`, () => {
+      it('runs on Node 22 and 24 in npm test', () => undefined)
+    })
+    continue
+  }
+  transportContract(
+    `kafka (${client})`,
+    () => new KafkaTransport({ brokers: kafkaConnection.brokers, clientId: 'switchyard-contract', client }),
+    {
+      restartBroker: async () => {
+        await restart('kafka')
+      },
+      timeScale: 10,
+      // Nothing listens on port 1 of the loopback address.
+      unreachable: () =>
+        new KafkaTransport({ brokers: ['127.0.0.1:1'], clientId: 'switchyard-contract', client }),
     },
-    timeScale: 10,
-    // Nothing listens on port 1 of the loopback address.
-    unreachable: () => new KafkaTransport({ brokers: ['127.0.0.1:1'], clientId: 'switchyard-contract' }),
-  },
-)
+  )
+}

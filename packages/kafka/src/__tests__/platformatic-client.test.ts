@@ -1,0 +1,73 @@
+/** Choosing the client: the `client` and `groupProtocol` options, and the Node check of `@platformatic/kafka`. */
+import { type ConfigError, isSwitchyardError } from '@switchyard/core'
+import { describe, expect, it } from 'vitest'
+import { KafkaTransport } from '../kafka-transport.js'
+import { resolveKafkaOptions } from '../options.js'
+import { loadPlatformatic, supportsPlatformatic } from '../platformatic-client.js'
+
+const brokers = ['127.0.0.1:9092']
+const configError = (run: () => unknown): ConfigError => {
+  try {
+    run()
+  } catch (error) {
+    if (isSwitchyardError(error, 'ConfigError')) return error as ConfigError
+    throw error
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('the Kafka client option', () => {
+  it('defaults to kafkajs and the classic group protocol', () => {
+    expect(resolveKafkaOptions({ brokers })).toMatchObject({ client: 'kafkajs', groupProtocol: 'classic' })
+  })
+
+  it('refuses an unknown client and KIP-848 on kafkajs, naming the fields', () => {
+    const unknown = configError(() => resolveKafkaOptions({ brokers, client: 'librdkafka' as 'kafkajs' }))
+    expect(unknown.message).toContain('client')
+    expect(unknown.message).toContain('kafkajs, platformatic')
+    const kip848 = configError(() => resolveKafkaOptions({ brokers, groupProtocol: 'consumer' }))
+    expect(kip848.message).toContain('groupProtocol')
+    expect(kip848.message).toContain("needs client 'platformatic'")
+    expect(resolveKafkaOptions({ brokers, client: 'platformatic', groupProtocol: 'consumer' })).toMatchObject(
+      {
+        client: 'platformatic',
+        groupProtocol: 'consumer',
+      },
+    )
+  })
+
+  it('knows which Node lines @platformatic/kafka runs on (engines >= 22.22 / >= 24.6)', () => {
+    expect(['20.20.2', '22.21.1', '24.5.0', 'v18.0.0'].map(supportsPlatformatic)).toEqual([
+      false,
+      false,
+      false,
+      false,
+    ])
+    expect(
+      ['22.22.0', 'v22.23.5', '23.1.0', '24.6.0', '24.22.3', '26.0.0'].map(supportsPlatformatic),
+    ).toEqual([true, true, true, true, true, true])
+  })
+
+  it('refuses client platformatic on an older Node with a ConfigError that names the Node needed', () => {
+    const error = configError(() => loadPlatformatic('20.20.2'))
+    expect(error.message).toContain('Node >= 22.22')
+    expect(error.message).toContain('>= 24.6')
+    expect(error.message).toContain('this is Node 20.20.2')
+    expect(error.message).toContain("client: 'kafkajs'")
+    expect(error.context).toMatchObject({ field: 'client' })
+  })
+
+  it.runIf(!supportsPlatformatic(process.versions.node))(
+    'throws that error from the constructor on this Node',
+    () => {
+      const error = configError(() => new KafkaTransport({ brokers, client: 'platformatic' }))
+      expect(error.message).toContain(`this is Node ${process.versions.node}`)
+    },
+  )
+
+  it.runIf(supportsPlatformatic(process.versions.node))('constructs a transport on this Node', async () => {
+    const t = new KafkaTransport({ brokers, client: 'platformatic' })
+    expect(t.capabilities.orderedByKey).toBe(true)
+    await t.close({ drain: false })
+  })
+})
