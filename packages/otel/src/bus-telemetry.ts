@@ -32,6 +32,7 @@ import type {
   BusOptions,
   HandleContext,
   HandlerOutcome,
+  HealthReport,
   Middleware,
   OutgoingMessage,
   PublishInterceptor,
@@ -110,7 +111,14 @@ export class BusTelemetry {
   readonly #consumerShapes = new Map<string, Shape>()
   readonly #producerShapes = new Map<string, ProducerShape>()
 
-  constructor(transport: { readonly kind: string }, options: BusTelemetryOptions = {}) {
+  /**
+   * `transport`: the transport the Bus runs on, for `messaging.system` (its `kind`) and the
+   * consumer-lag gauge (its `health()`, read when the SDK collects metrics).
+   */
+  constructor(
+    transport: { readonly kind: string; health?(): Promise<HealthReport> },
+    options: BusTelemetryOptions = {},
+  ) {
     this.system = options.system ?? messagingSystemOf(transport.kind)
     this.semconv = options.semconv ?? semconvModeFrom(readOptIn())
     this.#childOfProducer = (options.processParent ?? 'child') === 'child'
@@ -124,6 +132,10 @@ export class BusTelemetry {
         ? undefined
         : new TelemetryMetrics(
             (options.meterProvider ?? metricsApi.getMeterProvider()).getMeter(scopeName, scopeVersion),
+            this.system,
+            typeof transport.health === 'function'
+              ? () => (transport.health as () => Promise<HealthReport>)()
+              : undefined,
           )
     this.middleware = (next) => (ctx) => this.#process(next, ctx)
     this.publishInterceptor = (next) => (messages) => this.#send(next, messages)

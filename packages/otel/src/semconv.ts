@@ -55,6 +55,8 @@ export const SwitchyardTelemetry = {
   deadLettersMetric: 'switchyard.dead_letters',
   /** Metric: payloads that failed to decode (dead-lettered at once). */
   decodeFailuresMetric: 'switchyard.decode.failures',
+  /** Metric: messages waiting for a group, from the transport's `health()`. */
+  lagMetric: 'switchyard.consumer.lag',
 } as const
 
 /** Metric names of the current messaging conventions. */

@@ -10,7 +10,13 @@
  * CPU of a handler loop). Durations stay synchronous histograms: they need every value.
  */
 import type { Attributes, Histogram, Meter, MetricOptions } from '@opentelemetry/api'
-import { durationBuckets, MessagingMetrics, SwitchyardTelemetry } from './semconv.js'
+import type { HealthReport } from '@switchyard/core'
+import {
+  MessagingAttributes as A,
+  durationBuckets,
+  MessagingMetrics,
+  SwitchyardTelemetry,
+} from './semconv.js'
 
 /** One attribute set of a sum and its current value. */
 export class Series {
@@ -56,7 +62,12 @@ export class TelemetryMetrics {
   readonly deadLetters: ObservedSum
   readonly decodeFailures: ObservedSum
 
-  constructor(meter: Meter) {
+  /**
+   * `health`: the transport's `health()`, read at each collection for the consumer-lag gauge
+   * (Kafka: partition lag; RabbitMQ and memory: messages waiting in the group's queue).
+   */
+  constructor(meter: Meter, system: string, health: (() => Promise<HealthReport>) | undefined) {
+    if (health !== undefined) observeLag(meter, system, health)
     const advice = { explicitBucketBoundaries: [...durationBuckets] }
     this.sent = new ObservedSum(
       meter,
@@ -123,4 +134,26 @@ export class TelemetryMetrics {
       true,
     )
   }
+}
+
+/** `switchyard.consumer.lag`: an observable gauge per subscription that reports a lag in `health()`. */
+function observeLag(meter: Meter, system: string, health: () => Promise<HealthReport>): void {
+  const gauge = meter.createObservableGauge(SwitchyardTelemetry.lagMetric, {
+    description: 'Messages waiting for a consumer group (Kafka: partition lag; RabbitMQ: queue depth).',
+    unit: '{message}',
+  })
+  gauge.addCallback(async (result) => {
+    let report: HealthReport
+    try {
+      report = await health()
+    } catch {
+      return // a closed or unreachable transport has no lag to report
+    }
+    for (const subscription of report.subscriptions) {
+      if (subscription.lag === undefined) continue
+      const attributes: Attributes = { [A.system]: system, [A.destinationName]: subscription.topic }
+      if (subscription.group !== undefined) attributes[A.consumerGroupName] = subscription.group
+      result.observe(subscription.lag, attributes)
+    }
+  })
 }

@@ -124,6 +124,26 @@ describe('BusTelemetry on memory', () => {
     await bus2.close()
   })
 
+  it('reports consumer lag from the transport health as a gauge', async () => {
+    const bus = new Bus(transport, { ...sdk.telemetry(transport).busOptions })
+    await transport.provision('backlog', { groups: ['slow'] })
+    await bus.publishBatch([1, 2, 3].map((payload) => ({ topic: 'backlog', payload })))
+    const sub = bus.handle('backlog', { group: 'slow', inFlight: 1 }, () => new Promise(() => undefined))
+    await sub.ready
+    const lag = await pointsOf(sdk, 'switchyard.consumer.lag', 'backlog')
+    expect(lag).toEqual([
+      {
+        attributes: {
+          'messaging.system': 'switchyard_memory',
+          'messaging.destination.name': 'backlog',
+          'messaging.consumer.group.name': 'slow',
+        },
+        value: 2,
+      },
+    ])
+    await bus.close({ timeoutMs: 10 })
+  })
+
   it('keeps a producer span as child of the span active around publish', async () => {
     const bus = new Bus(transport, { ...sdk.telemetry(transport).busOptions })
     const tracer = sdk.tracerProvider.getTracer('test')
