@@ -108,6 +108,7 @@ export class BusTelemetry {
   readonly #metrics: TelemetryMetrics | undefined
   readonly #propagator: TextMapPropagator
   readonly #childOfProducer: boolean
+  readonly #createSpans: boolean
   readonly #consumerShapes = new Map<string, Shape>()
   readonly #producerShapes = new Map<string, ProducerShape>()
 
@@ -122,6 +123,7 @@ export class BusTelemetry {
     this.system = options.system ?? messagingSystemOf(transport.kind)
     this.semconv = options.semconv ?? semconvModeFrom(readOptIn())
     this.#childOfProducer = (options.processParent ?? 'child') === 'child'
+    this.#createSpans = options.batchCreateSpans ?? true
     this.#propagator = options.propagator ?? propagation
     this.#tracer =
       options.traces === false
@@ -171,7 +173,9 @@ export class BusTelemetry {
         const traced =
           messages.length === 1
             ? this.#sendOne(tracer, parent, messages[0] as OutgoingMessage)
-            : this.#sendMany(tracer, parent, messages)
+            : this.#createSpans
+              ? this.#sendMany(tracer, parent, messages)
+              : this.#sendShared(tracer, parent, messages)
         span = traced.span
         result = context.with(trace.setSpan(parent, span), next, undefined, traced.messages)
       }
@@ -236,20 +240,51 @@ export class BusTelemetry {
       links[i] = { context: create.spanContext() }
       out[i] = this.#inject(message, trace.setSpan(parent, create))
     }
+    const span = tracer.startSpan(
+      topic === undefined ? 'send' : `send ${topic}`,
+      { kind: SpanKind.CLIENT, attributes: this.#batchAttributes(topic, messages.length), links },
+      parent,
+    )
+    return { span, messages: out }
+  }
+
+  /**
+   * Several messages, `batchCreateSpans: false`: one `send` span (PRODUCER) is the creation
+   * context of every message, linked to the contexts they already carried.
+   */
+  #sendShared(
+    tracer: Tracer,
+    parent: Context,
+    messages: readonly OutgoingMessage[],
+  ): { span: Span; messages: OutgoingMessage[] } {
+    const links: Link[] = []
+    let topic: string | undefined = (messages[0] as OutgoingMessage).topic
+    for (const message of messages) {
+      if (message.topic !== topic) topic = undefined
+      const carried = message.headers.traceparent === undefined ? undefined : this.#carried(message.headers)
+      if (carried !== undefined) links.push({ context: carried })
+    }
+    const span = tracer.startSpan(
+      topic === undefined ? 'send' : `send ${topic}`,
+      { kind: SpanKind.PRODUCER, attributes: this.#batchAttributes(topic, messages.length), links },
+      parent,
+    )
+    const ctx = trace.setSpan(parent, span)
+    const out: OutgoingMessage[] = new Array(messages.length)
+    for (let i = 0; i < messages.length; i++) out[i] = this.#inject(messages[i] as OutgoingMessage, ctx)
+    return { span, messages: out }
+  }
+
+  #batchAttributes(topic: string | undefined, count: number): Attributes {
     const attributes: Attributes = {
       [A.system]: this.system,
       [A.operationType]: 'send',
       [A.operationName]: 'send',
-      [A.batchMessageCount]: messages.length,
+      [A.batchMessageCount]: count,
     }
     if (topic !== undefined) attributes[A.destinationName] = topic
     if (this.semconv === 'dup') attributes[Legacy.operation] = 'publish'
-    const span = tracer.startSpan(
-      topic === undefined ? 'send' : `send ${topic}`,
-      { kind: SpanKind.CLIENT, attributes, links },
-      parent,
-    )
-    return { span, messages: out }
+    return attributes
   }
 
   #sent(

@@ -35,6 +35,13 @@ export interface BusTelemetryOptions {
    * `OTEL_SEMCONV_STABILITY_OPT_IN` (`messaging/dup` → `dup`; otherwise `current`).
    */
   readonly semconv?: SemconvMode
+  /**
+   * A publish call with several messages (`publishBatch`): `true` (default) makes a `create` span
+   * per message (each its own creation context) and one `send` span (CLIENT) linking them, as the
+   * conventions describe; `false` makes only the `send` span (PRODUCER), whose context every message
+   * of the call carries: one span per call instead of one per message, for high-volume batches.
+   */
+  readonly batchCreateSpans?: boolean
   /** `false`: no spans and no header injection (metrics only). Default `true`. */
   readonly traces?: boolean
   /** `false`: no metrics (spans only). Default `true`. */

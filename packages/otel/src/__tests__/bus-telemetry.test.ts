@@ -144,6 +144,22 @@ describe('BusTelemetry on memory', () => {
     await bus.close({ timeoutMs: 10 })
   })
 
+  it('with batchCreateSpans false makes one PRODUCER send span per batch, parent of every process span', async () => {
+    const bus = new Bus(transport, { ...sdk.telemetry(transport, { batchCreateSpans: false }).busOptions })
+    const sub = bus.handle('orders', { group: 'billing' }, () => undefined)
+    await sub.ready
+    await bus.publishBatch([1, 2].map((payload) => ({ topic: 'orders', payload })))
+    await waitFor(() => spanNamed(sdk, 'process orders').length === 2, 'two process spans')
+    expect(spanNamed(sdk, 'create orders')).toHaveLength(0)
+    const [send] = spanNamed(sdk, 'send orders')
+    expect(send?.kind).toBe(3) // PRODUCER
+    expect(send?.attributes['messaging.batch.message_count']).toBe(2)
+    for (const process of spanNamed(sdk, 'process orders')) {
+      expect(process.parentSpanContext?.spanId).toBe(send?.spanContext().spanId)
+    }
+    await bus.close()
+  })
+
   it('keeps a producer span as child of the span active around publish', async () => {
     const bus = new Bus(transport, { ...sdk.telemetry(transport).busOptions })
     const tracer = sdk.tracerProvider.getTracer('test')
