@@ -172,9 +172,13 @@ export function telemetrySuite(label: string, create: () => Transport, options: 
       })
       await Promise.all([failing.ready, audit.ready])
       await bus.publish(topic, 'x', { id: 'bad-1' })
+      // The dead-letter send span ends on the broker's confirm, which may come after the copy was
+      // delivered (RabbitMQ): wait for both.
       await waitFor(
-        () => spanNamed(sdk, `process ${topic}.dlq`).length === 1,
-        'the audit process span',
+        () =>
+          spanNamed(sdk, `process ${topic}.dlq`).length === 1 &&
+          spanNamed(sdk, `send ${topic}.dlq`).length === 1,
+        'the audit process span and the dead-letter send span',
         options.timeoutMs,
       )
 
