@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config'
 // Two projects: `unit` (pure logic and the in-memory transport, parallel) and `integration`
 // (`*.integration.test.ts`, real brokers started by `npm run brokers -- up`, one file at a time
 // because some scenarios restart a broker).
-const conditions = ['@switchyard/source', 'node', 'import', 'module', 'default']
+const conditions = ['@switchyard/source', 'node', 'import', 'default']
 
 export default defineConfig({
   resolve: { conditions },

@@ -53,9 +53,10 @@ fi
 log 'building packages and the benchmark'
 if ! npx turbo run build --output-logs=errors-only \
   --filter=@switchyard/core --filter=@switchyard/memory --filter=@switchyard/kafka \
-  --filter=@switchyard/rabbitmq --filter=@switchyard/brokers; then
+  --filter=@switchyard/rabbitmq --filter=@switchyard/brokers \
+  --filter=@switchyard/otel; then
   # A package being edited may not build for a moment; measure its last build if there is one.
-  for pkg in packages/core packages/memory packages/kafka packages/rabbitmq test/brokers; do
+  for pkg in packages/core packages/memory packages/kafka packages/rabbitmq packages/otel test/brokers; do
     if [ ! -f "$pkg/dist/index.js" ]; then
       log "build failed and $pkg/dist is missing"
       exit 1

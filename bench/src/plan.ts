@@ -37,6 +37,11 @@ export interface CaseSpec {
   readonly warmupMs: number
   /** Whether the raw client is measured too (the soak measures Switchyard only). */
   readonly paired: boolean
+  /**
+   * `otel`: the pair is the Bus with `@switchyard/otel` on ("switchyard", every trace sampled) and
+   * off ("raw"); `otel-sampled`: the same with 1% of traces sampled (metrics always on).
+   */
+  readonly variant?: 'otel' | 'otel-sampled'
 }
 
 export interface PlanOptions {
@@ -177,6 +182,7 @@ export function casesFor(transport: TransportName, options: PlanOptions): CaseSp
     latencyMs,
     warmupMs,
   )
+  if (transport === 'memory') addOtelCases(cases, s, reps, options.quick ? 2000 : 2500)
   add(
     'soak',
     `RSS soak at saturation, ${options.quick ? 10 : 60} s`,
@@ -187,4 +193,54 @@ export function casesFor(transport: TransportName, options: PlanOptions): CaseSp
     false,
   )
   return cases
+}
+
+/**
+ * The telemetry overhead cases (memory only): publish awaited and batched, and publish → handle →
+ * ack, each with `@switchyard/otel` on (every trace sampled, then 1% of traces) against off.
+ */
+function addOtelCases(cases: CaseSpec[], s: TransportSettings, reps: number, e2eMs: number): void {
+  const scenarios: [string, string, Scenario, number, number, number][] = [
+    [
+      'publish.awaited',
+      'publish 100 B, awaited one at a time',
+      { kind: 'publish', size: 100, batch: 1 },
+      s.publishCount,
+      s.publishMs,
+      0,
+    ],
+    [
+      'publish.batched',
+      `publish 100 B, batches of ${s.batch}`,
+      { kind: 'publish', size: 100, batch: s.batch },
+      s.publishCount,
+      s.publishMs,
+      0,
+    ],
+    [
+      'handle',
+      `publish → handle → ack, 100 B, batches of ${s.windowBatch}, window ${s.window}, concurrency 1`,
+      { kind: 'e2e', size: 100, window: s.window, batch: s.windowBatch, concurrency: 1 },
+      Number.MAX_SAFE_INTEGER,
+      e2eMs,
+      1000,
+    ],
+  ]
+  for (const variant of ['otel', 'otel-sampled'] as const) {
+    const sampled = variant === 'otel-sampled'
+    for (const [id, label, scenario, maxCount, maxMs, warmupMs] of scenarios) {
+      cases.push({
+        id: `memory.${sampled ? 'otel.sampled' : 'otel'}.${id}`,
+        label: `telemetry on (${sampled ? '1% of traces' : 'every trace'}) vs off: ${label}`,
+        transport: 'memory',
+        scenario,
+        reps,
+        maxCount,
+        maxMs,
+        warmupMs,
+        paired: true,
+        variant,
+      })
+    }
+  }
 }

@@ -97,7 +97,9 @@ const find = (outcomes: readonly CaseOutcome[], id: string): CaseOutcome | undef
 /** The issue's targets, checked against the medians. `met` is undefined when not measured. */
 export function targets(outcomes: readonly CaseOutcome[]): TargetResult[] {
   const results: TargetResult[] = []
-  const paired = outcomes.filter((o) => o.spec.paired && o.spec.scenario.kind !== 'rate')
+  const paired = outcomes.filter(
+    (o) => o.spec.paired && o.spec.scenario.kind !== 'rate' && o.spec.variant === undefined,
+  )
   const below = paired
     .map((o) => ({ o, r: ratio(rateOf(o.switchyard), rateOf(o.raw)) }))
     .filter((x) => x.r !== undefined)
@@ -112,6 +114,16 @@ export function targets(outcomes: readonly CaseOutcome[]): TargetResult[] {
               .map((x) => `${x.o.spec.id} ${formatRatio(x.r)}`)
               .join(', ')}`,
       met: misses.length === 0,
+    })
+  }
+  const otel = outcomes
+    .filter((o) => o.spec.variant !== undefined)
+    .map((o) => ({ o, r: ratio(rateOf(o.switchyard), rateOf(o.raw)) }))
+  if (otel.length > 0) {
+    results.push({
+      target: 'memory: throughput with @switchyard/otel on (SDK, no-op exporters) ≥ 0.9× off',
+      measured: otel.map((x) => `${x.o.spec.id} ${x.r === undefined ? 'n/a' : formatRatio(x.r)}`).join(', '),
+      met: otel.every((x) => x.r !== undefined && x.r >= 0.9),
     })
   }
   const check = (

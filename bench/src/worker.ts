@@ -13,7 +13,13 @@ import type { CaseSpec, TransportName } from './plan.js'
 import { consumeRun, latencyRun, prefill, publishRun, type RunResult } from './scenarios.js'
 import { resultMarker, type WorkerResult } from './worker-result.js'
 
-async function clientFor(transport: TransportName, side: Side): Promise<BenchClient> {
+async function clientFor(
+  transport: TransportName,
+  side: Side,
+  variant: CaseSpec['variant'],
+): Promise<BenchClient> {
+  if (variant !== undefined)
+    return (await import('./otel-clients.js')).otelClient(side, variant === 'otel-sampled' ? 0.01 : 1)
   switch (transport) {
     case 'memory':
       return (await import('./memory-clients.js')).memoryClient(side)
@@ -98,7 +104,7 @@ async function main(): Promise<void> {
   register('./esm-hooks.js', import.meta.url)
   const spec = JSON.parse(process.argv[2] ?? '') as CaseSpec
   const side = process.argv[3] as Side
-  const client = await clientFor(spec.transport, side)
+  const client = await clientFor(spec.transport, side, spec.variant)
   const topic = `bench.${spec.scenario.kind}.${side}.${unique()}`
   const state: Shared = { topic, filled: false }
   const publishGroup = `g-${unique()}`

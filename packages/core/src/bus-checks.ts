@@ -123,3 +123,16 @@ export function checkMiddleware(what: string, middleware: unknown): readonly Mid
   })
   return middleware as readonly Middleware[]
 }
+
+export function checkPublishInterceptors(interceptors: unknown): void {
+  if (!Array.isArray(interceptors))
+    fail('Bus options', 'publishInterceptors', 'must be an array of (next) => publish functions')
+  interceptors.forEach((p, i) => {
+    if (typeof p !== 'function')
+      fail(
+        'Bus options',
+        `publishInterceptors[${i}]`,
+        `must be a function (next) => publish, got ${typeof p}`,
+      )
+  })
+}

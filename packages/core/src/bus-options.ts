@@ -205,10 +205,43 @@ export interface BusHooks {
   readonly beforePublish?: (message: OutgoingMessage) => OutgoingMessage
 }
 
+/**
+ * The rest of the publish chain from one interceptor's point of view: hands the messages on (in
+ * the end to `Transport.publish`, as one call) and resolves once the broker accepted all of them.
+ */
+export type PublishNext = (messages: readonly OutgoingMessage[]) => Promise<void>
+
+/**
+ * Wraps every transport publish call of a Bus: `publish`, `publishBatch` and the Bus's own
+ * dead-letter copies. Built once per Bus.
+ *
+ * **When to use:** work that must see a publish start AND finish: a producer span, a duration
+ * metric, a header that depends on the outcome. For a header alone `hooks.beforePublish` is enough.
+ *
+ * **Details:** runs after `hooks.beforePublish`, first interceptor outermost, with the messages of
+ * one call (already encoded, with id and headers). It may pass on new message objects (e.g. with a
+ * `traceparent` header) but must pass them all, in order, and call `next` at most once. A throw or
+ * rejection rejects the publish; a dead-letter copy that fails is given back to the broker.
+ *
+ * @example
+ * const timed: PublishInterceptor = (next) => async (messages) => {
+ *   const started = performance.now()
+ *   try {
+ *     await next(messages)
+ *   } finally {
+ *     histogram.record(performance.now() - started, { count: messages.length })
+ *   }
+ * }
+ * const bus = new Bus(transport, { publishInterceptors: [timed] })
+ */
+export type PublishInterceptor = (next: PublishNext) => PublishNext
+
 export interface BusOptions {
   /** Default codec (JSON). */
   readonly codec?: Codec<unknown>
   readonly hooks?: BusHooks
+  /** Around every transport publish call, first = outermost (see `PublishInterceptor`). */
+  readonly publishInterceptors?: readonly PublishInterceptor[]
   /**
    * Middleware around every handler of this Bus, first = outermost (see `Middleware` for the
    * full order). Replaces `hooks.aroundHandle`.

@@ -6,7 +6,7 @@
  * to dead-letter; callers do (see `handler-subscription.ts`, `decode-deliveries.ts`).
  */
 import { asyncScheduler, type SchedulerLike, Subject } from 'rxjs'
-import type { BusEvent, BusHooks, BusOptions, Codec } from './bus-options.js'
+import type { BusEvent, BusHooks, BusOptions, Codec, PublishInterceptor, PublishNext } from './bus-options.js'
 import { jsonCodec } from './codecs.js'
 import type { ConsumeDrain } from './consume-drain.js'
 import { isDeadLetter } from './dead-letter.js'
@@ -42,6 +42,8 @@ export class BusRuntime {
   readonly stuckAfterMs: number
   readonly closeTransport: boolean
   readonly #deadLetterTopic: ((topic: string) => string) | undefined
+  /** `Transport.publish` wrapped in `BusOptions.publishInterceptors`. */
+  readonly #publish: PublishNext
   closed = false
 
   constructor(transport: Transport, options: BusOptions) {
@@ -53,6 +55,7 @@ export class BusRuntime {
     this.stuckAfterMs = options.stuckAfterMs === false ? 0 : (options.stuckAfterMs ?? defaultStuckAfterMs)
     this.closeTransport = options.closeTransport ?? false
     this.#deadLetterTopic = options.deadLetterTopic
+    this.#publish = publishChain(transport, options.publishInterceptors)
   }
 
   /** True when someone listens to `events$`: build event objects only then. */
@@ -76,8 +79,8 @@ export class BusRuntime {
   }
 
   /**
-   * Applies `beforePublish` and hands the messages to the transport in one call. Never throws:
-   * a throwing hook or transport becomes a rejection.
+   * Applies `beforePublish` and hands the messages to the publish interceptors and the transport
+   * in one call. Never throws: a throwing hook, interceptor or transport becomes a rejection.
    */
   send(messages: OutgoingMessage[]): Promise<void> {
     try {
@@ -85,9 +88,9 @@ export class BusRuntime {
       if (before) {
         for (let i = 0; i < messages.length; i++) messages[i] = before(messages[i] as OutgoingMessage)
       }
-      if (!this.events.observed) return this.transport.publish(messages)
+      if (!this.events.observed) return this.#publish(messages)
       const started = performance.now()
-      return this.transport.publish(messages).then(() => this.#reportPublished(messages, started))
+      return this.#publish(messages).then(() => this.#reportPublished(messages, started))
     } catch (error) {
       return Promise.reject(error)
     }
@@ -225,6 +228,24 @@ export class BusRuntime {
         })
       }
     })
+  }
+}
+
+/** `transport.publish` inside `interceptors`, the first one outermost; a throwing interceptor rejects. */
+function publishChain(
+  transport: Transport,
+  interceptors: readonly PublishInterceptor[] | undefined,
+): PublishNext {
+  let chain: PublishNext = (messages) => transport.publish(messages)
+  if (interceptors === undefined || interceptors.length === 0) return chain
+  for (let i = interceptors.length - 1; i >= 0; i--) chain = (interceptors[i] as PublishInterceptor)(chain)
+  const outer = chain
+  return (messages) => {
+    try {
+      return outer(messages)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 }
 

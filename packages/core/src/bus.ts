@@ -9,7 +9,13 @@
  */
 import { defer, type Observable } from 'rxjs'
 import { toAsyncIterable } from './async-iterable.js'
-import { asEncodeError, checkHandleOptions, checkMiddleware, subscribeOptionsOf } from './bus-checks.js'
+import {
+  asEncodeError,
+  checkHandleOptions,
+  checkMiddleware,
+  checkPublishInterceptors,
+  subscribeOptionsOf,
+} from './bus-checks.js'
 import type {
   BatchEntry,
   BusEvent,
@@ -97,6 +103,7 @@ export class Bus {
     }
     this.transport = transport
     if (options.middleware !== undefined) checkMiddleware('Bus options', options.middleware)
+    if (options.publishInterceptors !== undefined) checkPublishInterceptors(options.publishInterceptors)
     const stuck = options.stuckAfterMs
     if (
       stuck !== undefined &&

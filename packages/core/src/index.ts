@@ -14,6 +14,8 @@ export type {
   Handler,
   HandlerContext,
   HandlerSubscription,
+  PublishInterceptor,
+  PublishNext,
   PublishOptions,
   Register,
   RegisteredTopic,

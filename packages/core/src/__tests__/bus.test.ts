@@ -57,6 +57,66 @@ describe('Bus.publish', () => {
     expect(transport.published[0]?.headers.traceparent).toBe('tp')
   })
 
+  it('runs publishInterceptors outermost first, after beforePublish, around the transport call', async () => {
+    const seen: string[] = []
+    const { transport, bus } = setup({
+      hooks: { beforePublish: (m) => ({ ...m, headers: { ...m.headers, hooked: 'yes' } }) },
+      publishInterceptors: [
+        (next) => async (messages) => {
+          seen.push(`outer ${messages.length} ${messages[0]?.headers.hooked}`)
+          await next(messages.map((m) => ({ ...m, headers: { ...m.headers, traced: 'outer' } })))
+          seen.push(`outer done, transport calls ${transport.publishCalls}`)
+        },
+        (next) => (messages) => {
+          seen.push(`inner ${messages[0]?.headers.traced}`)
+          return next(messages)
+        },
+      ],
+    })
+    const topic = uniqueTopic()
+    await bus.publishBatch([
+      { topic, payload: 1 },
+      { topic, payload: 2 },
+    ])
+    expect(seen).toEqual(['outer 2 yes', 'inner outer', 'outer done, transport calls 1'])
+    expect(transport.published.map((m) => m.headers.traced)).toEqual(['outer', 'outer'])
+  })
+
+  it('passes dead-letter copies through publishInterceptors', async () => {
+    const topics: string[] = []
+    const { bus } = setup({
+      publishInterceptors: [
+        (next) => (messages) => {
+          for (const m of messages) topics.push(m.topic)
+          return next(messages)
+        },
+      ],
+    })
+    const topic = uniqueTopic()
+    const sub = bus.handle(topic, { retry: false }, () => {
+      throw new Error('no')
+    })
+    await sub.ready
+    await bus.publish(topic, 1)
+    await waitFor(() => topics.includes(`${topic}.dlq`), 'the dead-letter publish')
+    expect(topics).toEqual([topic, `${topic}.dlq`])
+  })
+
+  it('turns a throwing or rejecting publish interceptor into a rejection, and refuses a non-function', async () => {
+    const { transport, bus } = setup({
+      publishInterceptors: [
+        () => () => {
+          throw new Error('interceptor broke')
+        },
+      ],
+    })
+    await expect(bus.publish(uniqueTopic(), 1)).rejects.toThrow('interceptor broke')
+    expect(transport.publishCalls).toBe(0)
+    const rejecting = setup({ publishInterceptors: [() => () => Promise.reject(new Error('refused'))] })
+    await expect(rejecting.bus.publish(uniqueTopic(), 1)).rejects.toThrow('refused')
+    expect(() => setup({ publishInterceptors: [42 as never] })).toThrow(/publishInterceptors\[0\]/)
+  })
+
   it('turns a throwing beforePublish hook into a rejection', async () => {
     const { transport, bus } = setup({
       hooks: {
