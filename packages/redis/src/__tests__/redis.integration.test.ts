@@ -115,7 +115,11 @@ describe('crash recovery', () => {
     let nacks = 0
     const c = collect(transport(), t, {
       group,
-      settle: (d) => (d.message.attempt < 3 ? (nacks++, d.nack()) : undefined),
+      settle: (d) => {
+        if (d.message.attempt >= 3) return undefined
+        nacks++
+        return d.nack()
+      },
     })
     collectors.push(c)
     await c.ready
