@@ -158,7 +158,7 @@ export class RedisConsumer implements DriverConsumer {
     const main = this.ctx.client()
     const { group } = this.spec
     if (main === undefined || group === undefined) return {}
-    const groups = (await main.sendCommand(['XINFO', 'GROUPS', this.key])) as unknown[][]
+    const groups = (await main.sendCommand(['XINFO', 'GROUPS', this.key]).catch(() => [])) as unknown[][]
     const info = groups.map(pairs).find((g) => g.name === group)
     if (info === undefined) return {}
     const lag = typeof info.lag === 'number' ? info.lag : 0

@@ -132,6 +132,32 @@ describe('crash recovery', () => {
   })
 })
 
+describe('ordered subscriptions', () => {
+  it('have one active consumer per group (a lease); a standby takes over when it unsubscribes', async () => {
+    const t = topic('ordered')
+    const group = 'workers'
+    const producer = transport()
+    await producer.provision(t, { groups: [group] })
+    const members = [transport({ pollMs: 100 }), transport({ pollMs: 100 })].map((m) =>
+      collect(m, t, { group, ordered: true, timeoutMs: 5_000 }),
+    )
+    collectors.push(...members)
+    await Promise.all(members.map((m) => m.ready))
+    await producer.publish(Array.from({ length: 20 }, (_, i) => createMessage(t, { key: `k${i % 2}` })))
+    await waitFor(() => members[0]!.ids.size + members[1]!.ids.size === 20, { description: '20 delivered' })
+    const active = members.find((m) => m.ids.size > 0) as Collector
+    const standby = members.find((m) => m !== active) as Collector
+    expect(active.ids.size).toBe(20)
+    expect(standby.ids.size).toBe(0)
+
+    active.stop()
+    const later = Array.from({ length: 10 }, () => createMessage(t))
+    await producer.publish(later)
+    await standby.waitForIds(10)
+    expect([...standby.ids].sort()).toEqual(later.map((m) => m.id).sort())
+  })
+})
+
 describe('retention', () => {
   it('maxLength keeps the newest entries (MAXLEN, exact)', async () => {
     const t = topic('maxlen')
