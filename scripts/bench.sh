@@ -22,7 +22,7 @@ flags=()
 full=1
 for arg in "$@"; do
   case "$arg" in
-    memory | kafka | rabbitmq) transports+=("$arg") ;;
+    memory | kafka | rabbitmq | redis) transports+=("$arg") ;;
     all) transports=(memory kafka rabbitmq) ;;
     --quick | --only) full=0; flags+=("$arg") ;;
     *) flags+=("$arg") ;;
@@ -53,10 +53,10 @@ fi
 log 'building packages and the benchmark'
 if ! npx turbo run build --output-logs=errors-only \
   --filter=@switchyard/core --filter=@switchyard/memory --filter=@switchyard/kafka \
-  --filter=@switchyard/rabbitmq --filter=@switchyard/brokers \
+  --filter=@switchyard/rabbitmq --filter=@switchyard/redis --filter=@switchyard/brokers \
   --filter=@switchyard/otel; then
   # A package being edited may not build for a moment; measure its last build if there is one.
-  for pkg in packages/core packages/memory packages/kafka packages/rabbitmq packages/otel test/brokers; do
+  for pkg in packages/core packages/memory packages/kafka packages/rabbitmq packages/redis packages/otel test/brokers; do
     if [ ! -f "$pkg/dist/index.js" ]; then
       log "build failed and $pkg/dist is missing"
       exit 1

@@ -5,8 +5,8 @@
  * One place for every number, so BENCHMARKS.md can quote the settings. This module runs nothing.
  */
 
-export type TransportName = 'memory' | 'kafka' | 'rabbitmq'
-export const transportNames: readonly TransportName[] = ['memory', 'kafka', 'rabbitmq']
+export type TransportName = 'memory' | 'kafka' | 'rabbitmq' | 'redis'
+export const transportNames: readonly TransportName[] = ['memory', 'kafka', 'rabbitmq', 'redis']
 
 export type Scenario =
   | { readonly kind: 'publish'; readonly size: number; readonly batch: number }
@@ -89,6 +89,15 @@ const settings: Record<TransportName, TransportSettings> = {
     consumeMs: 30_000,
     window: 2000,
     windowBatch: 500,
+  },
+  redis: {
+    batch: 1000,
+    publishMs: 3000,
+    publishCount: 400_000,
+    consumeCount: 100_000,
+    consumeMs: 30_000,
+    window: 10_000,
+    windowBatch: 1000,
   },
 }
 

@@ -27,6 +27,8 @@ async function clientFor(
       return (await import('./kafka-clients.js')).kafkaClient(side)
     case 'rabbitmq':
       return (await import('./rabbitmq-clients.js')).rabbitmqClient(side)
+    case 'redis':
+      return (await import('./redis-clients.js')).redisClient(side)
   }
 }
 

@@ -9,10 +9,11 @@ import { Kafka, logLevel } from 'kafkajs'
 import { BrokerError } from './broker.js'
 import { kafkaConnection, rabbitmqConnection } from './env.js'
 import { ctlOrFail, ensureVhostAndUser } from './rabbitmq.js'
+import { cleanRedisStreams } from './redis.js'
 
 /** What `clean` removed from one broker. */
 export interface CleanResult {
-  readonly broker: 'kafka' | 'rabbitmq'
+  readonly broker: 'kafka' | 'rabbitmq' | 'redis'
   /** Kafka: topics and groups; RabbitMQ: queues and (non-default) exchanges. */
   readonly removed: Readonly<Record<string, number>>
   readonly ms: number
@@ -83,10 +84,19 @@ export const cleanRabbitmq = async (): Promise<CleanResult> => {
   return { broker: 'rabbitmq', removed: { queues, exchanges }, ms: Date.now() - began }
 }
 
-/** Cleans Kafka, RabbitMQ or both (etcd keys are per-test prefixes and are left alone). */
-export const clean = async (which: 'kafka' | 'rabbitmq' | 'all' = 'all'): Promise<CleanResult[]> => {
+/** Deletes every stream of the test Redis. */
+export const cleanRedis = async (): Promise<CleanResult> => {
+  const began = Date.now()
+  return { broker: 'redis', removed: { streams: await cleanRedisStreams() }, ms: Date.now() - began }
+}
+
+/** Cleans Kafka, RabbitMQ, Redis or all of them. */
+export const clean = async (
+  which: 'kafka' | 'rabbitmq' | 'redis' | 'all' = 'all',
+): Promise<CleanResult[]> => {
   const results: CleanResult[] = []
   if (which === 'all' || which === 'kafka') results.push(await cleanKafka())
   if (which === 'all' || which === 'rabbitmq') results.push(await cleanRabbitmq())
+  if (which === 'all' || which === 'redis') results.push(await cleanRedis())
   return results
 }

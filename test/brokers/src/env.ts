@@ -51,7 +51,16 @@ export const etcdAuthConnection = {
   },
 }
 
-export type BrokerName = 'kafka' | 'rabbitmq' | 'etcd' | 'etcd-auth'
+/** The Switchyard test Redis (not the machine's own on 6379): AOF on, own data folder. */
+export const redisConnection = {
+  host: '127.0.0.1',
+  port: Number(env('SWITCHYARD_REDIS_PORT', '6390')),
+  get url(): string {
+    return `redis://${this.host}:${this.port}`
+  },
+}
+
+export type BrokerName = 'kafka' | 'rabbitmq' | 'etcd' | 'etcd-auth' | 'redis'
 
 /**
  * Where the broker manager keeps what it starts: downloaded Kafka jars, data folders, logs and pid
@@ -79,4 +88,5 @@ export const brokersSettings = {
   javaCommand: env('SWITCHYARD_JAVA', 'java'),
   mavenCommand: env('SWITCHYARD_MVN', 'mvn'),
   etcdCommand: env('SWITCHYARD_ETCD', 'etcd'),
+  redisCommand: env('SWITCHYARD_REDIS_SERVER', 'redis-server'),
 }

@@ -15,6 +15,7 @@ export {
   etcdConnection,
   kafkaConnection,
   rabbitmqConnection,
+  redisConnection,
 } from './env.js'
 export type { BrokerTarget } from './manager.js'
 export { down, logs, restart, status, up } from './manager.js'

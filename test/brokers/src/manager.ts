@@ -9,6 +9,7 @@ import type { BrokerName } from './env.js'
 import { etcdAuthBroker, etcdBroker } from './etcd.js'
 import { kafkaBroker } from './kafka.js'
 import { rabbitmqBroker } from './rabbitmq.js'
+import { redisBroker } from './redis.js'
 
 /**
  * What a command applies to: one broker, `etcd` (both etcd instances, plain and auth-enabled),
@@ -21,20 +22,29 @@ const drivers: Record<BrokerName, BrokerDriver> = {
   rabbitmq: rabbitmqBroker,
   etcd: etcdBroker,
   'etcd-auth': etcdAuthBroker,
+  redis: redisBroker,
 }
 
 /** Every target the CLI accepts. */
-export const brokerTargets: readonly BrokerTarget[] = ['kafka', 'rabbitmq', 'etcd', 'etcd-auth', 'all']
+export const brokerTargets: readonly BrokerTarget[] = [
+  'kafka',
+  'rabbitmq',
+  'etcd',
+  'etcd-auth',
+  'redis',
+  'all',
+]
 
 const select = (which: BrokerTarget): BrokerDriver[] => {
   switch (which) {
     case 'all':
-      return [kafkaBroker, rabbitmqBroker, etcdBroker, etcdAuthBroker]
+      return [kafkaBroker, rabbitmqBroker, etcdBroker, etcdAuthBroker, redisBroker]
     case 'etcd':
       return [etcdBroker, etcdAuthBroker]
     case 'kafka':
     case 'rabbitmq':
     case 'etcd-auth':
+    case 'redis':
       return [drivers[which]]
     default:
       throw new BrokerError(

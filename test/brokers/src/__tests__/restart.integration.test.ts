@@ -37,8 +37,8 @@ describe('up', () => {
   it('reuses running brokers: a second call starts nothing and reports the same pids', async () => {
     const first = await up('all')
     const second = await up('all')
-    expect(second.map((r) => r.broker)).toEqual(['kafka', 'rabbitmq', 'etcd', 'etcd-auth'])
-    expect(second.map((r) => r.action)).toEqual(['reused', 'reused', 'reused', 'reused'])
+    expect(second.map((r) => r.broker)).toEqual(['kafka', 'rabbitmq', 'etcd', 'etcd-auth', 'redis'])
+    expect(second.map((r) => r.action)).toEqual(['reused', 'reused', 'reused', 'reused', 'reused'])
     expect(second.map((r) => r.pid)).toEqual(first.map((r) => r.pid))
     for (const result of second) expect(result.pid).toBeGreaterThan(1)
   })
