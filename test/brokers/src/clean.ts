@@ -8,11 +8,12 @@
 import { Kafka, logLevel } from 'kafkajs'
 import { BrokerError } from './broker.js'
 import { kafkaConnection, rabbitmqConnection } from './env.js'
+import { cleanNatsStreams } from './nats.js'
 import { ctlOrFail, ensureVhostAndUser } from './rabbitmq.js'
 
 /** What `clean` removed from one broker. */
 export interface CleanResult {
-  readonly broker: 'kafka' | 'rabbitmq'
+  readonly broker: 'kafka' | 'rabbitmq' | 'nats'
   /** Kafka: topics and groups; RabbitMQ: queues and (non-default) exchanges. */
   readonly removed: Readonly<Record<string, number>>
   readonly ms: number
@@ -83,10 +84,17 @@ export const cleanRabbitmq = async (): Promise<CleanResult> => {
   return { broker: 'rabbitmq', removed: { queues, exchanges }, ms: Date.now() - began }
 }
 
-/** Cleans Kafka, RabbitMQ or both (etcd keys are per-test prefixes and are left alone). */
-export const clean = async (which: 'kafka' | 'rabbitmq' | 'all' = 'all'): Promise<CleanResult[]> => {
+/** Deletes every stream of the NATS test server. */
+export const cleanNats = async (): Promise<CleanResult> => {
+  const began = Date.now()
+  return { broker: 'nats', removed: { streams: await cleanNatsStreams() }, ms: Date.now() - began }
+}
+
+/** Cleans Kafka, RabbitMQ, NATS or all (etcd keys are per-test prefixes and are left alone). */
+export const clean = async (which: 'kafka' | 'rabbitmq' | 'nats' | 'all' = 'all'): Promise<CleanResult[]> => {
   const results: CleanResult[] = []
   if (which === 'all' || which === 'kafka') results.push(await cleanKafka())
   if (which === 'all' || which === 'rabbitmq') results.push(await cleanRabbitmq())
+  if (which === 'all' || which === 'nats') results.push(await cleanNats())
   return results
 }

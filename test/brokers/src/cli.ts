@@ -9,13 +9,14 @@ import { brokersSettings } from './env.js'
 import { type BrokerTarget, brokerTargets, down, logs, restart, status, up } from './manager.js'
 
 const usage = `usage: switchyard-brokers <command> [broker]
-  up [kafka|rabbitmq|etcd|etcd-auth|all]   start what is missing, reuse what runs, wait until ready (default all)
-  down [kafka|rabbitmq|etcd|etcd-auth|all] stop (data is kept)
+  up [kafka|rabbitmq|etcd|etcd-auth|nats|all]  start what is missing, reuse what runs, wait until ready (default all)
+  down [kafka|rabbitmq|etcd|etcd-auth|nats|all] stop (data is kept)
   status                                   what runs: pids, versions, ports, data and log folders
-  restart <kafka|rabbitmq|etcd|etcd-auth>  stop and start with data kept; returns when ready
-  logs <kafka|rabbitmq|etcd|etcd-auth>     the last lines of the broker's log
-  clean [kafka|rabbitmq|all]               delete every test topic and group (Kafka) and everything in
-                                           the test vhost (RabbitMQ); run before tests, never during
+  restart <kafka|rabbitmq|etcd|etcd-auth|nats>  stop and start with data kept; returns when ready
+  logs <kafka|rabbitmq|etcd|etcd-auth|nats>  the last lines of the broker's log
+  clean [kafka|rabbitmq|nats|all]          delete every test topic and group (Kafka), everything in
+                                           the test vhost (RabbitMQ) and every stream (NATS); run before
+                                           tests, never during
 state folder: ${brokersSettings.dir} (SWITCHYARD_BROKERS_DIR)`
 
 const target = (value: string | undefined, fallback?: BrokerTarget): BrokerTarget => {
@@ -79,8 +80,8 @@ const main = async (argv: string[]): Promise<void> => {
     }
     case 'clean': {
       const which = arg ?? 'all'
-      if (which !== 'kafka' && which !== 'rabbitmq' && which !== 'all') {
-        throw new Error(`clean takes kafka, rabbitmq or all, got '${which}'\n${usage}`)
+      if (which !== 'kafka' && which !== 'rabbitmq' && which !== 'nats' && which !== 'all') {
+        throw new Error(`clean takes kafka, rabbitmq, nats or all, got '${which}'\n${usage}`)
       }
       for (const r of await clean(which)) {
         const removed = Object.entries(r.removed)

@@ -51,7 +51,7 @@ export const etcdAuthConnection = {
   },
 }
 
-export type BrokerName = 'kafka' | 'rabbitmq' | 'etcd' | 'etcd-auth'
+export type BrokerName = 'kafka' | 'rabbitmq' | 'etcd' | 'etcd-auth' | 'nats'
 
 /**
  * Where the broker manager keeps what it starts: downloaded Kafka jars, data folders, logs and pid

@@ -8,6 +8,7 @@ import { type BrokerDriver, BrokerError, type BrokerStatus, type UpResult } from
 import type { BrokerName } from './env.js'
 import { etcdAuthBroker, etcdBroker } from './etcd.js'
 import { kafkaBroker } from './kafka.js'
+import { natsBroker } from './nats.js'
 import { rabbitmqBroker } from './rabbitmq.js'
 
 /**
@@ -21,20 +22,29 @@ const drivers: Record<BrokerName, BrokerDriver> = {
   rabbitmq: rabbitmqBroker,
   etcd: etcdBroker,
   'etcd-auth': etcdAuthBroker,
+  nats: natsBroker,
 }
 
 /** Every target the CLI accepts. */
-export const brokerTargets: readonly BrokerTarget[] = ['kafka', 'rabbitmq', 'etcd', 'etcd-auth', 'all']
+export const brokerTargets: readonly BrokerTarget[] = [
+  'kafka',
+  'rabbitmq',
+  'etcd',
+  'etcd-auth',
+  'nats',
+  'all',
+]
 
 const select = (which: BrokerTarget): BrokerDriver[] => {
   switch (which) {
     case 'all':
-      return [kafkaBroker, rabbitmqBroker, etcdBroker, etcdAuthBroker]
+      return [kafkaBroker, rabbitmqBroker, etcdBroker, etcdAuthBroker, natsBroker]
     case 'etcd':
       return [etcdBroker, etcdAuthBroker]
     case 'kafka':
     case 'rabbitmq':
     case 'etcd-auth':
+    case 'nats':
       return [drivers[which]]
     default:
       throw new BrokerError(
