@@ -5,8 +5,8 @@
  * One place for every number, so BENCHMARKS.md can quote the settings. This module runs nothing.
  */
 
-export type TransportName = 'memory' | 'kafka' | 'rabbitmq'
-export const transportNames: readonly TransportName[] = ['memory', 'kafka', 'rabbitmq']
+export type TransportName = 'memory' | 'kafka' | 'rabbitmq' | 'nats'
+export const transportNames: readonly TransportName[] = ['memory', 'kafka', 'rabbitmq', 'nats']
 
 export type Scenario =
   | { readonly kind: 'publish'; readonly size: number; readonly batch: number }
@@ -81,6 +81,15 @@ const settings: Record<TransportName, TransportSettings> = {
     publishMs: 3000,
     publishCount: 200_000,
     consumeCount: 20_000,
+    consumeMs: 30_000,
+    window: 2000,
+    windowBatch: 500,
+  },
+  nats: {
+    batch: 500,
+    publishMs: 3000,
+    publishCount: 200_000,
+    consumeCount: 40_000,
     consumeMs: 30_000,
     window: 2000,
     windowBatch: 500,

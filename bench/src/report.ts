@@ -8,7 +8,12 @@ import type { TransportName } from './plan.js'
 import type { RunResult } from './scenarios.js'
 import { formatMicros, formatRate, formatRatio, formatSpread, type Spread } from './stats.js'
 
-const title: Record<TransportName, string> = { memory: 'memory', kafka: 'Kafka', rabbitmq: 'RabbitMQ' }
+const title: Record<TransportName, string> = {
+  memory: 'memory',
+  kafka: 'Kafka',
+  rabbitmq: 'RabbitMQ',
+  nats: 'NATS',
+}
 
 function isThroughput(o: CaseOutcome): boolean {
   const kind = o.spec.scenario.kind

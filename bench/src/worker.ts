@@ -21,6 +21,8 @@ async function clientFor(transport: TransportName, side: Side): Promise<BenchCli
       return (await import('./kafka-clients.js')).kafkaClient(side)
     case 'rabbitmq':
       return (await import('./rabbitmq-clients.js')).rabbitmqClient(side)
+    case 'nats':
+      return (await import('./nats-clients.js')).natsClient(side)
   }
 }
 
