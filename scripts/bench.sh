@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm run bench [-- memory|kafka|rabbitmq ...] [-- --quick] [other bench/src/main.ts flags]`
+# `npm run bench [-- memory|kafka|rabbitmq|nats ...] [-- --quick] [other bench/src/main.ts flags]`
 #
 # Builds what the benchmark needs (turbo caches unchanged packages), resolves the brokers' own tools
 # through Maven (Kafka's kafka-tools, RabbitMQ PerfTest) on first use, then runs each transport:
@@ -22,14 +22,14 @@ flags=()
 full=1
 for arg in "$@"; do
   case "$arg" in
-    memory | kafka | rabbitmq | redis) transports+=("$arg") ;;
-    all) transports=(memory kafka rabbitmq) ;;
+    memory | kafka | rabbitmq | redis | nats) transports+=("$arg") ;;
+    all) transports=(memory kafka rabbitmq redis nats) ;;
     --quick | --only) full=0; flags+=("$arg") ;;
     *) flags+=("$arg") ;;
   esac
 done
 if [ "${#transports[@]}" -eq 0 ]; then
-  transports=(memory kafka rabbitmq)
+  transports=(memory kafka rabbitmq nats)
 else
   full=0
 fi
@@ -53,10 +53,10 @@ fi
 log 'building packages and the benchmark'
 if ! npx turbo run build --output-logs=errors-only \
   --filter=@switchyard/core --filter=@switchyard/memory --filter=@switchyard/kafka \
-  --filter=@switchyard/rabbitmq --filter=@switchyard/redis --filter=@switchyard/brokers \
+  --filter=@switchyard/rabbitmq --filter=@switchyard/redis --filter=@switchyard/nats --filter=@switchyard/brokers \
   --filter=@switchyard/otel; then
   # A package being edited may not build for a moment; measure its last build if there is one.
-  for pkg in packages/core packages/memory packages/kafka packages/rabbitmq packages/redis packages/otel test/brokers; do
+  for pkg in packages/core packages/memory packages/kafka packages/rabbitmq packages/redis packages/nats packages/otel test/brokers; do
     if [ ! -f "$pkg/dist/index.js" ]; then
       log "build failed and $pkg/dist is missing"
       exit 1

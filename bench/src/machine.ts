@@ -51,6 +51,8 @@ export async function describeMachine(): Promise<string[]> {
   ]
   try {
     for (const row of await status()) {
+      if (row.broker === 'nats')
+        lines.push(`nats-server ${row.version ?? 'unknown'} (JetStream) on 127.0.0.1`)
       if (row.broker === 'kafka' || row.broker === 'rabbitmq') {
         lines.push(
           `${row.broker === 'kafka' ? 'Apache Kafka' : 'RabbitMQ'} ${row.version ?? 'unknown'} (${row.running ? 'running' : 'stopped'}) on 127.0.0.1`,

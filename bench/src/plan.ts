@@ -5,8 +5,8 @@
  * One place for every number, so BENCHMARKS.md can quote the settings. This module runs nothing.
  */
 
-export type TransportName = 'memory' | 'kafka' | 'rabbitmq' | 'redis'
-export const transportNames: readonly TransportName[] = ['memory', 'kafka', 'rabbitmq', 'redis']
+export type TransportName = 'memory' | 'kafka' | 'rabbitmq' | 'redis' | 'nats'
+export const transportNames: readonly TransportName[] = ['memory', 'kafka', 'rabbitmq', 'redis', 'nats']
 
 export type Scenario =
   | { readonly kind: 'publish'; readonly size: number; readonly batch: number }
@@ -98,6 +98,14 @@ const settings: Record<TransportName, TransportSettings> = {
     consumeMs: 30_000,
     window: 10_000,
     windowBatch: 1000,
+  nats: {
+    batch: 500,
+    publishMs: 3000,
+    publishCount: 200_000,
+    consumeCount: 40_000,
+    consumeMs: 30_000,
+    window: 2000,
+    windowBatch: 500,
   },
 }
 

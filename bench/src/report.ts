@@ -13,6 +13,7 @@ const title: Record<TransportName, string> = {
   kafka: 'Kafka',
   rabbitmq: 'RabbitMQ',
   redis: 'Redis',
+  nats: 'NATS',
 }
 
 function isThroughput(o: CaseOutcome): boolean {

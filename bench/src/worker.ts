@@ -29,6 +29,8 @@ async function clientFor(
       return (await import('./rabbitmq-clients.js')).rabbitmqClient(side)
     case 'redis':
       return (await import('./redis-clients.js')).redisClient(side)
+    case 'nats':
+      return (await import('./nats-clients.js')).natsClient(side)
   }
 }
 

@@ -8,12 +8,13 @@
 import { Kafka, logLevel } from 'kafkajs'
 import { BrokerError } from './broker.js'
 import { kafkaConnection, rabbitmqConnection } from './env.js'
+import { cleanNatsStreams } from './nats.js'
 import { ctlOrFail, ensureVhostAndUser } from './rabbitmq.js'
 import { cleanRedisStreams } from './redis.js'
 
 /** What `clean` removed from one broker. */
 export interface CleanResult {
-  readonly broker: 'kafka' | 'rabbitmq' | 'redis'
+  readonly broker: 'kafka' | 'rabbitmq' | 'redis' | 'nats'
   /** Kafka: topics and groups; RabbitMQ: queues and (non-default) exchanges. */
   readonly removed: Readonly<Record<string, number>>
   readonly ms: number
@@ -90,13 +91,20 @@ export const cleanRedis = async (): Promise<CleanResult> => {
   return { broker: 'redis', removed: { streams: await cleanRedisStreams() }, ms: Date.now() - began }
 }
 
-/** Cleans Kafka, RabbitMQ, Redis or all of them. */
+/** Deletes every stream of the NATS test server. */
+export const cleanNats = async (): Promise<CleanResult> => {
+  const began = Date.now()
+  return { broker: 'nats', removed: { streams: await cleanNatsStreams() }, ms: Date.now() - began }
+}
+
+/** Cleans Kafka, RabbitMQ, Redis, NATS or all (etcd keys are per-test prefixes and are left alone). */
 export const clean = async (
-  which: 'kafka' | 'rabbitmq' | 'redis' | 'all' = 'all',
+  which: 'kafka' | 'rabbitmq' | 'redis' | 'nats' | 'all' = 'all',
 ): Promise<CleanResult[]> => {
   const results: CleanResult[] = []
   if (which === 'all' || which === 'kafka') results.push(await cleanKafka())
   if (which === 'all' || which === 'rabbitmq') results.push(await cleanRabbitmq())
   if (which === 'all' || which === 'redis') results.push(await cleanRedis())
+  if (which === 'all' || which === 'nats') results.push(await cleanNats())
   return results
 }

@@ -9,13 +9,14 @@ import { brokersSettings } from './env.js'
 import { type BrokerTarget, brokerTargets, down, logs, restart, status, up } from './manager.js'
 
 const usage = `usage: switchyard-brokers <command> [broker]
-  up [kafka|rabbitmq|etcd|etcd-auth|redis|all]  start what is missing, reuse what runs, wait until ready (default all)
-  down [kafka|rabbitmq|etcd|etcd-auth|redis|all] stop (data is kept)
+  up [kafka|rabbitmq|etcd|etcd-auth|etcd-tls|redis|nats|all]  start what is missing, reuse what runs, wait until ready (default all)
+  up kafka-cluster | rabbitmq-cluster      three-node clusters for the fault tests (not part of all)
+  down [<broker>|all]                      stop (data is kept); also kafka-cluster, rabbitmq-cluster
   status                                   what runs: pids, versions, ports, data and log folders
-  restart <kafka|rabbitmq|etcd|etcd-auth|redis>  stop and start with data kept; returns when ready
-  logs <kafka|rabbitmq|etcd|etcd-auth|redis>  the last lines of the broker's log
-  clean [kafka|rabbitmq|redis|all]         delete every test topic and group (Kafka), everything in
-                                           the test vhost (RabbitMQ) and every stream (Redis); run before
+  restart <broker>                         stop and start with data kept; returns when ready
+  logs <broker>                            the last lines of the broker's log
+  clean [kafka|rabbitmq|redis|nats|all]    delete every test topic and group (Kafka), everything in
+                                           the test vhost (RabbitMQ) and every stream (Redis, NATS); run before
                                            tests, never during
 state folder: ${brokersSettings.dir} (SWITCHYARD_BROKERS_DIR)`
 
@@ -80,8 +81,14 @@ const main = async (argv: string[]): Promise<void> => {
     }
     case 'clean': {
       const which = arg ?? 'all'
-      if (which !== 'kafka' && which !== 'rabbitmq' && which !== 'redis' && which !== 'all') {
-        throw new Error(`clean takes kafka, rabbitmq, redis or all, got '${which}'\n${usage}`)
+      if (
+        which !== 'kafka' &&
+        which !== 'rabbitmq' &&
+        which !== 'redis' &&
+        which !== 'nats' &&
+        which !== 'all'
+      ) {
+        throw new Error(`clean takes kafka, rabbitmq, redis, nats or all, got '${which}'\n${usage}`)
       }
       for (const r of await clean(which)) {
         const removed = Object.entries(r.removed)

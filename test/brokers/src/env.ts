@@ -60,7 +60,7 @@ export const redisConnection = {
   },
 }
 
-export type BrokerName = 'kafka' | 'rabbitmq' | 'etcd' | 'etcd-auth' | 'redis'
+export type BrokerName = 'kafka' | 'rabbitmq' | 'etcd' | 'etcd-auth' | 'redis' | 'nats'
 
 /**
  * Where the broker manager keeps what it starts: downloaded Kafka jars, data folders, logs and pid

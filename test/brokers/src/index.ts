@@ -19,3 +19,4 @@ export {
 } from './env.js'
 export type { BrokerTarget } from './manager.js'
 export { down, logs, restart, status, up } from './manager.js'
+export { natsConnection } from './nats.js'

@@ -8,6 +8,7 @@ import { type BrokerDriver, BrokerError, type BrokerStatus, type UpResult } from
 import type { BrokerName } from './env.js'
 import { etcdAuthBroker, etcdBroker } from './etcd.js'
 import { kafkaBroker } from './kafka.js'
+import { natsBroker } from './nats.js'
 import { rabbitmqBroker } from './rabbitmq.js'
 import { redisBroker } from './redis.js'
 
@@ -23,6 +24,7 @@ const drivers: Record<BrokerName, BrokerDriver> = {
   etcd: etcdBroker,
   'etcd-auth': etcdAuthBroker,
   redis: redisBroker,
+  nats: natsBroker,
 }
 
 /** Every target the CLI accepts. */
@@ -32,19 +34,21 @@ export const brokerTargets: readonly BrokerTarget[] = [
   'etcd',
   'etcd-auth',
   'redis',
+  'nats',
   'all',
 ]
 
 const select = (which: BrokerTarget): BrokerDriver[] => {
   switch (which) {
     case 'all':
-      return [kafkaBroker, rabbitmqBroker, etcdBroker, etcdAuthBroker, redisBroker]
+      return [kafkaBroker, rabbitmqBroker, etcdBroker, etcdAuthBroker, redisBroker, natsBroker]
     case 'etcd':
       return [etcdBroker, etcdAuthBroker]
     case 'kafka':
     case 'rabbitmq':
     case 'etcd-auth':
     case 'redis':
+    case 'nats':
       return [drivers[which]]
     default:
       throw new BrokerError(

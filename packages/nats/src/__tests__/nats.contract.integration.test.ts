@@ -1,0 +1,31 @@
+/**
+ * The transport contract suite against the NATS JetStream test server of the broker manager
+ * (127.0.0.1:4232, file storage), including the server restart in the middle of a stream.
+ */
+import { natsConnection, restart, up } from '@switchyard/brokers'
+import { transportContract } from '@switchyard/contract'
+import { beforeAll } from 'vitest'
+import { NatsTransport } from '../nats-transport.js'
+
+// Starts the test NATS server or reuses the running one.
+beforeAll(async () => {
+  await up('nats')
+}, 120_000)
+
+transportContract(
+  'nats',
+  () =>
+    new NatsTransport({
+      servers: natsConnection.servers,
+      prefix: 'contract',
+      reconnect: { initialDelayMs: 100, maxDelayMs: 1_000 },
+    }),
+  {
+    timeScale: 4,
+    // Nothing listens on port 1 of the loopback address.
+    unreachable: () => new NatsTransport({ servers: ['127.0.0.1:1'] }),
+    restartBroker: async () => {
+      await restart('nats')
+    },
+  },
+)
