@@ -315,6 +315,11 @@ export class KafkaConsumer implements DriverConsumer {
     if (this.#stopping) return
     for (const state of [...this.#partitions.values()]) this.#abandon(state)
     const mapped = this.#map(error, 'consume')
+    if (mapped.name === 'ConfigError') {
+      // The broker refuses this consumer's settings: restarting it would only fail again.
+      this.#sink.fail(mapped)
+      return
+    }
     if (mapped.name === 'BrokerUnavailableError') this.#host.disconnected(mapped)
     if (restart) return
     if (mapped.name === 'AuthenticationError') {

@@ -11,7 +11,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { kafkaConnection } from '@switchyard/brokers'
-import { uniqueName, waitFor } from '@switchyard/contract'
+import { expectSwitchyardError, uniqueName, waitFor, withDeadline } from '@switchyard/contract'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { KafkaTransport } from '../kafka-transport.js'
@@ -165,5 +165,32 @@ describe('KafkaTransport failover', () => {
     const failoverMs = (seen.find((s) => s.at >= killedAt && workerOwns.has(s.partition))?.at ?? 0) - killedAt
     console.info(`failover after SIGKILL: ${failoverMs} ms (partitions ${[...workerOwns].join(', ')})`)
     expect(failoverMs).toBeLessThan(10_000)
+  })
+
+  it('a session timeout below what the broker allows ends the stream with ConfigError naming the option', async () => {
+    const topic = uniqueName('kafka.session')
+    const group = uniqueName('g')
+    // 500 ms: below the test broker's group.min.session.timeout.ms (1 s; 6 s on a default
+    // broker), so the group refuses the join.
+    const t = new KafkaTransport({
+      brokers: kafkaConnection.brokers,
+      clientId: 'switchyard-kafka-test',
+      sessionTimeoutMs: 500,
+      heartbeatIntervalMs: 100,
+    })
+    cleanups.push(async () => {
+      await t.deprovision(topic, { groups: [group] }).catch(() => undefined)
+      await t.close({ drain: false })
+    })
+    await t.provision(topic, { groups: [group] })
+    const ended = new Promise<never>((_resolve, reject) => {
+      t.subscribe(topic, { group }).subscribe({ error: reject })
+    })
+    const error = await expectSwitchyardError(
+      withDeadline(ended, 60_000, 'the stream to fail'),
+      'ConfigError',
+    )
+    expect(error.message).toContain('sessionTimeoutMs')
+    expect(error.message).toContain('group.min.session.timeout.ms')
   })
 })
