@@ -3,7 +3,7 @@
  * its own process, plus the brokers' own tools as ceilings, prints the tables and writes
  * BENCHMARKS.md.
  *
- * Usage: `node bench/dist/main.js [memory|kafka|rabbitmq|nats|all ...] [--quick] [--only <case id part>]
+ * Usage: `node bench/dist/main.js [memory|kafka|rabbitmq|redis|nats|all ...] [--quick] [--only <case id part>[,<part>...]]
  * [--profile] [--no-ceilings | --tools-only] [--save <file.json>] [--write]`, or `node bench/dist/main.js --merge
  * <file.json ...> [--write]` to print (and write) the tables of runs saved separately — scripts/bench.sh
  * runs each broker under the brokers lock on its own and merges at the end. `--write` writes
@@ -33,7 +33,7 @@ interface Args {
 }
 
 const usage =
-  'usage: bench [memory|kafka|rabbitmq|nats|all ...] [--quick] [--only <case>] [--profile] [--no-ceilings] [--tools-only] ' +
+  'usage: bench [memory|kafka|rabbitmq|redis|nats|all ...] [--quick] [--only <case>[,<case>...]] [--profile] [--no-ceilings] [--tools-only] ' +
   '[--save <file.json>] [--write] | bench --merge <file.json ...> [--write]'
 
 function parseArgs(argv: readonly string[]): Args {
@@ -126,7 +126,7 @@ async function measure(args: Args): Promise<SavedRun> {
   for (const transport of args.transports) {
     log(`${transport}:`)
     const cases = casesFor(transport, { quick: args.quick }).filter(
-      (c) => args.only === undefined || c.id.includes(args.only),
+      (c) => args.only === undefined || args.only.split(',').some((part) => c.id.includes(part)),
     )
     const mine: CaseOutcome[] = []
     for (const [index, spec] of cases.entries()) {

@@ -9,6 +9,7 @@
 import {
   AuthenticationError,
   BrokerUnavailableError,
+  ConfigError,
   isSwitchyardError,
   MessageTooLargeError,
   PublishError,
@@ -120,6 +121,17 @@ export function mapKafkaError(error: unknown, site: ErrorSite): SwitchyardError 
   )
   if (auth) return new AuthenticationError(transport, auth.message ?? 'authentication failed', options)
 
+  if (errors.some((e) => e.type === 'INVALID_SESSION_TIMEOUT')) {
+    // The broker bounds the session timeout (group.min/max.session.timeout.ms): no retry can help.
+    return new ConfigError(
+      'Kafka transport options',
+      [
+        "sessionTimeoutMs: the broker refused it; it must lie within the broker's " +
+          'group.min.session.timeout.ms and group.max.session.timeout.ms (6,000 and 1,800,000 by default)',
+      ],
+      options,
+    )
+  }
   if (errors.some((e) => e.type === 'MESSAGE_TOO_LARGE' || e.type === 'RECORD_LIST_TOO_LARGE')) {
     return new MessageTooLargeError(site.topic ?? '(unknown)', -1, -1, options)
   }

@@ -55,7 +55,8 @@ export interface ConsumerSpec {
   readonly prefetch: number
 }
 
-interface PartitionState {
+/** One assigned partition of this consumer (exported for `KafkaDelivery`'s signature only). */
+export interface PartitionState {
   readonly partition: number
   readonly flow: PartitionFlow<KafkaMessage>
   committed: number
@@ -85,6 +86,41 @@ function toHeaders(raw: IHeaders | undefined): Record<string, string> {
     headers[name] = typeof one === 'string' ? one : (one?.toString('utf8') ?? '')
   }
   return headers
+}
+
+/**
+ * One record handed to the core: methods on a prototype rather than closures per record, because
+ * this is allocated once per consumed message.
+ */
+class KafkaDelivery implements RawDelivery {
+  readonly message: Message
+  readonly #consumer: KafkaConsumer
+  readonly #state: PartitionState
+  readonly #entry: FlowEntry<KafkaMessage>
+
+  constructor(
+    consumer: KafkaConsumer,
+    state: PartitionState,
+    entry: FlowEntry<KafkaMessage>,
+    message: Message,
+  ) {
+    this.#consumer = consumer
+    this.#state = state
+    this.#entry = entry
+    this.message = message
+  }
+
+  ack(): undefined {
+    return this.#consumer.settle(this.#state, this.#entry)
+  }
+
+  reject(): undefined {
+    return this.#consumer.settle(this.#state, this.#entry)
+  }
+
+  requeue(): undefined {
+    return this.#consumer.requeue(this.#state, this.#entry)
+  }
 }
 
 export class KafkaConsumer implements DriverConsumer {
@@ -279,6 +315,11 @@ export class KafkaConsumer implements DriverConsumer {
     if (this.#stopping) return
     for (const state of [...this.#partitions.values()]) this.#abandon(state)
     const mapped = this.#map(error, 'consume')
+    if (mapped.name === 'ConfigError') {
+      // The broker refuses this consumer's settings: restarting it would only fail again.
+      this.#sink.fail(mapped)
+      return
+    }
     if (mapped.name === 'BrokerUnavailableError') this.#host.disconnected(mapped)
     if (restart) return
     if (mapped.name === 'AuthenticationError') {
@@ -455,26 +496,28 @@ export class KafkaConsumer implements DriverConsumer {
       timestamp: Number(record.timestamp),
       attempt: entry.attempt,
     }
-    // Settling a record of a partition this consumer lost (or after stop) does nothing: the
-    // partition's new owner receives it from the commit point.
-    const live = (): boolean => !state.abandoned && !this.#stopping
-    const settle = (): undefined => {
-      if (!live()) return
-      state.flow.settle(entry)
-      this.#scheduleCommit()
-      this.#queuePump()
-    }
-    return {
-      message,
-      ack: settle,
-      reject: settle,
-      requeue: () => {
-        if (!live()) return
-        // Back at the head of its key (the key stays taken), delivered again with attempt + 1.
-        state.flow.requeue(entry)
-        this.#queuePump()
-      },
-    }
+    return new KafkaDelivery(this, state, entry, message)
+  }
+
+  /**
+   * Ack or reject of a delivery (Kafka has no per-record reject: both settle). Settling a record of
+   * a partition this consumer lost (or after stop) does nothing: the new owner receives it from the
+   * commit point.
+   */
+  settle(state: PartitionState, entry: FlowEntry<KafkaMessage>): undefined {
+    if (state.abandoned || this.#stopping) return
+    const freed = state.flow.settle(entry)
+    if (this.#commitTimer === undefined) this.#scheduleCommit()
+    // Only a held-back record of the same key may have become ready: the backlog is unchanged
+    // otherwise, and when the core resumes us it pumps itself.
+    if (freed) this.#queuePump()
+  }
+
+  /** Back at the head of its key (the key stays taken), delivered again with attempt + 1. */
+  requeue(state: PartitionState, entry: FlowEntry<KafkaMessage>): undefined {
+    if (state.abandoned || this.#stopping) return
+    state.flow.requeue(entry)
+    this.#queuePump()
   }
 
   #scheduleCommit(): void {

@@ -25,8 +25,12 @@ export interface FlowEntry<R> {
 }
 
 export class PartitionFlow<R> {
-  /** Entries in offset order from the oldest unsettled one (`#head`). */
-  #log: FlowEntry<R>[] = []
+  /**
+   * Entries in offset order from the oldest unsettled one (`#head`). Slots before the head are
+   * cleared as soon as the head moves past them (on settle), so a settled record — and the kafkajs
+   * record it holds — becomes garbage while it is young, instead of surviving until the next commit.
+   */
+  #log: (FlowEntry<R> | undefined)[] = []
   #head = 0
   #ready: FlowEntry<R>[] = []
   #readyHead = 0
@@ -83,12 +87,17 @@ export class PartitionFlow<R> {
     return entry
   }
 
-  /** Ack or drop: the record no longer holds the commit point, and its key is free for the next one. */
-  settle(entry: FlowEntry<R>): void {
-    if (entry.settled) return
+  /**
+   * Ack or drop: the record no longer holds the commit point, and its key is free for the next one.
+   * True when that made a held-back record of its key ready (the caller should deliver it).
+   */
+  settle(entry: FlowEntry<R>): boolean {
+    if (entry.settled) return false
     entry.settled = true
     this.#inFlight--
-    this.#release(entry.key)
+    const freed = this.#release(entry.key)
+    if (this.#log[this.#head] === entry) this.#advance()
+    return freed
   }
 
   /** Redeliver now: back into the ready queue with attempt + 1; its key stays taken, so order holds. */
@@ -103,16 +112,23 @@ export class PartitionFlow<R> {
    * when everything received is settled; undefined before anything was received.
    */
   commitPoint(): number | undefined {
+    const first = this.#log[this.#head]
+    return first === undefined ? this.#next : first.offset
+  }
+
+  /** Moves the head past settled entries, clearing their slots; compacts the log now and then. */
+  #advance(): void {
     const log = this.#log
     let head = this.#head
-    while (head < log.length && (log[head] as FlowEntry<R>).settled) head++
-    if (head > 1024 && head * 2 > log.length) {
+    for (let entry = log[head]; entry?.settled === true; entry = log[head]) log[head++] = undefined
+    if (head === log.length) {
+      log.length = 0
+      head = 0
+    } else if (head > 1024 && head * 2 > log.length) {
       this.#log = log.slice(head)
       head = 0
     }
     this.#head = head
-    const first = this.#log[head]
-    return first === undefined ? this.#next : first.offset
   }
 
   #enqueue(entry: FlowEntry<R>): void {
@@ -132,16 +148,17 @@ export class PartitionFlow<R> {
     this.#heldCount++
   }
 
-  #release(key: string | undefined): void {
-    if (key === undefined) return
+  #release(key: string | undefined): boolean {
+    if (key === undefined) return false
     const queue = this.#held.get(key)
     const next = queue?.shift()
     if (next === undefined) {
       this.#activeKeys.delete(key)
-      return
+      return false
     }
     if (queue?.length === 0) this.#held.delete(key)
     this.#heldCount--
     this.#ready.push(next)
+    return true
   }
 }

@@ -37,6 +37,14 @@ describe('mapKafkaError', () => {
     expect(mapKafkaError(protocol('UNKNOWN_TOPIC_OR_PARTITION'), site).name).toBe('UnknownTopicError')
   })
 
+  it('maps a session timeout the broker refuses to ConfigError naming the option and the broker limits', () => {
+    const mapped = mapKafkaError(protocol('INVALID_SESSION_TIMEOUT'), { ...site, operation: 'consume' })
+    expect(mapped.name).toBe('ConfigError')
+    expect(mapped.retryable).toBe(false)
+    expect(mapped.message).toContain('sessionTimeoutMs')
+    expect(mapped.message).toContain('group.min.session.timeout.ms')
+  })
+
   it('maps a refused topic creation to UnknownTopicError that keeps and quotes the kafkajs error', () => {
     const refused = protocol('INVALID_REPLICATION_FACTOR')
     const mapped = mapKafkaError(refused, { ...site, operation: 'create topic' })

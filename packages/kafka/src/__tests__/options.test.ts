@@ -28,7 +28,7 @@ describe('kafka options schema', () => {
       clientId: 'switchyard',
       connectionTimeoutMs: 3_000,
       requestTimeoutMs: 30_000,
-      sessionTimeoutMs: 30_000,
+      sessionTimeoutMs: 6_000,
       commitIntervalMs: 250,
       healthCheckIntervalMs: 500,
       logLevel: 'nothing',

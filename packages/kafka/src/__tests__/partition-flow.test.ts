@@ -61,6 +61,23 @@ describe('PartitionFlow commit point', () => {
     flow.settle(all[4999]!)
     expect(flow.commitPoint()).toBe(5000)
   })
+
+  it('moves the commit point on settle alone, in and out of order, and keeps receiving after', () => {
+    const flow = new PartitionFlow<number>()
+    for (let o = 0; o < 3000; o++) flow.receive(o, undefined, o)
+    const all = drain(flow)
+    // Every other one first, then the rest backwards: the point waits for the lowest.
+    for (let i = 1; i < all.length; i += 2) flow.settle(all[i]!)
+    expect(flow.commitPoint()).toBe(0)
+    for (let i = all.length - 2; i >= 2; i -= 2) flow.settle(all[i]!)
+    expect(flow.commitPoint()).toBe(0)
+    flow.settle(all[0]!)
+    expect(flow.commitPoint()).toBe(3000)
+    flow.receive(3000, undefined, 3000)
+    expect(flow.commitPoint()).toBe(3000)
+    flow.settle(drain(flow)[0]!)
+    expect(flow.commitPoint()).toBe(3001)
+  })
 })
 
 describe('PartitionFlow per-key hold-back', () => {
@@ -74,10 +91,13 @@ describe('PartitionFlow per-key hold-back', () => {
     const first = drain(flow)
     expect(first.map((e) => e.record)).toEqual(['a0', 'b0', 'x'])
     expect(flow.heldCount).toBe(2)
-    flow.settle(first[0]!)
+    // settle says whether it made a held-back record ready (only then is there more to deliver).
+    expect(flow.settle(first[1]!)).toBe(false)
+    expect(flow.settle(first[2]!)).toBe(false)
+    expect(flow.settle(first[0]!)).toBe(true)
     const second = drain(flow)
     expect(second.map((e) => e.record)).toEqual(['a1'])
-    flow.settle(second[0]!)
+    expect(flow.settle(second[0]!)).toBe(true)
     expect(drain(flow).map((e) => e.record)).toEqual(['a2'])
     expect(flow.heldCount).toBe(0)
   })
