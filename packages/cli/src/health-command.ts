@@ -20,15 +20,16 @@ export async function healthCommand(ctx: CommandContext): Promise<void> {
     out.line(
       `${c.bold(report.kind)} ${status(report.status)} (${report.state})${report.error ? ` ${c.red(report.error)}` : ''}`,
     )
+    const width = Math.max(14, ...Object.keys(report.details).map((k) => k.length + 2))
     const claimed = Object.entries(capabilities)
       .filter(([, v]) => v === true)
       .map(([k]) => k)
-    out.line(`${c.dim('capabilities'.padEnd(14))}${claimed.join(', ') || '-'}`)
+    out.line(`${c.dim('capabilities'.padEnd(width))}${claimed.join(', ') || '-'}`)
     if (capabilities.maxMessageBytes !== undefined) {
-      out.line(`${c.dim('max message'.padEnd(14))}${capabilities.maxMessageBytes} bytes`)
+      out.line(`${c.dim('max message'.padEnd(width))}${capabilities.maxMessageBytes} bytes`)
     }
     for (const [k, v] of Object.entries(report.details)) {
-      out.line(`${c.dim(k.padEnd(14))}${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      out.line(`${c.dim(k.padEnd(width))}${typeof v === 'string' ? v : JSON.stringify(v)}`)
     }
   } finally {
     await connection.close()
