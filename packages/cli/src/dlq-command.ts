@@ -41,6 +41,9 @@ export interface DlqFlags {
   readonly dryRun: boolean
 }
 
+/** Most dead letters one run reads (they stay unsettled until it ends, unless settled). */
+export const scanWindow = 10_000
+
 /** What one run did. */
 export interface DlqResult {
   /** Dead letters read from the group. */
@@ -141,8 +144,9 @@ async function runDlq(
       subscription = bus
         .deadLetters(topic, {
           group: flags.group,
-          // Letters left alone stay unsettled until the end, so the window must hold them all.
-          inFlight: flags.limit,
+          // Letters left alone stay unsettled until the end, so the window must hold them all:
+          // a window of `limit` would stall `show` (limit 1) behind the first letter that is not it.
+          inFlight: scanWindow,
           codec: bytesCodec,
           ...(flags.dlqTopic === undefined ? {} : { deadLetterTopic: flags.dlqTopic }),
           ...(transport.capabilities.replay ? { fromBeginning: true } : {}),
