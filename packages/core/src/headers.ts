@@ -34,6 +34,11 @@ export const SwitchyardHeaders = {
   firstFailureAt: 'x-switchyard-first-failure-at',
   /** Dead letters: time the message was dead-lettered, ISO 8601. */
   deadLetteredAt: 'x-switchyard-dead-lettered-at',
+  /**
+   * Replayed dead letters: the dead-letter topic a message was sent back from (written by
+   * `switchyard dlq replay`, which strips the reason headers so a new failure dead-letters it again).
+   */
+  replayedFrom: 'x-switchyard-replayed-from',
   /** Delayed redelivery: earliest time of redelivery, ms since the epoch. */
   notBefore: 'x-switchyard-not-before',
   /** W3C trace context, carried untouched for tracing hooks. */
