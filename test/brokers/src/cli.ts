@@ -10,7 +10,8 @@ import { type BrokerTarget, brokerTargets, down, logs, restart, status, up } fro
 
 const usage = `usage: switchyard-brokers <command> [broker]
   up [kafka|rabbitmq|etcd|etcd-auth|all]   start what is missing, reuse what runs, wait until ready (default all)
-  down [kafka|rabbitmq|etcd|etcd-auth|all] stop (data is kept)
+  up kafka-cluster | rabbitmq-cluster      three-node clusters for the fault tests (not part of all)
+  down [kafka|rabbitmq|etcd|etcd-auth|all] stop (data is kept); also kafka-cluster, rabbitmq-cluster
   status                                   what runs: pids, versions, ports, data and log folders
   restart <kafka|rabbitmq|etcd|etcd-auth>  stop and start with data kept; returns when ready
   logs <kafka|rabbitmq|etcd|etcd-auth>     the last lines of the broker's log

@@ -13,8 +13,12 @@ export {
   brokersSettings,
   etcdAuthConnection,
   etcdConnection,
+  kafkaClusterConnection,
   kafkaConnection,
+  rabbitmqClusterConnection,
   rabbitmqConnection,
 } from './env.js'
+export { kafkaClusterBroker } from './kafka-cluster.js'
 export type { BrokerTarget } from './manager.js'
 export { down, logs, restart, status, up } from './manager.js'
+export { rabbitmqClusterBroker } from './rabbitmq-cluster.js'

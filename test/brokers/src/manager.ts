@@ -8,7 +8,9 @@ import { type BrokerDriver, BrokerError, type BrokerStatus, type UpResult } from
 import type { BrokerName } from './env.js'
 import { etcdAuthBroker, etcdBroker } from './etcd.js'
 import { kafkaBroker } from './kafka.js'
+import { kafkaClusterBroker } from './kafka-cluster.js'
 import { rabbitmqBroker } from './rabbitmq.js'
+import { rabbitmqClusterBroker } from './rabbitmq-cluster.js'
 
 /**
  * What a command applies to: one broker, `etcd` (both etcd instances, plain and auth-enabled),
@@ -21,10 +23,20 @@ const drivers: Record<BrokerName, BrokerDriver> = {
   rabbitmq: rabbitmqBroker,
   etcd: etcdBroker,
   'etcd-auth': etcdAuthBroker,
+  'kafka-cluster': kafkaClusterBroker,
+  'rabbitmq-cluster': rabbitmqClusterBroker,
 }
 
 /** Every target the CLI accepts. */
-export const brokerTargets: readonly BrokerTarget[] = ['kafka', 'rabbitmq', 'etcd', 'etcd-auth', 'all']
+export const brokerTargets: readonly BrokerTarget[] = [
+  'kafka',
+  'rabbitmq',
+  'etcd',
+  'etcd-auth',
+  'kafka-cluster',
+  'rabbitmq-cluster',
+  'all',
+]
 
 const select = (which: BrokerTarget): BrokerDriver[] => {
   switch (which) {
@@ -35,6 +47,9 @@ const select = (which: BrokerTarget): BrokerDriver[] => {
     case 'kafka':
     case 'rabbitmq':
     case 'etcd-auth':
+    // The clusters are started on demand by the tests that need them, never by `all`.
+    case 'kafka-cluster':
+    case 'rabbitmq-cluster':
       return [drivers[which]]
     default:
       throw new BrokerError(
@@ -73,8 +88,9 @@ export const down = async (which: BrokerTarget = 'all'): Promise<void> => {
   for (const driver of select(which).reverse()) await driver.stop()
 }
 
-/** What runs, versions, ports, and the data and log folders of every broker. */
-export const status = async (): Promise<BrokerStatus[]> => Promise.all(select('all').map((d) => d.status()))
+/** What runs, versions, ports, and the data and log folders of every broker (the clusters too). */
+export const status = async (): Promise<BrokerStatus[]> =>
+  Promise.all([...select('all'), kafkaClusterBroker, rabbitmqClusterBroker].map((d) => d.status()))
 
 /**
  * Stops and starts a broker with its data kept, and resolves only once it is ready again — the
