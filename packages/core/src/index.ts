@@ -20,6 +20,9 @@ export type {
   RegisteredTopics,
   RetryPolicy,
   StopOptions,
+  SupervisionEscalation,
+  SupervisionOptions,
+  SupervisionReport,
   TopicPayload,
   UnregisteredTopic,
 } from './bus-options.js'
