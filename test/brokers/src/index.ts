@@ -21,4 +21,5 @@ export {
 export { kafkaClusterBroker } from './kafka-cluster.js'
 export type { BrokerTarget } from './manager.js'
 export { down, logs, restart, status, up } from './manager.js'
+export { ctlOrFail as rabbitmqctl } from './rabbitmq.js'
 export { rabbitmqClusterBroker } from './rabbitmq-cluster.js'

@@ -31,7 +31,8 @@ function setup(supervision?: BusOptions['supervision']) {
   return { scheduler, transport, bus, events, advance }
 }
 
-const lost = (): Error => new BrokerUnavailableError('stub', 'stub://queue', 'the queue was deleted under the consumer')
+const lost = (): Error =>
+  new BrokerUnavailableError('stub', 'stub://queue', 'the queue was deleted under the consumer')
 const ofType = <T extends BusEvent['type']>(events: BusEvent[], type: T) =>
   events.filter((e): e is Extract<BusEvent, { type: T }> => e.type === type)
 

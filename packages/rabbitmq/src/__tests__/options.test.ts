@@ -19,7 +19,7 @@ describe('resolveOptions', () => {
     expect(o.endpoint).not.toContain('explicit')
   })
 
-  it('lists the URL\'s node first, then the other cluster nodes of `addresses`', () => {
+  it("lists the URL's node first, then the other cluster nodes of `addresses`", () => {
     const o = resolveOptions({ url: 'amqp://broker-1:5673/', addresses: ['broker-2:5672', '[::1]:5674'] })
     expect(o.nodes).toEqual([
       { host: 'broker-1', port: 5673 },
