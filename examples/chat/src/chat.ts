@@ -11,12 +11,17 @@ import type { ConfigStore, LeaderElection } from '@switchyard/config'
 import { type Bus, type HandlerSubscription, isSwitchyardError } from '@switchyard/core'
 import { map, type Observable } from 'rxjs'
 
-export const topics = {
-  /** What users post; key = room. */
-  posted: 'chat.posted',
-  /** What a room shows, in history order; key = room. */
-  delivered: 'chat.delivered',
-} as const
+/** The chat's topics under a prefix (default `chat`). */
+export function chatTopics(prefix = 'chat') {
+  return {
+    /** What users post; key = room. */
+    posted: `${prefix}.posted`,
+    /** What a room shows, in history order; key = room. */
+    delivered: `${prefix}.delivered`,
+  } as const
+}
+
+export const topics = chatTopics()
 
 /** The consumer group of the room workers. */
 export const roomsGroup = 'chat-rooms'
@@ -54,6 +59,8 @@ export interface ChatWorkerOptions {
   readonly presenceTtlSeconds?: number
   /** Rooms handled at once by this worker (default 8); one message at a time per room. */
   readonly concurrency?: number
+  /** Topic prefix (default `chat`), see {@link chatTopics}. */
+  readonly topicPrefix?: string
 }
 
 /** One worker process of the chat service. */
@@ -71,7 +78,7 @@ export class ChatWorker {
   /** Joins the room workers' group; resolves once the group exists at the broker. */
   async start(): Promise<void> {
     this.#rooms = this.bus.handle<Post>(
-      topics.posted,
+      chatTopics(this.options.topicPrefix).posted,
       // `ordered`: one message at a time per room on every broker (RabbitMQ: a single active consumer).
       { group: roomsGroup, concurrency: this.options.concurrency ?? 8, ordered: true },
       (message) => this.#store(message.payload),
@@ -121,7 +128,10 @@ export class ChatWorker {
         }
       }
       const shown: Delivered = { ...post, index, worker: this.name }
-      await this.bus.publish(topics.delivered, shown, { key: post.room, id: `${post.id}:shown` })
+      await this.bus.publish(chatTopics(this.options.topicPrefix).delivered, shown, {
+        key: post.room,
+        id: `${post.id}:shown`,
+      })
       return
     }
   }

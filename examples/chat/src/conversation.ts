@@ -4,7 +4,7 @@
  */
 import type { ConfigStore } from '@switchyard/config'
 import type { Bus } from '@switchyard/core'
-import { type Delivered, type Post, roomHistory, topics } from './chat.js'
+import { chatTopics, type Delivered, type Post, roomHistory } from './chat.js'
 
 export interface ConversationPlan {
   readonly users: number
@@ -14,6 +14,8 @@ export interface ConversationPlan {
   readonly pauseMs?: number
   /** Run id, so that several runs never share message ids. */
   readonly run: string
+  /** Topic prefix (default `chat`). */
+  readonly topicPrefix?: string
 }
 
 export const userName = (u: number): string => `user-${String(u + 1).padStart(2, '0')}`
@@ -36,7 +38,7 @@ export async function converse(
       const room = roomOf(plan, u)
       for (let seq = 1; seq <= plan.perUser; seq++) {
         const post: Post = { id: `${plan.run}:${user}:${seq}`, room, user, seq, text: `${user} says #${seq}` }
-        await bus.publish(topics.posted, post, { key: room, id: post.id })
+        await bus.publish(chatTopics(plan.topicPrefix).posted, post, { key: room, id: post.id })
         posts.push(post)
         onProgress(++sent)
         await new Promise((resolve) => setTimeout(resolve, plan.pauseMs ?? 5))

@@ -1,7 +1,8 @@
 /**
  * One chat worker as its own process, for the broker runs: the transport comes from the JSON
  * transport document in `CHAT_TRANSPORT` (any kind the example knows), the config store is etcd at
- * `CHAT_ETCD` (namespace `CHAT_NAMESPACE`), and the users in `CHAT_USERS` are connected to it. Prints
+ * `CHAT_ETCD` (namespace `CHAT_NAMESPACE`), topics under `CHAT_PREFIX` (default `chat`), and the users
+ * in `CHAT_USERS` are connected to it (presence lease `CHAT_TTL` seconds, default 2). Prints
  * `ready` once it handles rooms and holds their presence; SIGTERM stops it gracefully.
  */
 import { Bus } from '@switchyard/core'
@@ -31,6 +32,7 @@ const store = new EtcdConfigStore({
 })
 const worker = new ChatWorker(name, new Bus(transport), store, {
   presenceTtlSeconds: Number(process.env.CHAT_TTL ?? '2'),
+  ...(process.env.CHAT_PREFIX ? { topicPrefix: process.env.CHAT_PREFIX } : {}),
 })
 await worker.start()
 for (const user of (process.env.CHAT_USERS ?? '').split(',').filter(Boolean)) await worker.connect(user)
