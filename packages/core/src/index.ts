@@ -30,7 +30,7 @@ export { bytesCodec, formatIssues, jsonCodec, schemaCodec, stringCodec } from '.
 export type { ConfigSecret } from './config-secret.js'
 export type { DeadLetter, DeadLetterDelivery } from './dead-letter.js'
 export { isDeadLetter, readDeadLetter } from './dead-letter.js'
-export type { ErrorContext, SwitchyardErrorName, SwitchyardErrorOptions } from './errors.js'
+export type { ErrorContext, SwitchyardErrorName, SwitchyardErrorOptions, TlsProblem } from './errors.js'
 export {
   AuthenticationError,
   BackpressureError,
@@ -49,6 +49,7 @@ export {
   SecretKeyError,
   SwitchyardError,
   TimeoutError,
+  TlsError,
   TransportClosedError,
   UnknownTopicError,
 } from './errors.js'

@@ -87,6 +87,19 @@ export const etcdConnection = {
   },
 }
 
+/**
+ * A third etcd that speaks only TLS and requires a client certificate from the test CA
+ * (`ensurePki()`), for the TLS tests. Started by `up etcd-tls` (and `up all`).
+ */
+export const etcdTlsConnection = {
+  host: '127.0.0.1',
+  port: Number(env('SWITCHYARD_ETCD_TLS_PORT', '2399')),
+  peerPort: Number(env('SWITCHYARD_ETCD_TLS_PEER_PORT', '2400')),
+  get endpoints(): string[] {
+    return [`https://${this.host}:${this.port}`]
+  },
+}
+
 /** A second etcd with authentication enabled (user `root`), for the credentials tests. */
 export const etcdAuthConnection = {
   host: '127.0.0.1',
@@ -99,7 +112,14 @@ export const etcdAuthConnection = {
   },
 }
 
-export type BrokerName = 'kafka' | 'rabbitmq' | 'etcd' | 'etcd-auth' | 'kafka-cluster' | 'rabbitmq-cluster'
+export type BrokerName =
+  | 'kafka'
+  | 'rabbitmq'
+  | 'etcd'
+  | 'etcd-auth'
+  | 'etcd-tls'
+  | 'kafka-cluster'
+  | 'rabbitmq-cluster'
 
 /**
  * Where the broker manager keeps what it starts: downloaded Kafka jars, data folders, logs and pid

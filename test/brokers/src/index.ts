@@ -13,6 +13,7 @@ export {
   brokersSettings,
   etcdAuthConnection,
   etcdConnection,
+  etcdTlsConnection,
   kafkaClusterConnection,
   kafkaConnection,
   rabbitmqClusterConnection,
@@ -21,5 +22,7 @@ export {
 export { kafkaClusterBroker } from './kafka-cluster.js'
 export type { BrokerTarget } from './manager.js'
 export { down, logs, restart, status, up } from './manager.js'
+export type { TestPki } from './pki.js'
+export { ensurePki, readPem } from './pki.js'
 export { ctlOrFail as rabbitmqctl } from './rabbitmq.js'
 export { rabbitmqClusterBroker } from './rabbitmq-cluster.js'

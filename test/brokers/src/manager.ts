@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs'
 import { type BrokerDriver, BrokerError, type BrokerStatus, type UpResult } from './broker.js'
 import type { BrokerName } from './env.js'
-import { etcdAuthBroker, etcdBroker } from './etcd.js'
+import { etcdAuthBroker, etcdBroker, etcdTlsBroker } from './etcd.js'
 import { kafkaBroker } from './kafka.js'
 import { kafkaClusterBroker } from './kafka-cluster.js'
 import { rabbitmqBroker } from './rabbitmq.js'
@@ -23,6 +23,7 @@ const drivers: Record<BrokerName, BrokerDriver> = {
   rabbitmq: rabbitmqBroker,
   etcd: etcdBroker,
   'etcd-auth': etcdAuthBroker,
+  'etcd-tls': etcdTlsBroker,
   'kafka-cluster': kafkaClusterBroker,
   'rabbitmq-cluster': rabbitmqClusterBroker,
 }
@@ -33,6 +34,7 @@ export const brokerTargets: readonly BrokerTarget[] = [
   'rabbitmq',
   'etcd',
   'etcd-auth',
+  'etcd-tls',
   'kafka-cluster',
   'rabbitmq-cluster',
   'all',
@@ -41,12 +43,13 @@ export const brokerTargets: readonly BrokerTarget[] = [
 const select = (which: BrokerTarget): BrokerDriver[] => {
   switch (which) {
     case 'all':
-      return [kafkaBroker, rabbitmqBroker, etcdBroker, etcdAuthBroker]
+      return [kafkaBroker, rabbitmqBroker, etcdBroker, etcdAuthBroker, etcdTlsBroker]
     case 'etcd':
-      return [etcdBroker, etcdAuthBroker]
+      return [etcdBroker, etcdAuthBroker, etcdTlsBroker]
     case 'kafka':
     case 'rabbitmq':
     case 'etcd-auth':
+    case 'etcd-tls':
     // The clusters are started on demand by the tests that need them, never by `all`.
     case 'kafka-cluster':
     case 'rabbitmq-cluster':
