@@ -88,6 +88,7 @@ function registerLeaderKill(h: ContractHarness, hooks: ClusterHooks): void {
     await c.ready
 
     let retries = 0
+    let lastRetryError: Error | undefined
     const confirmed = new Set<string>()
     const publishDeadline = Date.now() + 200_000
     // What an application does: publish again after a retryable failure, with backoff.
@@ -103,6 +104,7 @@ function registerLeaderKill(h: ContractHarness, hooks: ClusterHooks): void {
         } catch (error) {
           if (!isSwitchyardError(error) || !error.retryable || Date.now() > publishDeadline) throw error
           retries++
+          lastRetryError = error
           await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** attempt)))
         }
       }
@@ -132,7 +134,8 @@ function registerLeaderKill(h: ContractHarness, hooks: ClusterHooks): void {
     await run(4, 7, 100)
     await h.waitFor(() => consumeResumedAt !== undefined, {
       timeoutMs: 120_000,
-      description: () => 'a message published after the kill to be consumed',
+      description: () =>
+        `a message published after the kill to be consumed (${retries} publish retries, last: ${lastRetryError?.message})`,
     })
     await hooks.restartNode(killed)
     await run(7, 10, 0)

@@ -333,9 +333,8 @@ describe('Bus supervision on RabbitMQ', () => {
     try {
       // Without configure rights the queue cannot be declared again: the consumer fails for good.
       await rabbitmqctl(['set_permissions', '-p', vhost, username, '^$', '.*', '.*'])
-      const admin = await t.connection!.createChannel()
-      await admin.deleteQueue(t.naming.groupQueue(topic, 'g'))
-      await admin.close()
+      // Deleted by the operator (the user itself may no longer configure it).
+      await rabbitmqctl(['delete_queue', '-p', vhost, t.naming.groupQueue(topic, 'g')])
       await waitFor(() => events.some((e) => e.type === 'subscription-restarting'), {
         timeoutMs: 15_000,
         description: 'the supervisor restarting the failed subscription',
