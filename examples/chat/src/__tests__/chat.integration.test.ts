@@ -16,7 +16,6 @@ import { transportFactoryFor } from '@switchyard/core/spi'
 import { EtcdConfigStore } from '@switchyard/etcd'
 import { kafkaTransport } from '@switchyard/kafka'
 import { rabbitmqTransport } from '@switchyard/rabbitmq'
-import { firstValueFrom, skipWhile } from 'rxjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chatTopics, type Delivered, presence$, roomsGroup } from '../chat.js'
 import { type ConversationPlan, checkRooms, converse, userName } from '../conversation.js'
@@ -36,6 +35,15 @@ beforeAll(() => {
     },
   )
 }, 200_000)
+
+/** Polls `condition` every 50 ms until it holds; throws after `timeoutMs` naming what was awaited. */
+async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
 
 const children: ChildProcess[] = []
 afterAll(() => {
@@ -111,7 +119,17 @@ describe.each(runs)('chat example on $name', ({ name, document, spread }) => {
         startWorker('worker-1', { ...env, CHAT_USERS: users.slice(0, 10).join(',') }),
         startWorker('worker-2', { ...env, CHAT_USERS: users.slice(10).join(',') }),
       ])
-      for (const user of users) expect(await firstValueFrom(presence$(store, user))).toBe(true)
+      // Each user's presence as the observer sees it now (leader$ may start before etcd answered).
+      const here = new Map<string, boolean>()
+      /** When each user was last seen going absent (the kill is what we time it from). */
+      const wentAt = new Map<string, number>()
+      const watching = users.map((user) =>
+        presence$(store, user).subscribe((present) => {
+          here.set(user, present)
+          if (!present) wentAt.set(user, Date.now())
+        }),
+      )
+      await waitUntil(() => users.every((user) => here.get(user) === true), 15_000, 'every user present')
 
       const shown: Delivered[] = []
       const screen = bus.handle<Delivered>(topics.delivered, { group: 'chat-screen' }, (m) => {
@@ -120,18 +138,20 @@ describe.each(runs)('chat example on $name', ({ name, document, spread }) => {
       await screen.ready
       const total = plan.users * plan.perUser
       let killedAt = 0
-      let gone: Promise<number> | undefined
       const posts = await converse(bus, plan, (sent) => {
         if (sent !== total / 2) return
         killedAt = Date.now()
         doomed.kill('SIGKILL')
-        gone = Promise.all(
-          users
-            .slice(10)
-            .map((user) => firstValueFrom(presence$(store, user).pipe(skipWhile((here) => here)))),
-        ).then(() => Date.now() - killedAt)
       })
-      const presenceGoneMs = await (gone as Promise<number>)
+      await waitUntil(
+        () => users.slice(10).every((user) => here.get(user) === false),
+        30_000,
+        "worker-2's users gone",
+      )
+      const presenceGoneMs = Math.max(
+        ...users.slice(10).map((user) => (wentAt.get(user) ?? Number.NaN) - killedAt),
+      )
+      for (const w of watching) w.unsubscribe()
       const deadline = Date.now() + 120_000
       while (new Set(shown.map((d) => d.id)).size < total && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 100))
@@ -150,7 +170,7 @@ describe.each(runs)('chat example on $name', ({ name, document, spread }) => {
       // Gone within the lease TTL, plus the time etcd takes to notice an expired lease (its checks
       // run every 500 ms) and to tell the watcher.
       expect(presenceGoneMs).toBeLessThan(ttlSeconds * 1000 + 3_000)
-      for (const user of users.slice(0, 10)) expect(await firstValueFrom(presence$(store, user))).toBe(true)
+      expect(users.slice(0, 10).every((user) => here.get(user) === true)).toBe(true)
     } finally {
       for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGTERM')
       await bus.close()
