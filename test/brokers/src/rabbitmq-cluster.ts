@@ -153,24 +153,37 @@ const waitNode = (id: number): Promise<string> =>
 
 /** The nodes node `id` sees running in its cluster. */
 const runningNodes = async (id: number): Promise<string[]> => {
-  const out = await ctlOrFail(id, ['cluster_status', '--formatter', 'json'])
+  const out = await ctlOrFail(id, ['cluster_status', '--formatter', 'json'], 90_000)
   const parsed = JSON.parse(out) as { running_nodes?: string[] }
   return parsed.running_nodes ?? []
 }
 
 /** Joins nodes 2 and 3 to node 1 where they are not members yet (membership is kept with the data). */
 const ensureClustered = async (): Promise<void> => {
+  const names = nodeIds.map((id) => rabbitmqClusterConnection.nodeName(id))
+  // rabbitmqctl is an escript that takes seconds to start on a busy machine: ask node 1 once, and
+  // again while it fails (a node that just opened its port may not answer the CLI yet).
+  const ask = (): Promise<string[]> =>
+    waitFor(
+      'rabbitmqctl cluster_status on node 1',
+      180_000,
+      () => runningNodes(1).catch(() => undefined),
+      1000,
+    ).catch((error: Error) => {
+      throw fail(error.message)
+    })
+  const running = await ask()
+  if (names.every((name) => running.includes(name))) return
   for (const id of nodeIds) {
-    if (id === 1) continue
-    const running = await runningNodes(id)
-    if (running.includes(rabbitmqClusterConnection.nodeName(1))) continue
-    await ctlOrFail(id, ['stop_app'])
-    await ctlOrFail(id, ['join_cluster', rabbitmqClusterConnection.nodeName(1)])
-    await ctlOrFail(id, ['start_app'])
+    if (id === 1 || running.includes(rabbitmqClusterConnection.nodeName(id))) continue
+    await ctlOrFail(id, ['stop_app'], 120_000)
+    await ctlOrFail(id, ['join_cluster', rabbitmqClusterConnection.nodeName(1)], 120_000)
+    await ctlOrFail(id, ['start_app'], 120_000)
   }
-  await waitFor('all three RabbitMQ nodes to run in one cluster', 60_000, async () =>
-    (await runningNodes(1)).length === nodeIds.length ? true : undefined,
-  ).catch((error: Error) => {
+  await waitFor('all three RabbitMQ nodes to run in one cluster', 120_000, async () => {
+    const now = await runningNodes(1).catch(() => [])
+    return names.every((name) => now.includes(name)) ? true : undefined
+  }).catch((error: Error) => {
     throw fail(error.message)
   })
 }
