@@ -181,7 +181,7 @@ const ensureClustered = async (): Promise<void> => {
     await ctlOrFail(id, ['start_app'], 120_000)
   }
   await waitFor('all three RabbitMQ nodes to run in one cluster', 120_000, async () => {
-    const now = await runningNodes(1).catch(() => [])
+    const now: string[] = await runningNodes(1).catch(() => [])
     return names.every((name) => now.includes(name)) ? true : undefined
   }).catch((error: Error) => {
     throw fail(error.message)
