@@ -3,6 +3,8 @@
  * pass, as functions that register vitest tests, plus the small helpers they are built from so
  * adapters can reuse them in their own tests.
  */
+export type { ClusterFaultReport, ClusterHooks } from './cluster-scenarios.js'
+export { clusterContract } from './cluster-scenarios.js'
 export type { CollectOptions, Collector, SettleMode } from './collect.js'
 export { collect, countRedeliveries } from './collect.js'
 export type { ConfigStoreContractOptions, ConfigStoreFactoryOptions } from './config-store-contract.js'

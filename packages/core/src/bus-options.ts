@@ -189,7 +189,28 @@ export type BusEvent =
       readonly elapsedMs: number
     }
   | {
-      /** A `handle` subscription's transport stream ended with an error (e.g. the transport closed); it is stopped. */
+      /** A `handle` subscription's stream failed and the supervisor restarts it after `delayMs` (`restart` counts from 1). */
+      readonly type: 'subscription-restarting'
+      readonly topic: string
+      readonly group: string | undefined
+      readonly error: Error
+      readonly restart: number
+      readonly delayMs: number
+    }
+  | {
+      /** A restarted `handle` subscription is ready again (its group exists at the broker). */
+      readonly type: 'subscription-restarted'
+      readonly topic: string
+      readonly group: string | undefined
+      readonly restart: number
+    }
+  | {
+      /** More than `maxRestarts` restarts within `withinMs`: the child stays failed and the Bus reports `escalated`. */
+      readonly type: 'supervision-escalated'
+      readonly escalation: SupervisionEscalation
+    }
+  | {
+      /** A `handle` subscription's transport stream ended with an error that is not restarted (a deliberate close, an invalid topic or options, supervision off or escalated); it is stopped. */
       readonly type: 'subscription-failed'
       readonly topic: string
       readonly group: string | undefined
@@ -236,7 +257,65 @@ export type PublishNext = (messages: readonly OutgoingMessage[]) => Promise<void
  */
 export type PublishInterceptor = (next: PublishNext) => PublishNext
 
+/**
+ * How the Bus restarts a `handle` subscription whose stream fails (OTP-style supervision). Errors a
+ * restart cannot fix — `TransportClosedError` (a deliberate close), `InvalidTopicError`,
+ * `ConfigError` — are never restarted.
+ */
+export interface SupervisionOptions {
+  /**
+   * `'one_for_one'` (default): restart only the failed subscription. `'one_for_all'`: restart every
+   * running `handle` subscription of the Bus with it (for handlers that only make sense together),
+   * with one restart budget for the whole Bus.
+   */
+  readonly strategy?: 'one_for_one' | 'one_for_all'
+  /** Most restarts within `withinMs` (per subscription, or per Bus with `one_for_all`) before escalating. Default 5. */
+  readonly maxRestarts?: number
+  /** The window of `maxRestarts`, in ms. Default 60,000. */
+  readonly withinMs?: number
+  /** Delay before a restart: `initialMs × factor^(restarts in the window − 1)`, at most `maxMs`. Defaults 200, 30,000, 2. */
+  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number; readonly factor?: number }
+  /**
+   * Called once, when the restart budget is exceeded the first time: the failed subscription stays
+   * stopped, the others keep running, `bus.supervision().escalated` becomes `true`. Exit here to
+   * let the orchestrator restart the process (`@switchyard/di` apps: `app.stop()` then exit).
+   */
+  readonly onEscalate?: (escalation: SupervisionEscalation) => void
+}
+
+/** What exceeded the restart budget. */
+export interface SupervisionEscalation {
+  readonly topic: string
+  readonly group: string | undefined
+  readonly error: Error
+  /** Restarts within the window when it was exceeded. */
+  readonly restarts: number
+  readonly withinMs: number
+  readonly strategy: 'one_for_one' | 'one_for_all'
+}
+
+/** `bus.supervision()`: the policy (data) and the state of every supervised `handle` subscription. */
+export interface SupervisionReport {
+  readonly strategy: 'one_for_one' | 'one_for_all'
+  readonly maxRestarts: number
+  readonly withinMs: number
+  /** True once the restart budget was exceeded: the Bus is unhealthy. */
+  readonly escalated: boolean
+  readonly children: readonly {
+    readonly topic: string
+    readonly group: string | undefined
+    readonly state: 'running' | 'restarting' | 'failed' | 'stopped'
+    /** Restarts so far. */
+    readonly restarts: number
+  }[]
+}
+
 export interface BusOptions {
+  /**
+   * Restarting of failed `handle` subscriptions (default: `one_for_one`, 5 restarts in 60 s,
+   * backoff 200 ms doubling to 30 s). `false`: a failed subscription stops (`subscription-failed`).
+   */
+  readonly supervision?: SupervisionOptions | false
   /** Default codec (JSON). */
   readonly codec?: Codec<unknown>
   readonly hooks?: BusHooks

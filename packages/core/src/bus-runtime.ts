@@ -5,6 +5,7 @@
  * Internal to core (not exported from the package). It never retries and never decides whether
  * to dead-letter; callers do (see `handler-subscription.ts`, `decode-deliveries.ts`).
  */
+
 import { asyncScheduler, type SchedulerLike, Subject } from 'rxjs'
 import type { BusEvent, BusHooks, BusOptions, Codec, PublishInterceptor, PublishNext } from './bus-options.js'
 import { jsonCodec } from './codecs.js'
@@ -14,6 +15,7 @@ import { TransportClosedError, toError } from './errors.js'
 import { SwitchyardHeaders } from './headers.js'
 import type { Delivery, Message, OutgoingMessage } from './message.js'
 import type { HandlerOutcome, Middleware } from './middleware.js'
+import { resolveSupervision, Supervisor } from './supervisor.js'
 import { validateTopic } from './topic.js'
 import type { Transport } from './transport.js'
 
@@ -41,6 +43,8 @@ export class BusRuntime {
   /** Report handlers running longer than this (ms); 0: never. */
   readonly stuckAfterMs: number
   readonly closeTransport: boolean
+  /** Restarts failed `handle` subscriptions; `undefined` with `supervision: false`. */
+  readonly supervisor: Supervisor | undefined
   readonly #deadLetterTopic: ((topic: string) => string) | undefined
   /** `Transport.publish` wrapped in `BusOptions.publishInterceptors`. */
   readonly #publish: PublishNext
@@ -56,6 +60,10 @@ export class BusRuntime {
     this.closeTransport = options.closeTransport ?? false
     this.#deadLetterTopic = options.deadLetterTopic
     this.#publish = publishChain(transport, options.publishInterceptors)
+    const supervision = resolveSupervision(options.supervision)
+    const scheduler = this.scheduler
+    this.supervisor =
+      supervision === undefined ? undefined : new Supervisor(supervision, () => scheduler.now())
   }
 
   /** True when someone listens to `events$`: build event objects only then. */

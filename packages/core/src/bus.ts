@@ -27,6 +27,7 @@ import type {
   HandlerSubscription,
   PublishOptions,
   RegisteredTopic,
+  SupervisionReport,
   TopicPayload,
   UnregisteredTopic,
 } from './bus-options.js'
@@ -312,6 +313,16 @@ export class Bus {
     const run = new HandlerRun(this.#runtime, topic, checked, chain, (ended) => this.#handlers.delete(ended))
     if (!run.ended) this.#handlers.add(run)
     return run
+  }
+
+  /**
+   * The supervision policy (as data) and the state of every `handle` subscription it supervises:
+   * `running`, `restarting` (waiting for its backoff), `failed` or `stopped`, with restart counts.
+   * `escalated: true` once the restart budget was exceeded (report the process unhealthy).
+   * `undefined` with `supervision: false`.
+   */
+  supervision(): SupervisionReport | undefined {
+    return this.#runtime.supervisor?.report()
   }
 
   /**

@@ -162,6 +162,49 @@ export class AuthenticationError extends SwitchyardError {
   }
 }
 
+/** What went wrong in a TLS handshake (see {@link TlsError}). */
+export type TlsProblem =
+  | 'untrusted-server-certificate'
+  | 'expired-server-certificate'
+  | 'server-name-mismatch'
+  | 'client-certificate-refused'
+  | 'not-a-tls-server'
+  | 'key-mismatch'
+
+const tlsAdvice: Record<TlsProblem, string> = {
+  'untrusted-server-certificate':
+    "the server's certificate is not signed by a CA this client trusts: pass the CA that signed it (ca / rootCertificate)",
+  'expired-server-certificate':
+    "the server's certificate has expired (or is not valid yet): renew it on the server",
+  'server-name-mismatch':
+    "the server's certificate is not issued for the address you connect to: connect by a name in its subjectAltName, or reissue it",
+  'client-certificate-refused':
+    'the server refused this client: give a client certificate and key signed by a CA the server trusts, and not expired',
+  'not-a-tls-server':
+    'the server did not answer TLS: this port is probably plaintext; use the TLS port, or turn TLS off',
+  'key-mismatch':
+    'the private key does not belong to the client certificate: pass the key the certificate was made for',
+}
+
+/**
+ * A TLS connection could not be set up, for a reason a retry does not fix. `problem` says which;
+ * the message says what to do. Not retryable.
+ */
+export class TlsError extends SwitchyardError {
+  override readonly name = 'TlsError' as const
+  constructor(
+    transport: string,
+    endpoint: string,
+    readonly problem: TlsProblem,
+    options: SwitchyardErrorOptions = {},
+  ) {
+    super(`TLS to ${transport} at ${endpoint} failed: ${tlsAdvice[problem]}.`, {
+      ...options,
+      context: { ...options.context, transport, endpoint, problem },
+    })
+  }
+}
+
 /** The broker did not accept a published message (nack, unroutable return, or a timeout waiting for it). */
 export class PublishError extends SwitchyardError {
   override readonly name = 'PublishError' as const
@@ -286,6 +329,7 @@ export type SwitchyardErrorName =
   | ConfigError['name']
   | BrokerUnavailableError['name']
   | AuthenticationError['name']
+  | TlsError['name']
   | PublishError['name']
   | BackpressureError['name']
   | CapabilityError['name']

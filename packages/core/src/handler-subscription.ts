@@ -25,6 +25,7 @@ import { KeyedExecutor } from './keyed-executor.js'
 import type { Delivery } from './message.js'
 import { type HandlerOutcome, type NextHandler, Outcome } from './middleware.js'
 import { deadLetterRetryDelayMs, type HandleChain, type PolicySteps } from './policy-middleware.js'
+import type { SupervisedChild } from './supervisor.js'
 
 /** Default upper bound of `stop()`. */
 const defaultStopTimeoutMs = 10_000
@@ -33,7 +34,7 @@ const noop = (): void => {}
 
 const keyOf = (job: Job): string | undefined => job.delivery.message.key
 
-export class HandlerRun implements HandlerSubscription {
+export class HandlerRun implements HandlerSubscription, SupervisedChild {
   readonly topic: string
   readonly group: string | undefined
   readonly ready: Promise<void>
@@ -74,6 +75,14 @@ export class HandlerRun implements HandlerSubscription {
   #idle: (() => void) | undefined
   #stopped: Promise<void> | undefined
   #subscription: Subscription | undefined
+  readonly #subscribeOptions: CheckedHandleOptions['subscribe']
+  /** Counts streams subscribed and given up; a stream's events count only while it is current. */
+  #generation = 0
+  #restartTimer: Subscription | undefined
+  /** The stream failed for good (not restarted, not a stop). */
+  #failed = false
+  /** Restarts by the supervisor so far. */
+  restarts = 0
 
   constructor(
     runtime: BusRuntime,
@@ -103,21 +112,82 @@ export class HandlerRun implements HandlerSubscription {
       this.#rejectReady = reject
     })
     this.ready.catch(noop) // a failed subscription is reported by events; awaiting `ready` still rejects
-    const userReady = options.subscribe.onReady
+    this.#subscribeOptions = options.subscribe
+    runtime.supervisor?.add(this)
+    this.#subscribe()
+  }
+
+  /**
+   * Subscribes to the transport (again, after a restart). Events of an older stream are ignored:
+   * `#generation` moves on whenever a stream is given up.
+   */
+  #subscribe(): void {
+    const generation = ++this.#generation
+    const runtime = this.#runtime
+    const userReady = this.#subscribeOptions.onReady
+    const restart = this.restarts
     const subscribeOptions = {
-      ...options.subscribe,
+      ...this.#subscribeOptions,
       onReady: () => {
+        if (generation !== this.#generation) return
         this.#isReady = true
         this.#resolveReady()
+        if (restart > 0 && runtime.observed) {
+          runtime.emit({ type: 'subscription-restarted', topic: this.topic, group: this.group, restart })
+        }
         userReady?.()
       },
     }
-    this.#subscription = runtime.transport.subscribe(topic, subscribeOptions).subscribe({
-      next: (delivery) => this.#onDelivery(delivery),
-      error: (error: unknown) => this.#onStreamEnd(toError(error)),
-      complete: () => this.#onStreamEnd(runtime.closedError(`keep consuming ${topic}`)),
+    const subscription = runtime.transport.subscribe(this.topic, subscribeOptions).subscribe({
+      next: (delivery) => {
+        if (generation === this.#generation) this.#onDelivery(delivery)
+      },
+      error: (error: unknown) => {
+        if (generation === this.#generation) this.#onStreamEnd(toError(error))
+      },
+      complete: () => {
+        if (generation === this.#generation)
+          this.#onStreamEnd(runtime.closedError(`keep consuming ${this.topic}`))
+      },
     })
-    if (this.#ended) this.#subscription = undefined
+    if (generation === this.#generation && !this.#ended) this.#subscription = subscription
+  }
+
+  /** For the supervisor: `running`, `restarting`, `failed` or `stopped`. */
+  get state(): 'running' | 'restarting' | 'failed' | 'stopped' {
+    if (this.#failed) return 'failed'
+    if (this.#stopping || this.#ended) return 'stopped'
+    return this.#restartTimer === undefined ? 'running' : 'restarting'
+  }
+
+  /**
+   * For the supervisor: gives up the current stream (its unsettled deliveries go back to the
+   * broker; handlers still running settle into nothing, so their messages come again) and
+   * subscribes anew after `delayMs` on the Bus scheduler.
+   */
+  restartAfter(delayMs: number, error: Error): void {
+    if (this.#stopping || this.#ended) return
+    this.#generation++
+    const old = this.#subscription
+    this.#subscription = undefined
+    old?.unsubscribe()
+    this.#executor.takePending()
+    const runtime = this.#runtime
+    if (runtime.observed) {
+      runtime.emit({
+        type: 'subscription-restarting',
+        topic: this.topic,
+        group: this.group,
+        error,
+        restart: this.restarts,
+        delayMs,
+      })
+    }
+    this.#restartTimer?.unsubscribe()
+    this.#restartTimer = runtime.scheduler.schedule(() => {
+      this.#restartTimer = undefined
+      if (!this.#stopping && !this.#ended) this.#subscribe()
+    }, delayMs)
   }
 
   /** True once the subscription has ended (stopped, or its stream failed). */
@@ -375,6 +445,16 @@ export class HandlerRun implements HandlerSubscription {
 
   #onStreamEnd(error: Error): void {
     if (this.#ended) return
+    const runtime = this.#runtime
+    const supervisor = runtime.supervisor
+    if (!this.#stopping && !runtime.closed && supervisor !== undefined) {
+      const verdict = supervisor.failed(this, error)
+      if (verdict.restart) return
+      if (verdict.escalation !== undefined && runtime.observed) {
+        runtime.emit({ type: 'supervision-escalated', escalation: verdict.escalation })
+      }
+    }
+    if (!this.#stopping && !runtime.closed) this.#failed = true
     this.#ended = true
     this.#subscription = undefined
     if (!this.#isReady) this.#rejectReady(error)
@@ -392,6 +472,8 @@ export class HandlerRun implements HandlerSubscription {
 
   async #drain(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     this.#stopping = true
+    this.#restartTimer?.unsubscribe()
+    this.#restartTimer = undefined
     // Not started yet: left unsettled, given back to the broker by the unsubscribe below.
     this.#executor.takePending()
     if (this.#executor.running > 0 || this.#settling > 0) {
@@ -432,6 +514,7 @@ export class HandlerRun implements HandlerSubscription {
     // The broker side of the unsubscribe (commit-and-leave, consumer cancel) finishes here, where
     // the transport can tell; `stop()` resolves only after it.
     await this.#runtime.transport.whenDetached?.()
+    this.#runtime.supervisor?.remove(this)
     this.#onEnd(this)
   }
 }

@@ -22,6 +22,9 @@ export type {
   RegisteredTopics,
   RetryPolicy,
   StopOptions,
+  SupervisionEscalation,
+  SupervisionOptions,
+  SupervisionReport,
   TopicPayload,
   UnregisteredTopic,
 } from './bus-options.js'
@@ -29,7 +32,7 @@ export { bytesCodec, formatIssues, jsonCodec, schemaCodec, stringCodec } from '.
 export type { ConfigSecret } from './config-secret.js'
 export type { DeadLetter, DeadLetterDelivery } from './dead-letter.js'
 export { isDeadLetter, readDeadLetter } from './dead-letter.js'
-export type { ErrorContext, SwitchyardErrorName, SwitchyardErrorOptions } from './errors.js'
+export type { ErrorContext, SwitchyardErrorName, SwitchyardErrorOptions, TlsProblem } from './errors.js'
 export {
   AuthenticationError,
   BackpressureError,
@@ -48,6 +51,7 @@ export {
   SecretKeyError,
   SwitchyardError,
   TimeoutError,
+  TlsError,
   TransportClosedError,
   UnknownTopicError,
 } from './errors.js'

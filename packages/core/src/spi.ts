@@ -36,6 +36,7 @@ export { KeyedExecutor } from './keyed-executor.js'
 export type { NormalisedRetry } from './retry.js'
 export { backoffDelay, normaliseRetry, retryDefaults, shouldRetry } from './retry.js'
 export { StatusSubject } from './status-subject.js'
+export { tlsFailure } from './tls-errors.js'
 export { isPattern, topicMatches, validateGroup, validateTopic } from './topic.js'
 export type { OptionIssue } from './transport-factory.js'
 export {

@@ -13,6 +13,7 @@ import {
   type SwitchyardError,
   TransportClosedError,
 } from '@switchyard/core'
+import { tlsFailure } from '@switchyard/core/spi'
 import {
   ClientClosedError,
   EtcdAuthenticationFailedError,
@@ -27,6 +28,8 @@ const TRANSPORT = 'etcd'
 /** Maps anything thrown by etcd3 during `operation` to a Switchyard error. */
 export function mapEtcdError(error: unknown, operation: string, endpoint: string): SwitchyardError {
   if (isSwitchyardError(error)) return error
+  const tls = tlsFailure(TRANSPORT, endpoint, error)
+  if (tls !== undefined) return tls
   const context = { operation }
   if (
     error instanceof EtcdAuthenticationFailedError ||

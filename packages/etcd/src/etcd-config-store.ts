@@ -97,6 +97,15 @@ const toEntry = (key: string, kv: IKeyValue): RawEntry => ({
   stale: false,
 })
 
+/** `new Etcd3(options)`; TLS material it refuses (a key that does not fit its certificate) becomes a `TlsError`. */
+function newClient(options: ConstructorParameters<typeof Etcd3>[0]): Etcd3 {
+  try {
+    return new Etcd3(options)
+  } catch (error) {
+    throw mapEtcdError(error, 'connect', (options?.hosts as string[] | undefined)?.join(',') ?? 'etcd')
+  }
+}
+
 /** The etcd driver; see the module header. */
 export class EtcdConfigDriver implements ConfigStoreDriver, LeaseSource {
   readonly kind = 'etcd'
@@ -117,7 +126,7 @@ export class EtcdConfigDriver implements ConfigStoreDriver, LeaseSource {
     this.#endpoint = options.endpoints.join(',')
     this.#timeoutMs = options.operationTimeoutMs ?? 3000
     this.#historyLimit = options.historyLimit ?? 100
-    this.client = new Etcd3({
+    this.client = newClient({
       hosts: [...options.endpoints],
       dialTimeout: options.dialTimeout ?? 3000,
       // Reconnect within a second or two once etcd is back (gRPC's default backoff grows to minutes).

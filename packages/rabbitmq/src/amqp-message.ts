@@ -5,7 +5,8 @@
  *   milliseconds, the `x-switchyard-timestamp` header.
  * - `key` → the `x-switchyard-key` header; `priority` → AMQP `priority`; always persistent.
  * - `attempt` → the `x-switchyard-attempt` header on copies Switchyard republishes (nack, delay),
- *   plus one when the broker sets `redelivered`.
+ *   plus the broker's own redeliveries: `x-delivery-count` on a quorum queue, else one when the
+ *   broker sets `redelivered`.
  * - A republished copy travels through the default exchange, so its topic rides along in
  *   `x-switchyard-topic`.
  * Headers the transport adds are removed again on delivery, as are RabbitMQ's own dead-lettering
@@ -88,8 +89,20 @@ export function toMessage(raw: AmqpMessage): Message {
       : typeof props.timestamp === 'number'
         ? props.timestamp * 1000
         : Date.now(),
-    attempt: base + (raw.fields.redelivered ? 1 : 0),
+    attempt: base + brokerRedeliveries(source['x-delivery-count'], raw.fields.redelivered),
   }
+}
+
+/**
+ * Deliveries the broker made again by itself (a consumer died or its channel closed before
+ * settling): a quorum queue counts them exactly in `x-delivery-count`; a classic queue only flags
+ * `redelivered`, so at least one. Switchyard's own retries are republished copies that carry their
+ * attempt in a header, so nothing is counted twice.
+ */
+function brokerRedeliveries(deliveryCount: unknown, redelivered: boolean): number {
+  const count = Number(deliveryCount)
+  if (Number.isInteger(count) && count >= 1) return count
+  return redelivered ? 1 : 0
 }
 
 /**

@@ -25,6 +25,8 @@ export class ConnectionManager {
   /** `#model` once its topology is declared: what publishes use. */
   #usable: ChannelModel | undefined
   #closed = false
+  /** Index in `options.nodes` of the node to try first: the last one that answered. */
+  #node = 0
   #blocked: string | undefined
   #lastError: SwitchyardError | undefined
 
@@ -134,13 +136,35 @@ export class ConnectionManager {
     }
   }
 
-  #connect(): Promise<ChannelModel> {
+  /**
+   * Tries each node once, starting with the last that answered (after a loss, the next one: the
+   * lost node is probably down), and rejects with the last node's error when none answers.
+   */
+  async #connect(): Promise<ChannelModel> {
+    const nodes = this.#options.nodes
+    let lastError: unknown
+    for (let tried = 0; tried < nodes.length; tried++) {
+      const index = (this.#node + tried) % nodes.length
+      try {
+        const model = await this.#connectTo(nodes[index] as { host: string; port: number })
+        this.#node = index
+        return model
+      } catch (error) {
+        lastError = error
+        // A refused login is the same on every node of a cluster: report it at once.
+        if (/ACCESS_REFUSED|403/.test(String((error as Error)?.message))) break
+      }
+    }
+    throw lastError
+  }
+
+  #connectTo(node: { host: string; port: number }): Promise<ChannelModel> {
     const o = this.#options
     return amqpConnect(
       {
         protocol: o.protocol,
-        hostname: o.host,
-        port: o.port,
+        hostname: node.host,
+        port: node.port,
         username: o.username,
         password: o.password,
         // amqplib unescapes the vhost of an options object, so escape it here.
@@ -169,6 +193,8 @@ export class ConnectionManager {
     model.on('close', (cause?: Error) => {
       if (this.#model !== model) return
       this.#model = undefined
+      // Reconnect through the next node first: the one just lost is probably down.
+      this.#node = (this.#node + 1) % this.#options.nodes.length
       this.#usable = undefined
       this.#blocked = undefined
       if (this.#closed) return

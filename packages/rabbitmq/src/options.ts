@@ -56,6 +56,12 @@ export interface RabbitMqTransportOptions {
   readonly host?: string
   /** Default 5672, or 5671 with TLS (or the URL's port). */
   readonly port?: number
+  /**
+   * Other nodes of the same cluster as `host:port` (e.g. `['10.0.0.2:5672', '10.0.0.3:5672']`),
+   * tried in turn after `host`/`port` when a connection attempt fails or a connection is lost, so a
+   * dead node costs one refused attempt, not a reconnect backoff. Same vhost, user and TLS on all.
+   */
+  readonly addresses?: readonly string[]
   /** Default `/` (or the URL's path). */
   readonly vhost?: string
   /** Default `guest` (or the URL's user). */
@@ -118,6 +124,8 @@ export interface ResolvedOptions {
   readonly protocol: 'amqp' | 'amqps'
   readonly host: string
   readonly port: number
+  /** `host`/`port` first, then `addresses`: the nodes tried in turn. */
+  readonly nodes: readonly { readonly host: string; readonly port: number }[]
   readonly vhost: string
   readonly username: string
   readonly password: string
@@ -212,6 +220,17 @@ const shape = {
   url: url.optional(),
   host: z.string().min(1, issue('must not be empty')).optional(),
   port: int(1, 65_535).optional(),
+  addresses: z
+    .array(
+      z
+        .string(issue('must be host:port strings'))
+        .regex(
+          /^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/,
+          issue("must be 'host:port' strings, e.g. '10.0.0.2:5672'"),
+        ),
+      issue("must be an array of 'host:port' strings"),
+    )
+    .optional(),
   vhost: z.string(issue('must be a string')).optional(),
   username: z.string(issue('must be a string')).optional(),
   password: z.string(issue('must be a string')).optional(),
@@ -277,10 +296,16 @@ export function resolveOptions(options: RabbitMqTransportOptions = {}): Resolved
   const host = o.host ?? fromUrl.host ?? '127.0.0.1'
   const vhost = o.vhost ?? fromUrl.vhost ?? '/'
   const vhostPath = vhost === '/' ? '' : encodeURIComponent(vhost)
+  const nodes = [{ host, port }]
+  for (const address of o.addresses ?? []) {
+    const at = address.lastIndexOf(':')
+    nodes.push({ host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) })
+  }
   return {
     protocol,
     host,
     port,
+    nodes,
     vhost,
     username: o.username ?? fromUrl.username ?? 'guest',
     password: o.password ?? fromUrl.password ?? 'guest',

@@ -107,6 +107,7 @@ export class Publisher {
     const count = indices ? indices.length : batch.length
     const lost: number[] = []
     let failure: SwitchyardError | undefined
+    let nacked = false
     let remaining = count
     let finish: () => void = () => undefined
     const confirmed = new Promise<void>((resolve) => {
@@ -120,8 +121,10 @@ export class Publisher {
       try {
         written = channel.publish(item.exchange, item.routingKey, item.content, item.properties, (error) => {
           if (error) {
-            if (error.message === 'message nacked') failure ??= nackedError(item.topic)
-            else lost.push(i)
+            if (error.message === 'message nacked') {
+              failure ??= nackedError(item.topic)
+              nacked = true
+            } else lost.push(i)
           } else if (item.properties.mandatory) {
             const reason = returned.get(item.properties.messageId as string)
             if (reason !== undefined) {
@@ -148,8 +151,18 @@ export class Publisher {
       if (!written) await this.#drained(channel)
     }
     await confirmed
+    // A nack (e.g. a quorum queue between leaders) can leave the channel's queue client stuck on
+    // the old leader, nacking every later publish: the next publish opens a fresh channel.
+    if (nacked) this.#retire(channel)
     if (failure) throw failure
     return lost
+  }
+
+  /** Stops using `channel` (confirms still pending on it end as lost and are sent again). */
+  #retire(channel: ConfirmChannel): void {
+    if (this.#channel !== channel) return
+    this.#channel = undefined
+    channel.close().catch(() => undefined)
   }
 
   #drained(channel: ConfirmChannel): Promise<void> {

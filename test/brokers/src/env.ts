@@ -17,6 +17,54 @@ export const kafkaConnection = {
   },
 }
 
+/**
+ * A three-node Apache Kafka cluster (combined broker+controller nodes) for the fault-tolerance tests:
+ * node `i` (1-3) listens on `basePort + i - 1` for clients and `basePort + 100 + i - 1` for the
+ * controller quorum. Started on demand (`up kafka-cluster`), never by `up all`.
+ */
+export const kafkaClusterConnection = {
+  host: '127.0.0.1',
+  basePort: Number(env('SWITCHYARD_KAFKA_CLUSTER_PORT', '19092')),
+  nodeIds: [1, 2, 3] as const,
+  port(nodeId: number): number {
+    return this.basePort + nodeId - 1
+  },
+  controllerPort(nodeId: number): number {
+    return this.basePort + 100 + nodeId - 1
+  },
+  get brokers(): string[] {
+    return this.nodeIds.map((id) => `${this.host}:${this.port(id)}`)
+  },
+}
+
+/**
+ * A three-node RabbitMQ cluster on one host (nodes `sy1@localhost` … `sy3@localhost`) for the
+ * quorum-queue fault tests: node `i` takes AMQP port `basePort + i - 1` and Erlang distribution port
+ * `basePort + 20000 + i - 1`, with its own epmd on `epmdPort`. User `guest` (loopback only).
+ * Started on demand (`up rabbitmq-cluster`), never by `up all`.
+ */
+export const rabbitmqClusterConnection = {
+  host: '127.0.0.1',
+  basePort: Number(env('SWITCHYARD_RABBITMQ_CLUSTER_PORT', '5681')),
+  epmdPort: Number(env('SWITCHYARD_RABBITMQ_CLUSTER_EPMD_PORT', '4370')),
+  nodeIds: [1, 2, 3] as const,
+  port(nodeId: number): number {
+    return this.basePort + nodeId - 1
+  },
+  distPort(nodeId: number): number {
+    return this.basePort + 20000 + nodeId - 1
+  },
+  nodeName(nodeId: number): string {
+    return `sy${nodeId}@localhost`
+  },
+  url(nodeId: number): string {
+    return `amqp://guest:guest@${this.host}:${this.port(nodeId)}`
+  },
+  get urls(): string[] {
+    return this.nodeIds.map((id) => this.url(id))
+  },
+}
+
 /** RabbitMQ: a dedicated vhost and (non-guest) user created by `up rabbitmq`. */
 export const rabbitmqConnection = {
   host: '127.0.0.1',
@@ -36,6 +84,19 @@ export const etcdConnection = {
   peerPort: Number(env('SWITCHYARD_ETCD_PEER_PORT', '2380')),
   get endpoints(): string[] {
     return [`http://${this.host}:${this.port}`]
+  },
+}
+
+/**
+ * A third etcd that speaks only TLS and requires a client certificate from the test CA
+ * (`ensurePki()`), for the TLS tests. Started by `up etcd-tls` (and `up all`).
+ */
+export const etcdTlsConnection = {
+  host: '127.0.0.1',
+  port: Number(env('SWITCHYARD_ETCD_TLS_PORT', '2399')),
+  peerPort: Number(env('SWITCHYARD_ETCD_TLS_PEER_PORT', '2400')),
+  get endpoints(): string[] {
+    return [`https://${this.host}:${this.port}`]
   },
 }
 
@@ -60,7 +121,16 @@ export const redisConnection = {
   },
 }
 
-export type BrokerName = 'kafka' | 'rabbitmq' | 'etcd' | 'etcd-auth' | 'redis' | 'nats'
+export type BrokerName =
+  | 'kafka'
+  | 'rabbitmq'
+  | 'etcd'
+  | 'etcd-auth'
+  | 'etcd-tls'
+  | 'redis'
+  | 'nats'
+  | 'kafka-cluster'
+  | 'rabbitmq-cluster'
 
 /**
  * Where the broker manager keeps what it starts: downloaded Kafka jars, data folders, logs and pid

@@ -6,11 +6,19 @@
  */
 import { randomBytes } from 'node:crypto'
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { request } from 'node:https'
 import { join } from 'node:path'
 import { Etcd3, type IOptions } from 'etcd3'
 import { type BrokerDriver, BrokerError, type BrokerStatus, type UpResult } from './broker.js'
-import { type BrokerName, brokersSettings, etcdAuthConnection, etcdConnection } from './env.js'
+import {
+  type BrokerName,
+  brokersSettings,
+  etcdAuthConnection,
+  etcdConnection,
+  etcdTlsConnection,
+} from './env.js'
 import { aptInstall } from './install.js'
+import { ensurePki, readPem } from './pki.js'
 import {
   commandLine,
   describeListener,
@@ -27,7 +35,9 @@ import {
 } from './proc.js'
 
 interface Instance {
-  name: Extract<BrokerName, 'etcd' | 'etcd-auth'>
+  name: Extract<BrokerName, 'etcd' | 'etcd-auth' | 'etcd-tls'>
+  /** TLS only, client certificates from the test CA required. */
+  tls: boolean
   host: string
   port: number
   peerPort: number
@@ -35,9 +45,11 @@ interface Instance {
   auth: { username: string; password: string } | undefined
 }
 
-const plain: Instance = { name: 'etcd', ...ports(etcdConnection), auth: undefined }
+const plain: Instance = { name: 'etcd', tls: false, ...ports(etcdConnection), auth: undefined }
+const withTls: Instance = { name: 'etcd-tls', tls: true, ...ports(etcdTlsConnection), auth: undefined }
 const withAuth: Instance = {
   name: 'etcd-auth',
+  tls: false,
   ...ports(etcdAuthConnection),
   auth: { username: etcdAuthConnection.username, password: etcdAuthConnection.password },
 }
@@ -62,8 +74,21 @@ const client = (i: Instance, withCredentials: boolean): Etcd3 => {
     defaultCallOptions: () => ({ deadline: new Date(Date.now() + 3000) }),
   }
   if (withCredentials && i.auth) options.auth = { ...i.auth }
+  if (i.tls) options.credentials = tlsMaterial()
   return new Etcd3(options)
 }
+
+/** The test PKI's CA and client certificate, as etcd3 takes them (`ensurePki()` ran before). */
+const tlsMaterial = () => {
+  const pki = pkiFiles
+  if (pki === undefined) throw new Error('the test PKI is not made yet')
+  return {
+    rootCertificate: readPem(pki.caCert),
+    certChain: readPem(pki.clientCert),
+    privateKey: readPem(pki.clientKey),
+  }
+}
+let pkiFiles: Awaited<ReturnType<typeof ensurePki>> | undefined
 
 /** Writes, reads back and deletes a key; resolves when the value came back intact. */
 const roundTrip = async (i: Instance, withCredentials = true): Promise<true> => {
@@ -129,6 +154,7 @@ const ensureAuth = async (i: Instance): Promise<void> => {
 
 /** The server's version from its /version endpoint (open even with auth on). */
 const serverVersion = async (i: Instance): Promise<string | undefined> => {
+  if (i.tls) return tlsVersion(i)
   try {
     const response = await fetch(`${i.endpoints[0]}/version`, { signal: AbortSignal.timeout(2000) })
     const body = (await response.json()) as { etcdserver?: string }
@@ -137,6 +163,33 @@ const serverVersion = async (i: Instance): Promise<string | undefined> => {
     return undefined
   }
 }
+
+/** `/version` over HTTPS with the test client certificate. */
+const tlsVersion = (i: Instance): Promise<string | undefined> =>
+  new Promise((resolve) => {
+    if (pkiFiles === undefined) return resolve(undefined)
+    const { rootCertificate, certChain, privateKey } = tlsMaterial()
+    const req = request(
+      `${i.endpoints[0]}/version`,
+      { ca: rootCertificate, cert: certChain, key: privateKey, timeout: 2000 },
+      (response) => {
+        let body = ''
+        response.on('data', (chunk: Buffer) => {
+          body += chunk.toString()
+        })
+        response.on('end', () => {
+          try {
+            resolve((JSON.parse(body) as { etcdserver?: string }).etcdserver)
+          } catch {
+            resolve(undefined)
+          }
+        })
+      },
+    )
+    req.on('error', () => resolve(undefined))
+    req.on('timeout', () => req.destroy())
+    req.end()
+  })
 
 const runningPid = (i: Instance): number | undefined => {
   const listener = listenerOn(i.port)
@@ -183,8 +236,8 @@ const start = async (i: Instance): Promise<number> => {
   const etcd = await ensureInstalled(i)
   const p = paths(i)
   mkdirSync(p.data, { recursive: true })
-  const member = i.name === 'etcd' ? 'switchyard' : 'switchyard-auth'
-  const client = `http://${i.host}:${i.port}`
+  const member = i.name === 'etcd' ? 'switchyard' : `switchyard-${i.name.slice('etcd-'.length)}`
+  const client = `${i.tls ? 'https' : 'http'}://${i.host}:${i.port}`
   const peer = `http://${i.host}:${i.peerPort}`
   const args = ['--name', member, '--data-dir', p.data]
   args.push('--listen-client-urls', client, '--advertise-client-urls', client)
@@ -199,6 +252,11 @@ const start = async (i: Instance): Promise<number> => {
   )
   // One member, no followers: a short election timeout makes a (re)start elect itself in ~0.3 s, not 1-2 s.
   args.push('--heartbeat-interval', '25', '--election-timeout', '250')
+  if (i.tls) {
+    const pki = await ensurePki()
+    args.push('--cert-file', pki.serverCert, '--key-file', pki.serverKey)
+    args.push('--client-cert-auth', '--trusted-ca-file', pki.caCert)
+  }
   args.push('--logger', 'zap', '--log-outputs', 'stderr')
   appendFileSync(p.log, `\n=== switchyard-brokers: starting ${i.name} at ${new Date().toISOString()}\n`)
   const pid = spawnDetached(etcd, args, { logFile: p.log, cwd: p.home, env: archEnv() })
@@ -232,6 +290,7 @@ const driver = (i: Instance): BrokerDriver => ({
 
   async up(): Promise<UpResult> {
     const began = Date.now()
+    if (i.tls) pkiFiles = await ensurePki()
     const done = async (action: UpResult['action'], pid: number | undefined): Promise<UpResult> => ({
       broker: i.name,
       action,
@@ -279,6 +338,9 @@ const driver = (i: Instance): BrokerDriver => ({
 
 /** The plain etcd (no authentication) on 127.0.0.1:2379. */
 export const etcdBroker: BrokerDriver = driver(plain)
+
+/** The etcd that speaks only TLS with client certificates (test CA) on 127.0.0.1:2399. */
+export const etcdTlsBroker: BrokerDriver = driver(withTls)
 
 /** The etcd with authentication enabled (user root) on 127.0.0.1:2389. */
 export const etcdAuthBroker: BrokerDriver = driver(withAuth)

@@ -13,10 +13,18 @@ export {
   brokersSettings,
   etcdAuthConnection,
   etcdConnection,
+  etcdTlsConnection,
+  kafkaClusterConnection,
   kafkaConnection,
+  rabbitmqClusterConnection,
   rabbitmqConnection,
   redisConnection,
 } from './env.js'
+export { kafkaClusterBroker } from './kafka-cluster.js'
 export type { BrokerTarget } from './manager.js'
 export { down, logs, restart, status, up } from './manager.js'
 export { natsConnection } from './nats.js'
+export type { TestPki } from './pki.js'
+export { ensurePki, readPem } from './pki.js'
+export { ctlOrFail as rabbitmqctl } from './rabbitmq.js'
+export { rabbitmqClusterBroker } from './rabbitmq-cluster.js'

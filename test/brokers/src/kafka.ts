@@ -79,7 +79,7 @@ controlled.shutdown.enable=true
 `
 }
 
-const log4jProperties = `# Written by switchyard-brokers: Kafka logs to stdout, which goes to kafka.log.
+export const log4jProperties = `# Written by switchyard-brokers: Kafka logs to stdout, which goes to kafka.log.
 status = warn
 appender.out.type = Console
 appender.out.name = STDOUT
@@ -107,11 +107,11 @@ logger.groups.level = warn
 `
 
 /** A Kafka cluster id: 16 random bytes, base64url without padding (what StorageTool random-uuid prints). */
-const clusterId = (): string => randomBytes(16).toString('base64url')
+export const clusterId = (): string => randomBytes(16).toString('base64url')
 
-const isKafkaCommand = (command: string): boolean => command.includes('kafka.Kafka')
+export const isKafkaCommand = (command: string): boolean => command.includes('kafka.Kafka')
 
-const versionFromCommand = (command: string): string | undefined =>
+export const versionFromCommand = (command: string): string | undefined =>
   /kafka_2\.13-([\w.-]+?)\.jar/.exec(command)?.[1] ?? /lib-([\w.-]+?)\//.exec(command)?.[1]
 
 /**
@@ -147,7 +147,7 @@ const probe = async (full: boolean): Promise<true> => {
   }
 }
 
-const ensureJava = async (): Promise<void> => {
+export const ensureJava = async (): Promise<void> => {
   const java = brokersSettings.javaCommand
   if (!commandExists(java)) {
     throw fail(
@@ -162,7 +162,7 @@ const ensureJava = async (): Promise<void> => {
 }
 
 /** Copies Kafka's jars from the local Maven repository (downloading them once) into the state folder. */
-const ensureJars = async (): Promise<void> => {
+export const ensureJars = async (): Promise<void> => {
   const { lib } = paths()
   if (existsSync(join(lib, '.complete'))) return
   const mvn = brokersSettings.mavenCommand
@@ -186,7 +186,7 @@ const ensureJars = async (): Promise<void> => {
   writeFileSync(join(lib, '.complete'), `${new Date().toISOString()}\n`)
 }
 
-const javaEnv = (): NodeJS.ProcessEnv => {
+export const javaEnv = (): NodeJS.ProcessEnv => {
   const env = { ...process.env }
   // The JVM would read these and override our flags.
   delete env.JAVA_TOOL_OPTIONS
@@ -336,3 +336,6 @@ export const kafkaBroker: BrokerDriver = {
     }
   },
 }
+
+/** Where Maven put Kafka's jars (shared with the three-node cluster in `kafka-cluster.ts`). */
+export const kafkaLibDir = (): string => paths().lib

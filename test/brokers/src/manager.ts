@@ -6,10 +6,12 @@
 import { readFileSync } from 'node:fs'
 import { type BrokerDriver, BrokerError, type BrokerStatus, type UpResult } from './broker.js'
 import type { BrokerName } from './env.js'
-import { etcdAuthBroker, etcdBroker } from './etcd.js'
+import { etcdAuthBroker, etcdBroker, etcdTlsBroker } from './etcd.js'
 import { kafkaBroker } from './kafka.js'
+import { kafkaClusterBroker } from './kafka-cluster.js'
 import { natsBroker } from './nats.js'
 import { rabbitmqBroker } from './rabbitmq.js'
+import { rabbitmqClusterBroker } from './rabbitmq-cluster.js'
 import { redisBroker } from './redis.js'
 
 /**
@@ -25,6 +27,9 @@ const drivers: Record<BrokerName, BrokerDriver> = {
   'etcd-auth': etcdAuthBroker,
   redis: redisBroker,
   nats: natsBroker,
+  'etcd-tls': etcdTlsBroker,
+  'kafka-cluster': kafkaClusterBroker,
+  'rabbitmq-cluster': rabbitmqClusterBroker,
 }
 
 /** Every target the CLI accepts. */
@@ -35,20 +40,27 @@ export const brokerTargets: readonly BrokerTarget[] = [
   'etcd-auth',
   'redis',
   'nats',
+  'etcd-tls',
+  'kafka-cluster',
+  'rabbitmq-cluster',
   'all',
 ]
 
 const select = (which: BrokerTarget): BrokerDriver[] => {
   switch (which) {
     case 'all':
-      return [kafkaBroker, rabbitmqBroker, etcdBroker, etcdAuthBroker, redisBroker, natsBroker]
+      return [kafkaBroker, rabbitmqBroker, etcdBroker, etcdAuthBroker, etcdTlsBroker, redisBroker, natsBroker]
     case 'etcd':
-      return [etcdBroker, etcdAuthBroker]
+      return [etcdBroker, etcdAuthBroker, etcdTlsBroker]
     case 'kafka':
     case 'rabbitmq':
     case 'etcd-auth':
     case 'redis':
     case 'nats':
+    case 'etcd-tls':
+    // The clusters are started on demand by the tests that need them, never by `all`.
+    case 'kafka-cluster':
+    case 'rabbitmq-cluster':
       return [drivers[which]]
     default:
       throw new BrokerError(
@@ -87,8 +99,9 @@ export const down = async (which: BrokerTarget = 'all'): Promise<void> => {
   for (const driver of select(which).reverse()) await driver.stop()
 }
 
-/** What runs, versions, ports, and the data and log folders of every broker. */
-export const status = async (): Promise<BrokerStatus[]> => Promise.all(select('all').map((d) => d.status()))
+/** What runs, versions, ports, and the data and log folders of every broker (the clusters too). */
+export const status = async (): Promise<BrokerStatus[]> =>
+  Promise.all([...select('all'), kafkaClusterBroker, rabbitmqClusterBroker].map((d) => d.status()))
 
 /**
  * Stops and starts a broker with its data kept, and resolves only once it is ready again — the

@@ -103,10 +103,29 @@ export class StubTransport implements Transport {
     this.#topics.delete(topic)
   }
 
+  /** Errors the stream of every current subscriber of `topic` with `error` (a queue deleted under it, say). */
+  failSubscribers(topic: string, error: Error): void {
+    for (const group of [...this.#groups(topic).values()]) {
+      for (const consumer of [...group.consumers]) consumer.subscriber.error(error)
+    }
+  }
+
+  /** The next `subscribe` calls fail at once with these errors, one each, in order. */
+  readonly failSubscribes: Error[] = []
+
+  /** Number of `subscribe` calls (stream subscriptions) so far. */
+  subscribeCalls = 0
+
   subscribe(topic: string, options: SubscribeOptions = {}): Observable<Delivery> {
     return new Observable<Delivery>((subscriber) => {
+      this.subscribeCalls++
       if (this.#closed) {
         subscriber.error(this.#closedError('subscribe'))
+        return
+      }
+      const failure = this.failSubscribes.shift()
+      if (failure !== undefined) {
+        subscriber.error(failure)
         return
       }
       const ephemeral = options.group === undefined

@@ -64,6 +64,23 @@ describe('amqp-message', () => {
     expect(toMessage(raw).attempt).toBe(2)
   })
 
+  it("counts a quorum queue's x-delivery-count exactly, on top of the attempt a republished copy carries", () => {
+    const props = publishProperties(outgoing, false) as { headers: Record<string, unknown> }
+    const raw = delivered(
+      { ...props, headers: { ...props.headers, 'x-delivery-count': 3 } },
+      { redelivered: true },
+    )
+    expect(toMessage(raw).attempt).toBe(4)
+    const copyProps = {
+      ...props,
+      headers: { ...props.headers, 'x-switchyard-attempt': '2', 'x-delivery-count': 1 },
+    }
+    expect(toMessage(delivered(copyProps, { redelivered: true })).attempt).toBe(3)
+    // The count is the broker's: never a header of the message, never copied into a republished copy.
+    expect(toMessage(raw).headers).not.toHaveProperty('x-delivery-count')
+    expect(republishProperties(raw, toMessage(raw)).headers).not.toHaveProperty('x-delivery-count')
+  })
+
   it('republishes with attempt + 1 and the original topic, and drops RabbitMQ death headers on delivery', () => {
     const first = toMessage(delivered(publishProperties(outgoing, false) as Record<string, unknown>))
     const raw = delivered(publishProperties(outgoing, false) as Record<string, unknown>)

@@ -19,6 +19,24 @@ describe('resolveOptions', () => {
     expect(o.endpoint).not.toContain('explicit')
   })
 
+  it("lists the URL's node first, then the other cluster nodes of `addresses`", () => {
+    const o = resolveOptions({ url: 'amqp://broker-1:5673/', addresses: ['broker-2:5672', '[::1]:5674'] })
+    expect(o.nodes).toEqual([
+      { host: 'broker-1', port: 5673 },
+      { host: 'broker-2', port: 5672 },
+      { host: '::1', port: 5674 },
+    ])
+    expect(resolveOptions().nodes).toEqual([{ host: '127.0.0.1', port: 5672 }])
+    let issues: readonly string[] = []
+    try {
+      resolveOptions({ addresses: ['broker-2'] })
+    } catch (error) {
+      expect(isSwitchyardError(error, 'ConfigError')).toBe(true)
+      issues = (error as { issues: string[] }).issues
+    }
+    expect(issues.join('\n')).toMatch(/addresses.*host:port/)
+  })
+
   it('applies the documented defaults', () => {
     const o = resolveOptions()
     expect(o).toMatchObject({

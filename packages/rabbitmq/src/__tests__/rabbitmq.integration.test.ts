@@ -4,7 +4,7 @@
  * kept for a later consumer, delayed redelivery to one group only, `mandatory`, refused
  * credentials, and a queue deleted under a live consumer.
  */
-import { rabbitmqConnection, up } from '@switchyard/brokers'
+import { rabbitmqConnection, rabbitmqctl, up } from '@switchyard/brokers'
 import {
   type Collector,
   collect,
@@ -14,7 +14,7 @@ import {
   uniqueName,
   waitFor,
 } from '@switchyard/contract'
-import { Bus, SwitchyardHeaders, type Transport, type TransportStatus } from '@switchyard/core'
+import { Bus, type BusEvent, SwitchyardHeaders, type Transport, type TransportStatus } from '@switchyard/core'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { RabbitMqTransportOptions } from '../options.js'
 import { RabbitMqTransport } from '../rabbitmq-transport.js'
@@ -315,6 +315,45 @@ describe('RabbitMqTransport on RabbitMQ', () => {
     await t.publish([sent])
     await c.waitForIds(1)
     expect(c.ended).toBe(false)
+  })
+})
+
+describe('Bus supervision on RabbitMQ', () => {
+  it('restarts a handle whose queue cannot be declared back (permissions revoked) once they are restored', async () => {
+    const t = transport()
+    const bus = new Bus(t, { supervision: { maxRestarts: 20, backoff: { initialMs: 100, maxMs: 500 } } })
+    open.push({ close: () => bus.close({ drain: false }) })
+    const events: BusEvent[] = []
+    bus.events$.subscribe((e) => events.push(e))
+    const topic = topicName('rmq.supervised')
+    const handled: unknown[] = []
+    const sub = bus.handle(topic, { group: 'g' }, (m) => void handled.push(m.payload))
+    await sub.ready
+    const { vhost, username } = rabbitmqConnection
+    try {
+      // Without configure rights the queue cannot be declared again: the consumer fails for good.
+      await rabbitmqctl(['set_permissions', '-p', vhost, username, '^$', '.*', '.*'])
+      // Deleted by the operator (the user itself may no longer configure it).
+      await rabbitmqctl(['delete_queue', '-p', vhost, t.naming.groupQueue(topic, 'g')])
+      await waitFor(() => events.some((e) => e.type === 'subscription-restarting'), {
+        timeoutMs: 15_000,
+        description: 'the supervisor restarting the failed subscription',
+      })
+    } finally {
+      await rabbitmqctl(['set_permissions', '-p', vhost, username, '.*', '.*', '.*'])
+    }
+    await waitFor(() => events.some((e) => e.type === 'subscription-restarted'), {
+      timeoutMs: 15_000,
+      description: 'the subscription ready again',
+    })
+    const restarting = events.find((e) => e.type === 'subscription-restarting')
+    expect(restarting?.type === 'subscription-restarting' && restarting.topic).toBe(topic)
+    await bus.publish(topic, 'after the restart')
+    await waitFor(() => handled.includes('after the restart'), { timeoutMs: 10_000, description: 'handled' })
+    expect(bus.supervision()?.children).toEqual([
+      { topic, group: 'g', state: 'running', restarts: expect.any(Number) },
+    ])
+    expect(events.some((e) => e.type === 'subscription-failed')).toBe(false)
   })
 })
 

@@ -1,0 +1,34 @@
+/**
+ * The cluster fault scenarios on a three-node RabbitMQ cluster started by `@switchyard/brokers` for
+ * this file and stopped after it: group queues are quorum queues, the transport knows all three
+ * nodes (`addresses`), and the node leading the group's queue is killed with `kill -9` mid-stream.
+ */
+import { down, rabbitmqClusterBroker, rabbitmqClusterConnection, up } from '@switchyard/brokers'
+import { clusterContract } from '@switchyard/contract'
+import { afterAll, beforeAll } from 'vitest'
+import { RabbitMqTransport } from '../rabbitmq-transport.js'
+
+beforeAll(() => up('rabbitmq-cluster'), 240_000)
+afterAll(() => down('rabbitmq-cluster'), 120_000)
+
+const { host, nodeIds } = rabbitmqClusterConnection
+
+clusterContract(
+  'rabbitmq',
+  () =>
+    new RabbitMqTransport({
+      url: rabbitmqClusterConnection.url(1),
+      addresses: nodeIds.slice(1).map((id) => `${host}:${rabbitmqClusterConnection.port(id)}`),
+      connectionName: 'switchyard-cluster',
+      queueDefaults: { quorum: true },
+    }),
+  {
+    killLeader: async (topic, group) => {
+      const leader = await rabbitmqClusterBroker.queueLeader(`switchyard:${topic}:${group}`)
+      await rabbitmqClusterBroker.killNode(leader)
+      return String(leader)
+    },
+    restartNode: (node) => rabbitmqClusterBroker.startNode(Number(node)),
+  },
+  { timeScale: 10 },
+)
