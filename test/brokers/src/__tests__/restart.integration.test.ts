@@ -37,8 +37,24 @@ describe('up', () => {
   it('reuses running brokers: a second call starts nothing and reports the same pids', async () => {
     const first = await up('all')
     const second = await up('all')
-    expect(second.map((r) => r.broker)).toEqual(['kafka', 'rabbitmq', 'etcd', 'etcd-auth', 'redis'])
-    expect(second.map((r) => r.action)).toEqual(['reused', 'reused', 'reused', 'reused', 'reused'])
+    expect(second.map((r) => r.broker)).toEqual([
+      'kafka',
+      'rabbitmq',
+      'etcd',
+      'etcd-auth',
+      'etcd-tls',
+      'redis',
+      'nats',
+    ])
+    expect(second.map((r) => r.action)).toEqual([
+      'reused',
+      'reused',
+      'reused',
+      'reused',
+      'reused',
+      'reused',
+      'reused',
+    ])
     expect(second.map((r) => r.pid)).toEqual(first.map((r) => r.pid))
     for (const result of second) expect(result.pid).toBeGreaterThan(1)
   })
@@ -138,6 +154,7 @@ describe('restart keeps data', () => {
     expect(results.map((r) => [r.broker, r.action])).toEqual([
       ['etcd', 'started'],
       ['etcd-auth', 'started'],
+      ['etcd-tls', 'started'],
     ])
 
     const plain = new Etcd3({ hosts: etcdConnection.endpoints })
