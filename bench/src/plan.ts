@@ -98,6 +98,7 @@ const settings: Record<TransportName, TransportSettings> = {
     consumeMs: 30_000,
     window: 10_000,
     windowBatch: 1000,
+  },
   nats: {
     batch: 500,
     publishMs: 3000,
