@@ -37,14 +37,18 @@ export type { NormalisedRetry } from './retry.js'
 export { backoffDelay, normaliseRetry, retryDefaults, shouldRetry } from './retry.js'
 export { StatusSubject } from './status-subject.js'
 export { isPattern, topicMatches, validateGroup, validateTopic } from './topic.js'
-export type { OptionIssue } from './transport-factory.js'
+export type { CheckedTransportOptions, OptionIssue } from './transport-factory.js'
 export {
+  checkTransportOptions,
   closestName,
   environmentReaders,
   isConfigSecret,
   optionPath,
   optionsError,
   plainTextSecretIssues,
+  publishSection,
+  publishSectionFromEnv,
+  publishSectionIssues,
   redactSecrets,
   refuseUnknownOptions,
   revealSecrets,
