@@ -86,6 +86,17 @@ describe('from a static object', () => {
   })
 })
 
+describe('static configurations type the publish section', () => {
+  it('accepts the batching options of any registered kind and refuses a wrong type at compile time', async () => {
+    await build({ transport: { kind: 'memory', publish: { lingerMs: 0, whenFull: 'wait' } } })
+    const bad = await configure(container.createChildContainer(), {
+      // @ts-expect-error lingerMs is a number of milliseconds
+      transport: { kind: 'memory', publish: { lingerMs: 'soon' } },
+    }).catch((e: unknown) => e)
+    expect((bad as ConfigError).context.field).toBe('publish.lingerMs')
+  })
+})
+
 describe('from environment variables', () => {
   it('reads SWITCHYARD_PUBLISH_* for any kind', async () => {
     const factory = recording()
