@@ -21,6 +21,13 @@ export type Scenario =
       readonly concurrency: number
     }
   | { readonly kind: 'soak'; readonly size: number; readonly window: number; readonly batch: number }
+  | {
+      readonly kind: 'burst'
+      readonly size: number
+      readonly count: number
+      readonly batch: number
+      readonly concurrency: number
+    }
 
 /** One case as handed to a worker process. */
 export interface CaseSpec {
@@ -182,6 +189,15 @@ export function casesFor(transport: TransportName, options: PlanOptions): CaseSp
     Number.MAX_SAFE_INTEGER,
     options.quick ? 2000 : 2500,
     1000,
+  )
+  // The loop applications write (issue 14): one publish per message, awaited together; raw batches of 1,000.
+  const burstCount = options.quick ? 10_000 : 20_000
+  add(
+    'burst',
+    `${burstCount.toLocaleString('en-US')} concurrent single publishes (raw: batches of 1,000) → consume → ack, 100 B, concurrency ${e2eConcurrency}`,
+    { kind: 'burst', size: 100, count: burstCount, batch: 1000, concurrency: e2eConcurrency },
+    burstCount,
+    60_000,
   )
   add(
     'latency.rate1000',

@@ -66,6 +66,10 @@ class SwitchyardRabbitClient implements BenchClient {
     url: rabbitmqConnection.url,
     prefix: switchyardPrefix,
     connectionName: 'bench-switchyard',
+    // An experiment (unset in `npm run bench`): compare confirm windows in flight against the default.
+    ...(process.env.SWITCHYARD_BENCH_RABBITMQ_WINDOWS
+      ? { confirmWindows: Number(process.env.SWITCHYARD_BENCH_RABBITMQ_WINDOWS) }
+      : {}),
   })
   readonly #bus = new Bus(this.#transport, { codec: bytesCodec })
   readonly #naming = new Naming(switchyardPrefix)

@@ -18,7 +18,9 @@ const title: Record<TransportName, string> = {
 
 function isThroughput(o: CaseOutcome): boolean {
   const kind = o.spec.scenario.kind
-  return kind === 'publish' || kind === 'consume' || kind === 'e2e' || kind === 'saturation'
+  return (
+    kind === 'publish' || kind === 'consume' || kind === 'e2e' || kind === 'saturation' || kind === 'burst'
+  )
 }
 
 /** The throughput table: every publish/consume case and the saturation run, with ratios. */

@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { register } from 'node:module'
+import { burstRun } from './burst.js'
 import type { BenchClient, Side } from './client.js'
 import type { CaseSpec, TransportName } from './plan.js'
 import { consumeRun, latencyRun, prefill, publishRun, type RunResult } from './scenarios.js'
@@ -73,6 +74,24 @@ async function runOnce(
       }
       const result = await consumeRun(client, topic, group, sc.concurrency, count, spec.maxMs)
       if (spec.transport !== 'kafka') await client.cleanup(topic, group)
+      return result
+    }
+    case 'burst': {
+      const topic = `bench.burst.${unique()}`
+      const group = `g-${unique()}`
+      await client.prepare(topic, group)
+      const count = warmup ? Math.min(sc.count, 5000) : sc.count
+      const result = await burstRun(
+        client,
+        topic,
+        group,
+        sc.size,
+        count,
+        sc.batch,
+        sc.concurrency,
+        spec.maxMs,
+      )
+      await client.cleanup(topic, group)
       return result
     }
     case 'rate':

@@ -159,6 +159,7 @@ export class DriverTransport implements DerivedTransport {
         connected: (timeoutMs) => connection.ensure(timeoutMs),
         send: (messages) => driver.publish(messages),
         wrap: (error) => driverError(driver.kind, error, 'publish'),
+        windows: publishWindows(driver),
       },
       resolveBatchOptions(driver.kind, options),
     )
@@ -400,4 +401,19 @@ export class DriverTransport implements DerivedTransport {
       context: { transport: this.kind, field },
     })
   }
+}
+
+/** The driver's `features.publishWindows`, checked: an integer >= 1 (default 1). */
+function publishWindows(driver: TransportDriver): number {
+  const windows = driver.features.publishWindows ?? 1
+  if (!(Number.isSafeInteger(windows) && windows >= 1)) {
+    throw new ConfigError(
+      'driver features',
+      [`publishWindows must be an integer >= 1, got ${String(windows)}`],
+      {
+        context: { transport: driver.kind, field: 'publishWindows' },
+      },
+    )
+  }
+  return windows
 }

@@ -42,6 +42,13 @@ export interface DriverFeatures {
    * with `keyOrder: true` keeps the key held at the broker while the message is unsettled.
    */
   readonly delay: boolean
+  /**
+   * How many `publish` batches the core may hand over before the first settled (default 1). Above
+   * 1 only for a driver that puts concurrent batches onto the broker in call order, on one stream
+   * the broker keeps in order (RabbitMQ: one confirm channel, several confirm windows), and that
+   * settles each batch with its own messages' outcome; per-key order then holds across windows.
+   */
+  readonly publishWindows?: number
 }
 
 /** What the core asks of one consumer. Every field is already validated and defaulted. */
@@ -187,7 +194,8 @@ export interface TransportDriver {
    * Rejects if any message was not accepted; any subset may have been stored. Returns `undefined`
    * when the whole batch was stored synchronously (memory).
    *
-   * The core calls it with one batch at a time (never again before the previous call settled);
+   * The core calls it with one batch at a time (never again before the previous call settled),
+   * or up to {@link DriverFeatures.publishWindows} batches at a time;
    * a batch may hold the messages of several `Transport.publish` calls, coalesced in call order
    * while the previous batch was in flight, so a rejection fails all of those calls.
    */

@@ -60,6 +60,7 @@ export { reservedHeaderPrefix, SwitchyardHeaders } from './headers.js'
 export type { Delivery, Message, NackOptions, OutgoingMessage, Settlement } from './message.js'
 export type { HandleContext, HandlerOutcome, Middleware, NextHandler } from './middleware.js'
 export { Outcome } from './middleware.js'
+export type { PublishBatchOptions } from './publish-batcher.js'
 export type {
   Capabilities,
   CloseOptions,

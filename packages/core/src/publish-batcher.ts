@@ -4,7 +4,9 @@
  * `publish` calls made while a driver send is in flight wait in a bounded queue and go out
  * together, in call order, as the next `driver.publish(batch)` (at most `maxBatchMessages`
  * messages and about `maxBatchBytes` bytes per batch; a single call is never split). One batch is
- * in flight at a time per transport, so per-key order holds across calls. Each call's promise
+ * in flight at a time per transport, so per-key order holds across calls — or up to the driver's
+ * `features.publishWindows`, for a driver that writes concurrent batches in call order onto one
+ * ordered stream (RabbitMQ's confirm channel). Each call's promise
  * settles with the outcome of the batch that carried its messages. With `lingerMs` 0 (default)
  * an idle transport sends a call at once, without a timer; with `lingerMs` > 0 the first queued
  * call waits up to that long for company.
@@ -69,6 +71,11 @@ export interface PublishHost {
   send(messages: readonly OutgoingMessage[]): Settled
   /** Turns whatever the driver threw into a `SwitchyardError`. */
   wrap(error: unknown): SwitchyardError
+  /**
+   * Most batches handed to `send` and not settled yet (the driver's `features.publishWindows`,
+   * default 1). Above 1, `send` must put batches onto the broker in the order it was called.
+   */
+  readonly windows?: number
 }
 
 interface Call {
@@ -83,35 +90,55 @@ interface Call {
 
 const done: Promise<void> = Promise.resolve()
 
+/** The fields of {@link PublishBatchOptions}, in documentation order. */
+export const publishBatchOptionNames: readonly (keyof PublishBatchOptions)[] = [
+  'maxBatchMessages',
+  'maxBatchBytes',
+  'lingerMs',
+  'maxQueuedMessages',
+  'whenFull',
+]
+
+/**
+ * What is wrong with `value` as the batching option `field` (`must be an integer >= 1`), or
+ * undefined when it is fine; undefined values are fine (the default applies).
+ */
+export function publishBatchOptionProblem(
+  field: keyof PublishBatchOptions,
+  value: unknown,
+): string | undefined {
+  if (value === undefined) return undefined
+  switch (field) {
+    case 'lingerMs':
+      return typeof value === 'number' && Number.isFinite(value) && value >= 0
+        ? undefined
+        : 'must be a number >= 0'
+    case 'whenFull':
+      return value === 'wait' || value === 'reject' ? undefined : "must be 'wait' or 'reject'"
+    default:
+      return Number.isSafeInteger(value) && (value as number) >= 1 ? undefined : 'must be an integer >= 1'
+  }
+}
+
 /** Validates and defaults {@link PublishBatchOptions}; throws `ConfigError` naming the field. */
 export function resolveBatchOptions(
   kind: string,
   options: PublishBatchOptions,
 ): Required<PublishBatchOptions> {
-  const issue = (field: string, rule: string, value: unknown): ConfigError =>
-    new ConfigError('transport options', [`${field} ${rule}, got ${String(value)}`], {
-      context: { transport: kind, field },
-    })
-  const positiveInteger = (field: keyof PublishBatchOptions, fallback: number): number => {
-    const value = options[field] ?? fallback
-    if (!(Number.isSafeInteger(value) && (value as number) >= 1)) {
-      throw issue(field, 'must be an integer >= 1', value)
+  for (const field of publishBatchOptionNames) {
+    const problem = publishBatchOptionProblem(field, options[field])
+    if (problem !== undefined) {
+      throw new ConfigError('transport options', [`${field} ${problem}, got ${String(options[field])}`], {
+        context: { transport: kind, field },
+      })
     }
-    return value as number
-  }
-  const lingerMs = options.lingerMs ?? 0
-  if (!(Number.isFinite(lingerMs) && lingerMs >= 0))
-    throw issue('lingerMs', 'must be a number >= 0', lingerMs)
-  const whenFull = options.whenFull ?? 'wait'
-  if (whenFull !== 'wait' && whenFull !== 'reject') {
-    throw issue('whenFull', "must be 'wait' or 'reject'", whenFull)
   }
   return {
-    maxBatchMessages: positiveInteger('maxBatchMessages', defaultMaxBatchMessages),
-    maxBatchBytes: positiveInteger('maxBatchBytes', defaultMaxBatchBytes),
-    maxQueuedMessages: positiveInteger('maxQueuedMessages', defaultMaxQueuedMessages),
-    lingerMs,
-    whenFull,
+    maxBatchMessages: options.maxBatchMessages ?? defaultMaxBatchMessages,
+    maxBatchBytes: options.maxBatchBytes ?? defaultMaxBatchBytes,
+    maxQueuedMessages: options.maxQueuedMessages ?? defaultMaxQueuedMessages,
+    lingerMs: options.lingerMs ?? 0,
+    whenFull: options.whenFull ?? 'wait',
   }
 }
 
@@ -127,8 +154,9 @@ export class PublishBatcher {
   #head = 0
   #queuedMessages = 0
   #queuedBytes = 0
-  /** The batch the driver is sending. */
-  #flight: Call[] | undefined
+  /** The batches the driver is sending (at most `#windows`). */
+  readonly #flights = new Set<Call[]>()
+  readonly #windows: number
   /** The pump waits for the connection. */
   #holding = false
   /** When the pump began waiting for the connection (the clock of calls queued before). */
@@ -139,6 +167,7 @@ export class PublishBatcher {
   constructor(host: PublishHost, options: Required<PublishBatchOptions>) {
     this.#host = host
     this.#options = options
+    this.#windows = host.windows ?? 1
   }
 
   /**
@@ -196,10 +225,10 @@ export class PublishBatcher {
     this.#stopped = true
     this.#linger?.unsubscribe()
     this.#linger = undefined
-    const flight = this.#flight ?? []
+    const flight = [...this.#flights].flat()
     const queued = this.#queue.slice(this.#head)
     const waiting = this.#waiting
-    this.#flight = undefined
+    this.#flights.clear()
     this.#queue = []
     this.#head = 0
     this.#waiting = []
@@ -220,7 +249,7 @@ export class PublishBatcher {
   }
 
   #idle(): boolean {
-    return this.#flight === undefined && !this.#holding && this.#head === this.#queue.length
+    return this.#flights.size === 0 && !this.#holding && this.#head === this.#queue.length
   }
 
   #fits(count: number): boolean {
@@ -244,11 +273,11 @@ export class PublishBatcher {
     }
   }
 
-  /** Sends the next batch if nothing is in flight, lingering or waiting for the connection first. */
+  /** Sends the next batches while a window is free, lingering or waiting for the connection first. */
   #pump(): void {
     while (
       !this.#stopped &&
-      this.#flight === undefined &&
+      this.#flights.size < this.#windows &&
       !this.#holding &&
       this.#head < this.#queue.length
     ) {
@@ -305,9 +334,9 @@ export class PublishBatcher {
   }
 
   #fly(batch: Call[], sent: Promise<void>): void {
-    this.#flight = batch
+    this.#flights.add(batch)
     const land = (error?: SwitchyardError): void => {
-      if (this.#flight === batch) this.#flight = undefined
+      this.#flights.delete(batch)
       this.#settle(batch, error)
       this.#pump()
     }

@@ -38,14 +38,18 @@ export { backoffDelay, normaliseRetry, retryDefaults, shouldRetry } from './retr
 export { StatusSubject } from './status-subject.js'
 export { tlsFailure } from './tls-errors.js'
 export { isPattern, topicMatches, validateGroup, validateTopic } from './topic.js'
-export type { OptionIssue } from './transport-factory.js'
+export type { CheckedTransportOptions, OptionIssue } from './transport-factory.js'
 export {
+  checkTransportOptions,
   closestName,
   environmentReaders,
   isConfigSecret,
   optionPath,
   optionsError,
   plainTextSecretIssues,
+  publishSection,
+  publishSectionFromEnv,
+  publishSectionIssues,
   redactSecrets,
   refuseUnknownOptions,
   revealSecrets,

@@ -12,6 +12,11 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec'
 import type { ConfigSecret } from './config-secret.js'
 import { ConfigError } from './errors.js'
+import {
+  type PublishBatchOptions,
+  publishBatchOptionNames,
+  publishBatchOptionProblem,
+} from './publish-batcher.js'
 import type { Transport } from './transport.js'
 
 /** Environment variables, as in `process.env`. */
@@ -26,7 +31,9 @@ export type Environment = Readonly<Record<string, string | undefined>>
  * **Details**: `optionsSchema` validates the options of a configuration without its `kind` (the
  * built-in adapters also accept their own `kind`, so a whole document can go to a constructor),
  * refuses unknown fields, applies defaults and checks limits. It must validate synchronously,
- * because adapter constructors use it. Fields listed in `secretOptions`
+ * because adapter constructors use it. The `publish` section of a configuration (publish
+ * batching, the same for every kind) is not the adapter's: the core validates it and hands it to
+ * `create` as its second argument. Fields listed in `secretOptions`
  * hold credentials: a stored document must keep them as secrets (`store.secret(value)`) and
  * {@link redactSecrets} hides them in logs.
  *
@@ -37,7 +44,7 @@ export type Environment = Readonly<Record<string, string | undefined>>
  *   optionsSchema: redisOptionsSchema,
  *   secretOptions: ['password'],
  *   fromEnv: (env) => ({ url: env.SWITCHYARD_REDIS_URL }),
- *   create: (options) => new RedisTransport(options),
+ *   create: (options, publish) => new RedisTransport(options, publish),
  * }
  */
 export interface TransportFactory<Options = unknown, Resolved = unknown, Kind extends string = string> {
@@ -52,10 +59,12 @@ export interface TransportFactory<Options = unknown, Resolved = unknown, Kind ex
   /** Reads this kind's `SWITCHYARD_*` environment variables into raw options (validated after). */
   readonly fromEnv?: (env: Environment) => Record<string, unknown>
   /**
-   * Builds the adapter without connecting it. The adapter's constructor validates `options`.
-   * (Method syntax on purpose: a factory of specific options still fits `TransportFactory[]`.)
+   * Builds the adapter without connecting it. The adapter's constructor validates `options`;
+   * `publish` is the configuration's validated `publish` section (publish batching bounds), for
+   * `deriveTransport`'s options. (Method syntax on purpose: a factory of specific options still
+   * fits `TransportFactory[]`.)
    */
-  create(options: Options): Transport
+  create(options: Options, publish?: PublishBatchOptions): Transport
 }
 
 /** One problem found in a configuration: the path of the field and what to do about it. */
@@ -343,3 +352,99 @@ export const environmentReaders = {
   defined: (raw: Readonly<Record<string, unknown>>): Record<string, unknown> =>
     Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)),
 } as const
+
+/**
+ * The field of a transport configuration or document that holds the publish batching bounds
+ * ({@link PublishBatchOptions}), for every kind: `{ kind: 'rabbitmq', url, publish: { lingerMs: 2 } }`.
+ */
+export const publishSection = 'publish'
+
+/**
+ * Issues of a configuration's `publish` section, with paths under `publish`: not an object, a
+ * bad value (`publish.lingerMs: must be a number >= 0`), or an unknown field with the closest
+ * known name. `undefined` (no section) has none.
+ */
+export function publishSectionIssues(value: unknown): OptionIssue[] {
+  if (value === undefined) return []
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return [
+      {
+        path: [publishSection],
+        message: `must be an object of publish batching options (${publishBatchOptionNames.join(', ')})`,
+      },
+    ]
+  }
+  const issues = unknownOptionIssues(value, publishBatchOptionNames).map((issue) => ({
+    path: [publishSection, ...issue.path],
+    message: issue.message,
+  }))
+  for (const field of publishBatchOptionNames) {
+    const given = (value as Record<string, unknown>)[field]
+    const problem = publishBatchOptionProblem(field, given)
+    if (problem !== undefined) {
+      issues.push({ path: [publishSection, field], message: `${problem}, got ${JSON.stringify(given)}` })
+    }
+  }
+  return issues
+}
+
+/** A validated configuration's options, split: the adapter's own, and the `publish` section. */
+export interface CheckedTransportOptions {
+  /** Every issue found (adapter options and `publish` section); empty when valid. */
+  readonly issues: readonly (OptionIssue | StandardSchemaV1.Issue)[]
+  /** The adapter's options, without `publish`, as given (for `factory.create`). */
+  readonly options: Record<string, unknown>
+  /** The `publish` section, when the configuration has one (for `factory.create`'s second argument). */
+  readonly publish: PublishBatchOptions | undefined
+}
+
+/**
+ * Validates the options of a configuration `{ kind, ...options }` (without `kind`, secrets
+ * revealed): the `publish` section with the core's rules, the rest with `factory.optionsSchema`.
+ * Every issue of both is returned at once; a batching option written at the top level is reported
+ * with where it belongs (`lingerMs: is a publish option; move it into "publish"`). Used by
+ * `@switchyard/di` and `@switchyard/etcd`, so configurations and documents accept the same fields.
+ */
+export async function checkTransportOptions(
+  factory: Pick<TransportFactory, 'optionsSchema'>,
+  options: Readonly<Record<string, unknown>>,
+): Promise<CheckedTransportOptions> {
+  const { [publishSection]: publish, ...own } = options
+  const result = await factory.optionsSchema['~standard'].validate(own)
+  const known = new Set<string>(publishBatchOptionNames)
+  const adapterIssues = (result.issues ?? []).map((issue) => {
+    const field = optionPath(issue.path)
+    return known.has(field) && Object.hasOwn(own, field)
+      ? {
+          path: issue.path,
+          message: `is a publish option; move it into "${publishSection}": { "${field}": … }`,
+        }
+      : issue
+  })
+  return {
+    issues: [...adapterIssues, ...publishSectionIssues(publish)],
+    options: own,
+    publish: publish as PublishBatchOptions | undefined,
+  }
+}
+
+/**
+ * The `publish` section from `SWITCHYARD_PUBLISH_*` variables, for a source reading the
+ * environment: `SWITCHYARD_PUBLISH_MAX_BATCH_MESSAGES`, `…_MAX_BATCH_BYTES`, `…_LINGER_MS`,
+ * `…_MAX_QUEUED_MESSAGES`, `…_WHEN_FULL` (`wait` or `reject`). Each variable becomes the
+ * camel-cased field (so a misspelt one is reported as an unknown field with the closest name),
+ * numbers are parsed where they parse; `undefined` when none is set.
+ */
+export function publishSectionFromEnv(env: Environment): Record<string, unknown> | undefined {
+  const prefix = 'SWITCHYARD_PUBLISH_'
+  const section: Record<string, unknown> = {}
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(prefix) || !value) continue
+    const field = name
+      .slice(prefix.length)
+      .toLowerCase()
+      .replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase())
+    section[field] = field === 'whenFull' ? value : environmentReaders.number(value)
+  }
+  return Object.keys(section).length > 0 ? section : undefined
+}

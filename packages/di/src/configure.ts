@@ -9,7 +9,13 @@
  */
 
 import type { ConfigStore } from '@switchyard/config'
-import { Bus, type BusOptions, type Transport, type TransportFactory } from '@switchyard/core'
+import {
+  Bus,
+  type BusOptions,
+  type PublishBatchOptions,
+  type Transport,
+  type TransportFactory,
+} from '@switchyard/core'
 import type { memoryTransport } from '@switchyard/memory'
 import type { DependencyContainer } from 'tsyringe'
 import { type ServiceClass, SwitchyardApp } from './switchyard-app.js'
@@ -28,14 +34,15 @@ export interface TransportConfig {
 
 /**
  * The static configuration a factory accepts: `{ kind: 'kafka', brokers: [...] }` for
- * `kafkaTransport`. `configure()` types `transport` as the union of these over the registered
- * factories, so a misspelt option is a compile error as well as a `ConfigError`.
+ * `kafkaTransport`, plus the `publish` section (publish batching bounds, the same for every kind).
+ * `configure()` types `transport` as the union of these over the registered factories, so a
+ * misspelt option is a compile error as well as a `ConfigError`.
  */
 export type TransportConfigOf<F> =
   F extends TransportFactory<infer Options, unknown, infer Kind>
     ? unknown extends Options
       ? TransportConfig // a factory typed without its options: checked at run time only
-      : { readonly kind: Kind } & Omit<Options, 'kind'>
+      : { readonly kind: Kind; readonly publish?: PublishBatchOptions } & Omit<Options, 'kind' | 'publish'>
     : never
 
 /**

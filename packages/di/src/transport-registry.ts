@@ -8,16 +8,23 @@
  * is validated by the factory's own options schema, the one its constructor uses. This module does
  * not read etcd or the environment itself (see `transport-source.ts`).
  */
-import { ConfigError, type Transport, type TransportFactory } from '@switchyard/core'
-import { optionsError, revealSecrets, transportFactoryFor } from '@switchyard/core/spi'
+import {
+  ConfigError,
+  type PublishBatchOptions,
+  type Transport,
+  type TransportFactory,
+} from '@switchyard/core'
+import { checkTransportOptions, optionsError, revealSecrets, transportFactoryFor } from '@switchyard/core/spi'
 import { memoryTransport } from '@switchyard/memory'
 
 /** A validated configuration, ready to build. */
 export interface ResolvedTransportConfig {
   /** The kind the configuration named. */
   readonly kind: string
-  /** The options as given (secrets revealed, `kind` left out); the adapter applies the defaults. */
+  /** The options as given (secrets revealed, `kind` and `publish` left out); the adapter applies the defaults. */
   readonly options: Readonly<Record<string, unknown>>
+  /** The `publish` section (publish batching bounds, the core's), when the configuration has one. */
+  readonly publish: PublishBatchOptions | undefined
   /** The factory that validated it and will build it. */
   readonly factory: TransportFactory
 }
@@ -71,7 +78,8 @@ export class TransportRegistry {
 
   /**
    * Validates `{ kind, ...options }` with the options schema of `kind`'s factory, after revealing
-   * any secret in it. Throws `ConfigError` whose `context.field` names the first offending field
+   * any secret in it, and its `publish` section (publish batching, the same for every kind) with
+   * the core's rules. Throws `ConfigError` whose `context.field` names the first offending field
    * (`kind`, `brokers`, `sasl.password`, …) and whose message lists every issue. `what` says where
    * the configuration came from, for the message (e.g. `transport document at /apps/x`).
    */
@@ -87,15 +95,14 @@ export class TransportRegistry {
     }
     const { kind, ...rest } = config as Record<string, unknown>
     const factory = this.factory(kind, what)
-    const options = revealSecrets(rest) as Record<string, unknown>
-    const result = await factory.optionsSchema['~standard'].validate(options)
-    if (result.issues) throw optionsError(what, result.issues, { transport: factory.kind })
-    return { kind: factory.kind, options, factory }
+    const checked = await checkTransportOptions(factory, revealSecrets(rest) as Record<string, unknown>)
+    if (checked.issues.length > 0) throw optionsError(what, checked.issues, { transport: factory.kind })
+    return { kind: factory.kind, options: checked.options, publish: checked.publish, factory }
   }
 
   /** Validates and builds (without connecting). */
   async create(config: unknown, what?: string): Promise<Transport> {
     const resolved = await this.validate(config, what)
-    return resolved.factory.create(resolved.options)
+    return resolved.factory.create(resolved.options, resolved.publish)
   }
 }

@@ -7,6 +7,7 @@
 
 import type { ConfigStore } from '@switchyard/config'
 import { ConfigError, type Environment } from '@switchyard/core'
+import { publishSectionFromEnv } from '@switchyard/core/spi'
 import { EtcdConfigStore, type EtcdConfigStoreOptions, readTransportDocument } from '@switchyard/etcd'
 import { CONFIG_STORE_VARIABLES, checkVariableNames, memoryStoresFromEnv } from './config-store-from-env.js'
 import type { TransportRegistry } from './transport-registry.js'
@@ -149,7 +150,9 @@ export interface FromEnvOptions {
  *   config store (see {@link fromConfigStore}); wins over `TRANSPORT`.
  * - otherwise `TRANSPORT=<kind>` (a kind registered with `configure({ transports })`) plus the
  *   `SWITCHYARD_*` variables that kind's factory reads (`fromEnv`; listed in the README:
- *   `SWITCHYARD_KAFKA_BROKERS`, `SWITCHYARD_RABBITMQ_URL`, …).
+ *   `SWITCHYARD_KAFKA_BROKERS`, `SWITCHYARD_RABBITMQ_URL`, …), and the publish batching bounds of
+ *   every kind from `SWITCHYARD_PUBLISH_*` (`…_MAX_BATCH_MESSAGES`, `…_MAX_BATCH_BYTES`,
+ *   `…_LINGER_MS`, `…_MAX_QUEUED_MESSAGES`, `…_WHEN_FULL`).
  *
  * @example
  * // TRANSPORT=kafka SWITCHYARD_KAFKA_BROKERS=10.0.0.5:9092 node dist/notifications.js
@@ -188,6 +191,7 @@ export function fromEnv(options: FromEnvOptions = {}): TransportSource {
       )
     }
     const factory = context.registry.factory(kind, `${what} (TRANSPORT)`)
-    return { config: { kind, ...factory.fromEnv?.(env) }, what }
+    const publish = publishSectionFromEnv(env)
+    return { config: { kind, ...factory.fromEnv?.(env), ...(publish ? { publish } : {}) }, what }
   })
 }

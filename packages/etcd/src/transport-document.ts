@@ -15,6 +15,7 @@ import { reviveSecrets, validateWith } from '@switchyard/config/spi'
 import type { TransportFactory } from '@switchyard/core'
 import { ConfigError } from '@switchyard/core'
 import {
+  checkTransportOptions,
   isConfigSecret,
   plainTextSecretIssues,
   revealSecrets,
@@ -63,8 +64,8 @@ async function documentIssues(value: unknown, factories: readonly TransportFacto
   if (factory === undefined) return [{ path: ['kind'], message: unknownKindMessage(kind, factories) }]
   const issues: Issue[] = [...plainTextSecretIssues(options, factory), ...sealedSecretIssues(options)]
   if (issues.length > 0) return issues
-  const result = await factory.optionsSchema['~standard'].validate(revealSecrets(options))
-  return [...(result.issues ?? [])]
+  const checked = await checkTransportOptions(factory, revealSecrets(options) as Record<string, unknown>)
+  return [...checked.issues]
 }
 
 /**
@@ -75,7 +76,9 @@ async function documentIssues(value: unknown, factories: readonly TransportFacto
  * **Details**: checks, in order, that the value is an object, that `kind` has a factory (else the
  * issue names the registered kinds and the package to install), that every field of the factory's
  * `secretOptions` is a secret and can be opened, then validates the options (secrets revealed,
- * `kind` left out) with the factory's `optionsSchema`. The output is the document unchanged.
+ * `kind` left out) with the factory's `optionsSchema`, and the `publish` section (publish
+ * batching bounds, the same for every kind) with the core's rules. The output is the document
+ * unchanged.
  *
  * @example
  * const section = store.section('transport', transportDocumentSchema([memoryTransport, kafkaTransport]))

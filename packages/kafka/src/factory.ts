@@ -52,5 +52,5 @@ export const kafkaTransport: TransportFactory<KafkaTransportOptions, ResolvedKaf
         : undefined,
       partitions: num(env.SWITCHYARD_KAFKA_PARTITIONS),
     }),
-  create: (options) => new KafkaTransport(options),
+  create: (options, publish) => new KafkaTransport(options, publish),
 }

@@ -20,5 +20,5 @@ export const memoryTransport: TransportFactory<MemoryTransportOptions, ResolvedO
   packageName: '@switchyard/memory',
   optionsSchema: memoryOptionsSchema,
   secretOptions: [],
-  create: (options) => new MemoryTransport(options),
+  create: (options, publish) => new MemoryTransport(options, publish),
 }

@@ -39,5 +39,5 @@ export const rabbitmqTransport: TransportFactory<RabbitMqTransportOptions, unkno
           password: env.SWITCHYARD_RABBITMQ_PASSWORD || undefined,
           prefetch: num(env.SWITCHYARD_RABBITMQ_PREFETCH),
         }),
-  create: (options) => new RabbitMqTransport(options),
+  create: (options, publish) => new RabbitMqTransport(options, publish),
 }

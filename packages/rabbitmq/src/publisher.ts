@@ -2,7 +2,9 @@
  * `Publisher`: publishes on one confirm channel and resolves when the broker has confirmed.
  *
  * A batch is written in one go and its confirms are awaited together (a window), never one round
- * trip per message. Socket backpressure (`publish` returning false) waits for `drain`. A message
+ * trip per message. Several windows may be in flight (the core sends up to `confirmWindows`): they
+ * are written one after the other, whole, in the order `publish` was called, so the channel keeps
+ * their order, and each settles with its own messages' confirms. Socket backpressure (`publish` returning false) waits for `drain`. A message
  * that was written but not confirmed when the connection dropped is written again once the
  * connection is back (it may then be stored twice, never lost), within `publishWaitMs` and
  * `publishBufferMessages`; after that the batch rejects with `BrokerUnavailableError`. A broker
@@ -38,6 +40,10 @@ export class Publisher {
   readonly #returned = new Map<string, string>()
   #waiting = 0
   #closed = false
+  /** A window is being written (it may be waiting for `drain`); later windows wait their turn. */
+  #writing = false
+  /** Windows waiting to write, in call order. */
+  readonly #turns: (() => void)[] = []
 
   readonly #repairTopology: () => Promise<void>
 
@@ -104,6 +110,8 @@ export class Publisher {
     batch: readonly Outgoing[],
     indices?: readonly number[],
   ): Promise<number[]> {
+    if (this.#writing) await new Promise<void>((resolve) => this.#turns.push(resolve))
+    else this.#writing = true
     const count = indices ? indices.length : batch.length
     const lost: number[] = []
     let failure: SwitchyardError | undefined
@@ -150,6 +158,10 @@ export class Publisher {
       }
       if (!written) await this.#drained(channel)
     }
+    // Hand the channel to the next window (the flag stays set) before awaiting this one's confirms.
+    const next = this.#turns.shift()
+    if (next) next()
+    else this.#writing = false
     await confirmed
     // A nack (e.g. a quorum queue between leaders) can leave the channel's queue client stuck on
     // the old leader, nacking every later publish: the next publish opens a fresh channel.

@@ -37,9 +37,10 @@ export class RabbitMqDriver implements TransportDriver {
   readonly capabilities: Capabilities
   /**
    * Key order is the core's (held back inside the one active consumer); delays are the broker's
-   * (TTL queues that dead-letter back to the group's queue).
+   * (TTL queues that dead-letter back to the group's queue); `confirmWindows` publish batches go
+   * out before the first is confirmed (one channel keeps their order; see `Publisher`).
    */
-  readonly features: DriverFeatures = { keyOrder: false, delay: true }
+  readonly features: DriverFeatures
   readonly naming: Naming
   readonly #options: ResolvedOptions
   readonly #connection: ConnectionManager
@@ -51,6 +52,7 @@ export class RabbitMqDriver implements TransportDriver {
   constructor(options: ResolvedOptions) {
     this.#options = options
     this.naming = new Naming(options.prefix)
+    this.features = { keyOrder: false, delay: true, publishWindows: options.confirmWindows }
     this.capabilities = {
       orderedByKey: false,
       persistent: true,

@@ -262,6 +262,82 @@ describe('bounds', () => {
   })
 })
 
+describe('publishWindows', () => {
+  /** Like gatedDriver, with `windows` batches allowed in flight. */
+  function windowedDriver(windows: number): { driver: ScriptedDriver; sends: Deferred[] } {
+    const driver = new ScriptedDriver({ publishWindows: windows })
+    const sends: Deferred[] = []
+    driver.publishAnswer = () => {
+      const send = deferred()
+      sends.push(send)
+      return send.promise
+    }
+    return { driver, sends }
+  }
+
+  it('hands the driver up to publishWindows batches at once, in call order, then coalesces', async () => {
+    const { driver, sends } = windowedDriver(2)
+    const t = derive(driver, { maxBatchMessages: 2 })
+    await t.connect()
+    const calls = [1, 2, 3, 4, 5].map((n) => outcome(t.publish([keyed('a', n)])))
+    await ticks()
+    // Two windows out at once; the rest waits for one of them, whatever order they settle in.
+    expect(driver.published.map(ids)).toEqual([['a1'], ['a2']])
+    sends[1]!.resolve()
+    await ticks()
+    expect(calls.map((o) => o.value)).toEqual([undefined, 'ok', undefined, undefined, undefined])
+    expect(driver.published.map(ids)).toEqual([['a1'], ['a2'], ['a3', 'a4']])
+    sends[0]!.resolve()
+    await ticks()
+    expect(driver.published.map(ids)).toEqual([['a1'], ['a2'], ['a3', 'a4'], ['a5']])
+    expect(calls.map((o) => o.value)).toEqual(['ok', 'ok', undefined, undefined, undefined])
+    sends[3]!.resolve()
+    sends[2]!.resolve()
+    await ticks()
+    expect(calls.map((o) => o.value)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok'])
+  })
+
+  it('fails exactly the calls of the window that failed while the other windows succeed', async () => {
+    const { driver, sends } = windowedDriver(3)
+    const t = derive(driver)
+    await t.connect()
+    const calls = [1, 2, 3].map((n) => outcome(t.publish([keyed('a', n)])))
+    await ticks()
+    expect(driver.published).toHaveLength(3)
+    sends[1]!.reject(new PublishError('orders', 'nacked'))
+    sends[0]!.resolve()
+    sends[2]!.resolve()
+    await ticks()
+    expect(calls.map((o) => o.value)).toEqual(['ok', 'PublishError', 'ok'])
+  })
+
+  it('close() rejects every window still in flight when it gives up', async () => {
+    const { driver } = windowedDriver(2)
+    const t = deriveTransport(driver)
+    await t.connect()
+    const calls = [1, 2, 3].map((n) => outcome(t.publish([keyed('a', n)])))
+    await t.close({ drain: false })
+    await ticks()
+    expect(calls.map((o) => o.value)).toEqual([
+      'TransportClosedError',
+      'TransportClosedError',
+      'TransportClosedError',
+    ])
+  })
+
+  it('refuses a driver whose publishWindows is not an integer >= 1 with ConfigError', () => {
+    const error = (() => {
+      try {
+        deriveTransport(new ScriptedDriver({ publishWindows: 0 }))
+      } catch (e) {
+        return e
+      }
+    })()
+    expect(isSwitchyardError(error, 'ConfigError')).toBe(true)
+    expect((error as { context: Record<string, string> }).context.field).toBe('publishWindows')
+  })
+})
+
 describe('lingerMs', () => {
   it('holds the first call up to lingerMs on the scheduler, then sends everything queued as one batch', async () => {
     const scheduler = new VirtualTimeScheduler()

@@ -25,7 +25,8 @@ const admin = new EtcdConfigStore({
 })
 
 afterAll(async () => {
-  for (const k of ['transport', 'bad', 'rabbit']) await admin.delete(k).catch(() => undefined)
+  for (const k of ['transport', 'bad', 'rabbit', 'batched', 'bad-batch'])
+    await admin.delete(k).catch(() => undefined)
   await admin.close()
 })
 
@@ -68,4 +69,34 @@ it('reads a document with a secret through the environment (etcd endpoints, key,
   })
   expect(app.transport.kind).toBe('rabbitmq') // built, not connected (port 1)
   await app.stop({ timeoutMs: 1_000 })
+})
+
+it('reads the publish batching bounds of a document in etcd, and refuses a bad one naming the field', async () => {
+  await admin.put('batched', {
+    kind: 'rabbitmq',
+    host: '127.0.0.1',
+    port: 1,
+    confirmWindows: 2,
+    publish: { maxBatchMessages: 500, lingerMs: 1, whenFull: 'reject' },
+  })
+  const built: unknown[] = []
+  const recording = {
+    ...rabbitmqTransport,
+    create: (options: object, publish?: object) => {
+      built.push(publish)
+      return rabbitmqTransport.create(options, publish)
+    },
+  }
+  const app = await configure(container.createChildContainer(), {
+    transport: fromEtcd('batched', { endpoints: etcdConnection.endpoints, namespace }),
+    transports: [recording],
+  })
+  expect(built).toEqual([{ maxBatchMessages: 500, lingerMs: 1, whenFull: 'reject' }])
+  await app.stop({ timeoutMs: 1_000 })
+  await admin.put('bad-batch', { kind: 'memory', publish: { maxBatchBytes: -1 } })
+  const error = await configure(container.createChildContainer(), {
+    transport: fromEtcd('bad-batch', { endpoints: etcdConnection.endpoints, namespace }),
+  }).catch((e: unknown) => e)
+  expect(isSwitchyardError(error, 'ConfigError')).toBe(true)
+  expect((error as ConfigError).context.field).toBe('publish.maxBatchBytes')
 })

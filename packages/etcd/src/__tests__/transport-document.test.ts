@@ -117,3 +117,57 @@ describe('transport document', () => {
     expect((await s.get('transport'))?.value).toEqual({ kind: 'memory' })
   })
 })
+
+describe('publish section (publish batching, the same for every kind)', () => {
+  it('accepts the batching bounds under publish, for any kind, and keeps the document as written', async () => {
+    const s = store()
+    const publish = {
+      maxBatchMessages: 500,
+      maxBatchBytes: 262_144,
+      lingerMs: 2,
+      maxQueuedMessages: 10_000,
+      whenFull: 'reject',
+    }
+    await s.put('r', { kind: 'rabbitmq', confirmWindows: 2, publish })
+    expect(await readTransportDocument(s, 'r', { factories })).toEqual({
+      kind: 'rabbitmq',
+      confirmWindows: 2,
+      publish,
+    })
+    await s.put('m', { kind: 'memory', publish: { lingerMs: 0 } })
+    expect((await readTransportDocument(s, 'm', { factories })).publish).toEqual({ lingerMs: 0 })
+  })
+
+  it('names the bad batching field, suggests the closest name, and points a misplaced one into publish', async () => {
+    const s = store()
+    await s.put('bad', { kind: 'kafka', brokers: ['h:1'], publish: { lingerMs: -1, whenFull: 'drop' } })
+    const bad = await failure(readTransportDocument(s, 'bad', { factories }))
+    expect(bad.context.field).toBe('publish.lingerMs')
+    expect(bad.message).toContain('publish.whenFull')
+    await s.put('typo', { kind: 'memory', publish: { maxBatchMessage: 10 } })
+    const typo = await failure(readTransportDocument(s, 'typo', { factories }))
+    expect(typo.context.field).toBe('publish.maxBatchMessage')
+    expect(typo.message).toContain('did you mean "maxBatchMessages"?')
+    await s.put('flat', { kind: 'rabbitmq', lingerMs: 5 })
+    const flat = await failure(readTransportDocument(s, 'flat', { factories }))
+    expect(flat.context.field).toBe('lingerMs')
+    expect(flat.message).toContain('move it into "publish"')
+    await s.put('shape', { kind: 'memory', publish: 100 })
+    expect((await failure(readTransportDocument(s, 'shape', { factories }))).context.field).toBe('publish')
+  })
+
+  it("each adapter's factory hands the publish section to its transport", () => {
+    for (const factory of factories) {
+      let error: unknown
+      try {
+        factory.create((factory.kind === 'kafka' ? { brokers: ['127.0.0.1:9092'] } : {}) as never, {
+          maxBatchMessages: 0,
+        })
+      } catch (e) {
+        error = e
+      }
+      expect(isSwitchyardError(error, 'ConfigError'), factory.kind).toBe(true)
+      expect((error as ConfigError).context.field).toBe('maxBatchMessages')
+    }
+  })
+})

@@ -48,6 +48,7 @@ describe('resolveOptions', () => {
       mandatory: false,
       deadLetterGroup: 'dlq',
       maxMessageBytes: 134_217_728,
+      confirmWindows: 1,
     })
     expect(resolveOptions({ tls: true }).port).toBe(5671)
   })
@@ -120,6 +121,9 @@ describe('resolveOptions', () => {
     expect(fields({ port: 70_000, maxMessageBytes: 2 ** 30 })).toEqual(['port', 'maxMessageBytes'])
     expect(fields({ groups: { g: { overflow: 'drop-tail' as never } } })).toEqual(['groups.g.overflow'])
     expect(fields({ reconnect: { factor: 0.5 } })).toEqual(['reconnect.factor'])
+    expect(fields({ confirmWindows: 0 })).toEqual(['confirmWindows'])
+    expect(fields({ confirmWindows: 65 })).toEqual(['confirmWindows'])
+    expect(fields({ confirmWindows: 1.5 })).toEqual(['confirmWindows'])
     expect(fields({ prefetch: 65_535, heartbeatSeconds: 0, deadLetterGroup: false })).toEqual([])
   })
 })

@@ -81,6 +81,50 @@ describe('RabbitMqTransport on RabbitMQ', () => {
     expect(new Set(c.ids)).toEqual(new Set(messages.map((m) => m.id)))
   })
 
+  it('keeps call order across several confirm windows in flight: 2,000 concurrent publishes arrive in order', async () => {
+    const topic = topicName('rmq.windows')
+    const consumer = transport()
+    const c = track(collect(consumer, topic, { group: 'ordered', ordered: true, inFlight: 64 }))
+    await c.ready
+    // Windows of at most 100 messages, four in flight: 20 windows, most written before the first confirm.
+    const producer = new RabbitMqTransport(
+      { url: rabbitmqConnection.url, confirmWindows: 4 },
+      { maxBatchMessages: 100 },
+    )
+    open.push({ close: () => producer.close({ drain: false, timeoutMs: 2_000 }) })
+    const messages = Array.from({ length: 2_000 }, (_, i) =>
+      createMessage(topic, { key: `k${i % 3}`, payload: `${i}` }),
+    )
+    await Promise.all(messages.map((m) => producer.publish([m])))
+    await c.waitForIds(messages.length, 30_000)
+    expect(c.deliveries.map((d) => payloadText(d.message.payload))).toEqual(
+      messages.map((m) => payloadText(m.payload)),
+    )
+  })
+
+  it('fails exactly the calls of the confirm window the broker nacked; the window beside it succeeds', async () => {
+    const topic = topicName('rmq.nack')
+    const group = groupName('full')
+    // A queue that refuses (nacks) every message beyond its first.
+    const producer = transport({
+      confirmWindows: 2,
+      groups: { [group]: { maxLength: 1, overflow: 'reject-publish' } },
+    })
+    await producer.provision(topic, { groups: [group] })
+    const [first, second] = [
+      createMessage(topic, { payload: 'kept' }),
+      createMessage(topic, { payload: 'refused' }),
+    ]
+    // Both calls go out at once, each as its own window (nothing else is in flight).
+    const kept = producer.publish([first])
+    const refused = expectSwitchyardError(producer.publish([second]), 'PublishError')
+    await kept
+    await refused
+    const c = track(collect(producer, topic, { group }))
+    await c.waitForIds(1)
+    expect(c.deliveries.map((d) => payloadText(d.message.payload))).toEqual(['kept'])
+  })
+
   it('routes pattern subscriptions through binding keys, for groups and ephemeral subscribers', async () => {
     const t = transport()
     const p = topicName('rmq.pat')
