@@ -37,5 +37,5 @@ export const natsTransport: TransportFactory<NatsTransportOptions, unknown, 'nat
       prefix: env.SWITCHYARD_NATS_PREFIX || undefined,
       prefetch: num(env.SWITCHYARD_NATS_PREFETCH),
     }),
-  create: (options) => new NatsTransport(options),
+  create: (options, publish) => new NatsTransport(options, publish),
 }

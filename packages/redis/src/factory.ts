@@ -35,5 +35,5 @@ export const redisTransport: TransportFactory<RedisTransportOptions, ResolvedRed
       password: env.SWITCHYARD_REDIS_PASSWORD || undefined,
       prefix: env.SWITCHYARD_REDIS_PREFIX || undefined,
     }),
-  create: (options) => new RedisTransport(options),
+  create: (options, publish) => new RedisTransport(options, publish),
 }
