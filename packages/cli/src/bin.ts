@@ -6,6 +6,14 @@
 import { ExitCode } from './exit-codes.js'
 import { run } from './program.js'
 
+// kafkajs 2.2.4 sets a negative timeout on Node 24, which prints a `TimeoutNegativeWarning` that
+// means nothing to an operator (Node treats it as 1 ms). Print every other warning as Node would.
+for (const listener of process.listeners('warning')) process.off('warning', listener)
+process.on('warning', (warning) => {
+  if (warning.name === 'TimeoutNegativeWarning') return
+  process.stderr.write(`${warning.name}: ${warning.message}\n`)
+})
+
 const controller = new AbortController()
 let signals = 0
 for (const name of ['SIGINT', 'SIGTERM'] as const) {
