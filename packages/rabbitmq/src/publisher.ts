@@ -44,6 +44,10 @@ export class Publisher {
   #writing = false
   /** Windows waiting to write, in call order. */
   readonly #turns: (() => void)[] = []
+  /** Windows being written or awaiting confirms, per channel. */
+  readonly #inFlight = new Map<ConfirmChannel, number>()
+  /** Channels that saw a nack: closed once their windows are done. */
+  readonly #retiring = new Set<ConfirmChannel>()
 
   readonly #repairTopology: () => Promise<void>
 
@@ -110,6 +114,7 @@ export class Publisher {
     batch: readonly Outgoing[],
     indices?: readonly number[],
   ): Promise<number[]> {
+    this.#inFlight.set(channel, (this.#inFlight.get(channel) ?? 0) + 1)
     if (this.#writing) await new Promise<void>((resolve) => this.#turns.push(resolve))
     else this.#writing = true
     const count = indices ? indices.length : batch.length
@@ -163,18 +168,26 @@ export class Publisher {
     if (next) next()
     else this.#writing = false
     await confirmed
-    // A nack (e.g. a quorum queue between leaders) can leave the channel's queue client stuck on
-    // the old leader, nacking every later publish: the next publish opens a fresh channel.
-    if (nacked) this.#retire(channel)
+    this.#finished(channel, nacked)
     if (failure) throw failure
     return lost
   }
 
-  /** Stops using `channel` (confirms still pending on it end as lost and are sent again). */
-  #retire(channel: ConfirmChannel): void {
-    if (this.#channel !== channel) return
-    this.#channel = undefined
-    channel.close().catch(() => undefined)
+  /**
+   * One window on `channel` is done. A nack (e.g. a quorum queue between leaders) can leave the
+   * channel's queue client stuck on the old leader, nacking every later publish: after one, new
+   * windows take a fresh channel, and this one is closed once the windows already on it are done
+   * (so a nack never fails the window beside it).
+   */
+  #finished(channel: ConfirmChannel, nacked: boolean): void {
+    const left = (this.#inFlight.get(channel) ?? 1) - 1
+    if (left > 0) this.#inFlight.set(channel, left)
+    else this.#inFlight.delete(channel)
+    if (nacked) {
+      if (this.#channel === channel) this.#channel = undefined
+      this.#retiring.add(channel)
+    }
+    if (left <= 0 && this.#retiring.delete(channel)) channel.close().catch(() => undefined)
   }
 
   #drained(channel: ConfirmChannel): Promise<void> {
