@@ -22,7 +22,7 @@ export function announceSkippedClients(file: string): void {
   for (const { client, runs } of kafkaClients) {
     if (runs) continue
     process.stderr.write(
-      `\n[${file}] SKIPPED: the client '${client}' tests need Node ${platformaticNode}; this is Node ` +
+      `\n[${file}] NOT RUN ON THIS NODE: the client '${client}' tests need Node ${platformaticNode}; this is Node ` +
         `${process.versions.node}. They run on Node 22 and 24 in \`npm test\` (scripts/test.sh).\n`,
     )
   }

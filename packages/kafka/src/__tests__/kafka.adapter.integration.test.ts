@@ -83,8 +83,9 @@ const freePort = (): Promise<number> =>
     })
   })
 
-for (const { client, runs } of kafkaClients)
-  describe.skipIf(!runs)(`KafkaTransport (${client}) against real Kafka`, () => {
+// A client this Node cannot run is not registered (announced on stderr); npm test runs it on Node 22 and 24.
+for (const { client } of kafkaClients.filter((c) => c.runs))
+  describe(`KafkaTransport (${client}) against real Kafka`, () => {
     const transport = (extra: Partial<KafkaTransportOptions> = {}): KafkaTransport =>
       makeTransport(client, extra)
 

@@ -4,20 +4,14 @@
  */
 import { kafkaConnection, restart } from '@switchyard/brokers'
 import { transportContract } from '@switchyard/contract'
-import { describe, it } from 'vitest'
 import { KafkaTransport } from '../kafka-transport.js'
-import { platformaticNode } from '../platformatic-client.js'
 import { announceSkippedClients, kafkaClients } from './kafka-clients.js'
 
 announceSkippedClients('kafka.contract.integration.test.ts')
 
+// A client this Node cannot run is not registered (announced above); npm test runs it on Node 22 and 24.
 for (const { client, runs } of kafkaClients) {
-  if (!runs) {
-    describe.skip(`transport contract: kafka (${client}) needs Node ${platformaticNode}`, () => {
-      it('runs on Node 22 and 24 in npm test', () => undefined)
-    })
-    continue
-  }
+  if (!runs) continue
   transportContract(
     `kafka (${client})`,
     () => new KafkaTransport({ brokers: kafkaConnection.brokers, clientId: 'switchyard-contract', client }),
