@@ -28,19 +28,31 @@ echo "== brokers: \`up all\` took $(( ($(date +%s%N) - brokers_started) / 100000
 node test/brokers/dist/cli.js clean all
 
 # Each Node runs every suite even if an earlier one failed, so one run reports all of them.
+# Each line's output is also kept in a log, and the failing tests of every line are printed again
+# at the very end, so a CI log that keeps only its tail still names them.
+logs=$(mktemp -d)
 failed=()
+summary() { # $1: log file; prints the FAIL lines and the first error line after each
+  sed 's/\x1b\[[0-9;]*m//g' "$1" | grep -a -E -A3 '^ *FAIL ' | grep -a -v -E '^ *$|^--$' | head -60 || true
+}
 echo "== tests on Node $(node --version) (this machine's)"
-if ! npx vitest run "$@"; then failed+=("$(node --version)"); fi
+if ! npx vitest run "$@" 2>&1 | tee "$logs/machine.log"; then failed+=("$(node --version)"); fi
 
 for major in ${SWITCHYARD_NODE_LINES-22 24}; do
   node_bin=$(bash scripts/node-lines.sh "$major")
   node test/brokers/dist/cli.js clean all
   line_started=$(date +%s)
   echo "== tests on Node $("$node_bin" --version) (npm registry, $node_bin)"
-  if ! "$node_bin" node_modules/vitest/vitest.mjs run "$@"; then failed+=("$("$node_bin" --version)"); fi
+  if ! "$node_bin" node_modules/vitest/vitest.mjs run "$@" 2>&1 | tee "$logs/node$major.log"; then
+    failed+=("$("$node_bin" --version)")
+  fi
   echo "== Node $major: $(( $(date +%s) - line_started )) s"
 done
 if [[ ${#failed[@]} -gt 0 ]]; then
+  for log in "$logs"/*.log; do
+    echo "== failing tests in $(basename "$log" .log):"
+    summary "$log"
+  done
   echo "== tests failed on Node ${failed[*]}" >&2
   exit 1
 fi

@@ -72,6 +72,49 @@ export interface DeriveOptions extends PublishBatchOptions {
    * `inFlight`). The stream itself never has more than `inFlight` unsettled deliveries.
    */
   readonly holdBack?: (inFlight: number) => number
+  /**
+   * What `subscribe` uses for an option a call leaves out, instead of the core's default: an
+   * adapter's `prefetch` option as the default `inFlight`, or its `fromBeginning` option as the
+   * default of subscriptions with a group (new groups replay from the start). Validated as the
+   * call's own options are.
+   */
+  readonly subscribeDefaults?: SubscribeDefaults
+}
+
+/** See {@link DeriveOptions.subscribeDefaults}. */
+export interface SubscribeDefaults {
+  /** Default `SubscribeOptions.inFlight` (else {@link defaultInFlight}). */
+  readonly inFlight?: number
+  /** Default `SubscribeOptions.fromBeginning` of subscriptions with a group (else `false`). */
+  readonly fromBeginning?: boolean
+}
+
+/**
+ * The connection settings an adapter's own options carry (its connect timeout and reconnect
+ * backoff), as {@link DeriveOptions}: what `runtime` sets wins; the connect timeout is capped at
+ * {@link defaultConnectTimeoutMs}, so an unreachable broker is still reported within 5 s (one
+ * broker attempt may take the adapter's full timeout meanwhile).
+ */
+export function connectionDefaults(
+  runtime: DeriveOptions,
+  options: {
+    readonly connectTimeoutMs: number
+    readonly reconnect: {
+      readonly initialDelayMs: number
+      readonly maxDelayMs: number
+      readonly factor: number
+    }
+  },
+): DeriveOptions {
+  return {
+    ...runtime,
+    connectTimeoutMs: runtime.connectTimeoutMs ?? Math.min(options.connectTimeoutMs, defaultConnectTimeoutMs),
+    backoff: runtime.backoff ?? {
+      initialMs: options.reconnect.initialDelayMs,
+      maxMs: options.reconnect.maxDelayMs,
+      factor: options.reconnect.factor,
+    },
+  }
 }
 
 /**
@@ -122,6 +165,7 @@ export class DriverTransport implements DerivedTransport {
   readonly #detaching = new Set<Promise<void>>()
   readonly #publishes: PublishBatcher
   readonly #holdBack: (inFlight: number) => number
+  readonly #defaults: SubscribeDefaults
   #closing: Promise<void> | undefined
   /** Settling rejects and new work is refused from here on. */
   #closed = false
@@ -132,6 +176,7 @@ export class DriverTransport implements DerivedTransport {
     this.capabilities = Object.freeze({ ...driver.capabilities })
     this.status$ = this.#status.status$
     this.#holdBack = driver.features.keyOrder ? () => 0 : (options.holdBack ?? ((inFlight) => inFlight))
+    this.#defaults = options.subscribeDefaults ?? {}
     const scheduler = options.scheduler ?? asyncScheduler
     const connectTimeoutMs = options.connectTimeoutMs ?? defaultConnectTimeoutMs
     if (!(Number.isFinite(connectTimeoutMs) && connectTimeoutMs > 0)) {
@@ -370,11 +415,12 @@ export class DriverTransport implements DerivedTransport {
     validateTopic(topic, { allowPatterns: this.capabilities.patterns })
     const what = 'subscribe options'
     const group = options.group === undefined ? undefined : validateGroup(options.group)
-    const inFlight = options.inFlight ?? defaultInFlight
+    const inFlight = options.inFlight ?? this.#defaults.inFlight ?? defaultInFlight
     if (!(Number.isSafeInteger(inFlight) && inFlight >= 1 && inFlight <= maxInFlight)) {
       throw this.#optionError(what, 'inFlight', `must be an integer from 1 to ${maxInFlight}`, inFlight)
     }
-    const fromBeginning = options.fromBeginning ?? false
+    const fromBeginning =
+      options.fromBeginning ?? (group === undefined ? undefined : this.#defaults.fromBeginning) ?? false
     if (typeof fromBeginning !== 'boolean')
       throw this.#optionError(what, 'fromBeginning', 'must be a boolean', fromBeginning)
     if (fromBeginning && !this.capabilities.replay) {

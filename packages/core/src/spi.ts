@@ -8,8 +8,10 @@ export { createDelivery, normaliseNack } from './delivery.js'
 export type {
   DerivedTransport,
   DeriveOptions,
+  SubscribeDefaults,
 } from './derive-transport.js'
 export {
+  connectionDefaults,
   DriverTransport,
   defaultConnectTimeoutMs,
   defaultDrainTimeoutMs,

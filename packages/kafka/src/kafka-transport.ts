@@ -7,14 +7,8 @@
  * the transport's policy (validation, in-flight limits, drain, status, reconnect, delay) is core's.
  * It does not retry, dead-letter or decode: the `Bus` in `@switchyard/core` does that on top.
  */
-import {
-  type Delivery,
-  type DeriveOptions,
-  DriverTransport,
-  type SubscribeOptions,
-} from '@switchyard/core/spi'
+import { type DeriveOptions, DriverTransport } from '@switchyard/core/spi'
 import type { Kafka as KafkaClient } from 'kafkajs'
-import type { Observable } from 'rxjs'
 import { KafkaDriver } from './kafka-driver.js'
 import { type KafkaTransportOptions, resolveKafkaOptions } from './options.js'
 import { loadPlatformatic } from './platformatic-client.js'
@@ -38,8 +32,6 @@ export class KafkaTransport extends DriverTransport {
    * With `client: 'platformatic'` it is the kafkajs client the transport uses for admin work.
    */
   readonly client: KafkaClient
-  /** `fromBeginning` of a group subscription that does not say (the `fromBeginning` option). */
-  readonly #fromBeginning: boolean
 
   /**
    * Throws `ConfigError` naming the field when an option is invalid, and (`client: 'platformatic'`)
@@ -51,15 +43,12 @@ export class KafkaTransport extends DriverTransport {
       resolved.client === 'platformatic'
         ? new PlatformaticDriver(resolved, loadPlatformatic())
         : new KafkaDriver(resolved, options.compressionCodecs)
-    super(driver, { connectTimeoutMs: resolved.connectionTimeoutMs, ...runtime })
+    // A group subscription that does not set `fromBeginning` gets the `fromBeginning` option.
+    super(driver, {
+      connectTimeoutMs: resolved.connectionTimeoutMs,
+      subscribeDefaults: { fromBeginning: resolved.fromBeginning },
+      ...runtime,
+    })
     this.client = driver.client
-    this.#fromBeginning = resolved.fromBeginning
-  }
-
-  /** See `Transport.subscribe`; a group that does not set `fromBeginning` gets the transport's default. */
-  override subscribe(topic: string, options: SubscribeOptions = {}): Observable<Delivery> {
-    const defaulted =
-      this.#fromBeginning && options.group !== undefined && options.fromBeginning === undefined
-    return super.subscribe(topic, defaulted ? { ...options, fromBeginning: true } : options)
   }
 }

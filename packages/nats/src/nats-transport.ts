@@ -8,14 +8,7 @@
  * documented in this package's README.
  */
 import type { NatsConnection } from '@nats-io/transport-node'
-import {
-  type Delivery,
-  type DeriveOptions,
-  DriverTransport,
-  defaultConnectTimeoutMs,
-  type SubscribeOptions,
-} from '@switchyard/core/spi'
-import type { Observable } from 'rxjs'
+import { connectionDefaults, type DeriveOptions, DriverTransport } from '@switchyard/core/spi'
 import { NatsDriver } from './nats-driver.js'
 import { type NatsTransportOptions, resolveOptions } from './options.js'
 
@@ -38,24 +31,16 @@ import { type NatsTransportOptions, resolveOptions } from './options.js'
  */
 export class NatsTransport extends DriverTransport {
   readonly #driver: NatsDriver
-  readonly #prefetch: number
 
   /** Throws `ConfigError` naming every invalid or unknown option. */
   constructor(options: NatsTransportOptions = {}, runtime: DeriveOptions = {}) {
     const resolved = resolveOptions(options)
     const driver = new NatsDriver(resolved)
     super(driver, {
-      ...runtime,
-      connectTimeoutMs:
-        runtime.connectTimeoutMs ?? Math.min(resolved.connectTimeoutMs, defaultConnectTimeoutMs),
-      backoff: runtime.backoff ?? {
-        initialMs: resolved.reconnect.initialDelayMs,
-        maxMs: resolved.reconnect.maxDelayMs,
-        factor: resolved.reconnect.factor,
-      },
+      ...connectionDefaults(runtime, resolved),
+      subscribeDefaults: { inFlight: resolved.prefetch },
     })
     this.#driver = driver
-    this.#prefetch = resolved.prefetch
   }
 
   /**
@@ -64,15 +49,5 @@ export class NatsTransport extends DriverTransport {
    */
   get connection(): NatsConnection | undefined {
     return this.#driver.connection
-  }
-
-  /** As the core's, with the `prefetch` option as the default `inFlight`. */
-  override subscribe(topic: string, options: SubscribeOptions = {}): Observable<Delivery> {
-    return super.subscribe(
-      topic,
-      options?.inFlight === undefined && typeof options === 'object'
-        ? { ...options, inFlight: this.#prefetch }
-        : options,
-    )
   }
 }

@@ -7,15 +7,8 @@
  * escape hatches. Semantics are the SPI's (`@switchyard/core`); the broker mapping is
  * `rabbitmq-driver.ts`, documented in this package's README.
  */
-import {
-  type Delivery,
-  type DeriveOptions,
-  DriverTransport,
-  defaultConnectTimeoutMs,
-  type SubscribeOptions,
-} from '@switchyard/core/spi'
+import { connectionDefaults, type DeriveOptions, DriverTransport } from '@switchyard/core/spi'
 import type { ChannelModel } from 'amqplib'
-import type { Observable } from 'rxjs'
 import type { Naming } from './naming.js'
 import { type RabbitMqTransportOptions, resolveOptions } from './options.js'
 import { RabbitMqDriver } from './rabbitmq-driver.js'
@@ -40,25 +33,16 @@ import { RabbitMqDriver } from './rabbitmq-driver.js'
  */
 export class RabbitMqTransport extends DriverTransport {
   readonly #driver: RabbitMqDriver
-  readonly #prefetch: number
 
   /** Throws `ConfigError` naming every invalid or unknown option. */
   constructor(options: RabbitMqTransportOptions = {}, runtime: DeriveOptions = {}) {
     const resolved = resolveOptions(options)
     const driver = new RabbitMqDriver(resolved)
     super(driver, {
-      ...runtime,
-      // One attempt may take `connectTimeoutMs`; an unreachable broker is reported within 5 s anyway.
-      connectTimeoutMs:
-        runtime.connectTimeoutMs ?? Math.min(resolved.connectTimeoutMs, defaultConnectTimeoutMs),
-      backoff: runtime.backoff ?? {
-        initialMs: resolved.reconnect.initialDelayMs,
-        maxMs: resolved.reconnect.maxDelayMs,
-        factor: resolved.reconnect.factor,
-      },
+      ...connectionDefaults(runtime, resolved),
+      subscribeDefaults: { inFlight: resolved.prefetch },
     })
     this.#driver = driver
-    this.#prefetch = resolved.prefetch
   }
 
   /**
@@ -72,15 +56,5 @@ export class RabbitMqTransport extends DriverTransport {
   /** The names this transport gives its exchanges and queues (see the README's topology section). */
   get naming(): Naming {
     return this.#driver.naming
-  }
-
-  /** As the core's, with the `prefetch` option as the default `inFlight`. */
-  override subscribe(topic: string, options: SubscribeOptions = {}): Observable<Delivery> {
-    return super.subscribe(
-      topic,
-      options?.inFlight === undefined && typeof options === 'object'
-        ? { ...options, inFlight: this.#prefetch }
-        : options,
-    )
   }
 }

@@ -3,7 +3,7 @@
  * `deriveTransport` from `RedisDriver`. Wires options to the driver and the core (connect timeout,
  * backoff) and exposes the escape hatch; the mapping is `redis-driver.ts`, documented in the README.
  */
-import { type DeriveOptions, DriverTransport, defaultConnectTimeoutMs } from '@switchyard/core/spi'
+import { connectionDefaults, type DeriveOptions, DriverTransport } from '@switchyard/core/spi'
 import type { Client } from './connection.js'
 import { type RedisTransportOptions, resolveRedisOptions } from './options.js'
 import { RedisDriver } from './redis-driver.js'
@@ -31,16 +31,7 @@ export class RedisTransport extends DriverTransport {
   constructor(options: RedisTransportOptions = {}, runtime: DeriveOptions = {}) {
     const resolved = resolveRedisOptions(options)
     const driver = new RedisDriver(resolved)
-    super(driver, {
-      ...runtime,
-      connectTimeoutMs:
-        runtime.connectTimeoutMs ?? Math.min(resolved.connectTimeoutMs, defaultConnectTimeoutMs),
-      backoff: runtime.backoff ?? {
-        initialMs: resolved.reconnect.initialDelayMs,
-        maxMs: resolved.reconnect.maxDelayMs,
-        factor: resolved.reconnect.factor,
-      },
-    })
+    super(driver, connectionDefaults(runtime, resolved))
     this.#driver = driver
   }
 

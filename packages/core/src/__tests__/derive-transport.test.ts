@@ -209,6 +209,20 @@ describe('subscriptions', () => {
     expect(driver.consumers[0]!.spec.prefetch).toBe(20)
   })
 
+  it("uses the adapter's subscribe defaults for options a call leaves out, and the call's own first", async () => {
+    const driver = new ScriptedDriver({ keyOrder: true })
+    ;(driver.capabilities as { replay: boolean }).replay = true
+    const t = derive(driver, { subscribeDefaults: { inFlight: 7, fromBeginning: true } })
+    collect(t, 'orders', { group: 'billing' })
+    collect(t, 'orders', { inFlight: 3 })
+    collect(t, 'orders', { group: 'audit', inFlight: 2 })
+    await waitFor(() => driver.consumers.length === 3, 'the consumers')
+    const specs = driver.consumers.map((c) => c.spec)
+    expect(specs.map((s) => s.prefetch)).toEqual([7, 3, 2])
+    // fromBeginning is a default of group subscriptions only: a private one starts at the end.
+    expect(specs.map((s) => s.fromBeginning)).toEqual([true, false, true])
+  })
+
   it('holds later messages of a busy key back where the driver does not keep key order', async () => {
     const driver = new ScriptedDriver({ keyOrder: false })
     const t = derive(driver)
