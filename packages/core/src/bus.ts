@@ -32,14 +32,17 @@ import type {
   UnregisteredTopic,
 } from './bus-options.js'
 import { BusRuntime } from './bus-runtime.js'
+import { bytesCodec } from './codecs.js'
 import { type DeadLetter, type DeadLetterDelivery, readDeadLetter } from './dead-letter.js'
-import { decodeDeliveries } from './decode-deliveries.js'
+import { decodeDeliveries, passDeliveries } from './decode-deliveries.js'
+import { DriverTransport } from './derive-transport.js'
 import { CancelledError, ConfigError } from './errors.js'
 import { HandlerRun } from './handler-subscription.js'
 import { SwitchyardHeaders } from './headers.js'
 import type { Delivery, OutgoingMessage } from './message.js'
 import { nextMessageId } from './message-id.js'
 import { buildChain } from './policy-middleware.js'
+import { settleWatch, type WatchedSubscribeOptions } from './settle-watch.js'
 import { validateTopic } from './topic.js'
 import type { CloseOptions, Transport } from './transport.js'
 
@@ -216,7 +219,14 @@ export class Bus {
       this.#checkTopic(topic)
       const subscribe = subscribeOptionsOf('consume options', options as ConsumeOptions<unknown>)
       const codec = (options.codec ?? this.#runtime.codec) as Codec<T>
-      return this.transport
+      const transport = this.transport
+      if ((codec as Codec<unknown>) === bytesCodec && transport instanceof DriverTransport) {
+        // Nothing to decode: the derived transport's deliveries are handed out as they are.
+        return passDeliveries(this.#runtime, subscribe.group, (watcher) =>
+          transport.subscribe(topic, { ...subscribe, [settleWatch]: watcher } as WatchedSubscribeOptions),
+        ) as Observable<Delivery<T>>
+      }
+      return transport
         .subscribe(topic, subscribe)
         .pipe(decodeDeliveries(this.#runtime, codec, subscribe.group, options.deadLetterTopic))
     })

@@ -21,6 +21,7 @@ import { isSwitchyardError, toError } from './errors.js'
 import type { Delivery, Message, NackOptions } from './message.js'
 import { Outcome } from './middleware.js'
 import { decodeFailure, decodePayload } from './policy-middleware.js'
+import type { SettleWatcher } from './settle-watch.js'
 
 /** A decoded view of a raw delivery; settling goes to the raw one and is counted for the drain. */
 class DecodedDelivery<T> implements Delivery<T> {
@@ -155,4 +156,45 @@ export function decodeDeliveries<T>(
         upstream?.unsubscribe()
       }
     })
+}
+
+/**
+ * `Bus.consume` where nothing needs decoding (the identity codec) over a derived transport: the
+ * transport's own deliveries are handed out as they are, one object less per message, and their
+ * settles reach the drain through the `settleWatch` channel (`subscribe` gets the watcher). The
+ * rest is `decodeDeliveries` without the decode step: the `delivered` event, the drain, and
+ * completing (not erroring) when the transport was closed on purpose.
+ */
+export function passDeliveries(
+  runtime: BusRuntime,
+  group: string | undefined,
+  subscribe: (watcher: SettleWatcher) => Observable<Delivery>,
+): Observable<Delivery> {
+  return new Observable<Delivery>((subscriber) => {
+    let upstream: Subscription | undefined
+    const drain = new ConsumeDrain(runtime, () => {
+      upstream?.unsubscribe()
+      subscriber.complete()
+    })
+    upstream = subscribe(drain).subscribe({
+      next(delivery) {
+        // Draining: leave it unsettled; the unsubscribe at the end gives it back to the broker.
+        if (drain.draining) return
+        if (runtime.observed) runtime.emit({ type: 'delivered', message: delivery.message, group })
+        drain.handedOut()
+        subscriber.next(delivery)
+      },
+      error(error: unknown) {
+        if (isSwitchyardError(error, 'TransportClosedError')) subscriber.complete()
+        else subscriber.error(error)
+      },
+      complete() {
+        subscriber.complete()
+      },
+    })
+    return () => {
+      drain.detach()
+      upstream?.unsubscribe()
+    }
+  })
 }

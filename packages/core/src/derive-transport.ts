@@ -21,6 +21,7 @@ import { InFlightTracker } from './in-flight-tracker.js'
 import type { Delivery, OutgoingMessage } from './message.js'
 import { MessageChecks } from './message-checks.js'
 import { PublishBatcher, type PublishBatchOptions, resolveBatchOptions } from './publish-batcher.js'
+import { settleWatch, type WatchedSubscribeOptions } from './settle-watch.js'
 import { StatusSubject } from './status-subject.js'
 import { validateGroup, validateTopic } from './topic.js'
 import type {
@@ -294,6 +295,7 @@ export class DriverTransport implements DerivedTransport {
         inFlight,
         subscriber,
         options.onReady,
+        (options as WatchedSubscribeOptions)[settleWatch],
       )
       this.#subscriptions.add(subscription)
       subscription.start()

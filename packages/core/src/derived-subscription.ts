@@ -23,6 +23,7 @@ import { type SwitchyardError, TransportClosedError } from './errors.js'
 import type { InFlightTracker } from './in-flight-tracker.js'
 import { Fifo, KeyedExecutor } from './keyed-executor.js'
 import type { Delivery, Message, NackOptions } from './message.js'
+import type { SettleWatcher } from './settle-watch.js'
 import type { SubscriptionHealth } from './transport.js'
 
 /** What a subscription needs from its transport. */
@@ -68,6 +69,14 @@ class Item implements Delivery {
   ack(): Promise<void> {
     if (this.#settled) return done
     const owner = this.#owner
+    const watcher = owner.watcher
+    if (watcher === undefined) return this.#ack(owner)
+    const settled = this.#ack(owner)
+    watcher.settling(settled)
+    return settled
+  }
+
+  #ack(owner: DerivedSubscription): Promise<void> {
     if (owner.closed) return closedError(owner, this.message, 'ack')
     this.#settled = true
     if (owner.detached) return done
@@ -87,6 +96,12 @@ class Item implements Delivery {
     }
     if (this.#settled) return done
     const owner = this.#owner
+    const settled = this.#nack(owner, normalised)
+    owner.watcher?.settling(settled)
+    return settled
+  }
+
+  #nack(owner: DerivedSubscription, normalised: ReturnType<typeof normaliseNack>): Promise<void> {
     if (owner.closed) return closedError(owner, this.message, 'nack')
     this.#settled = true
     if (owner.detached) return done
@@ -133,6 +148,8 @@ export class DerivedSubscription {
   readonly spec: ConsumeSpec
   /** Most deliveries handed to the stream and not settled (`SubscribeOptions.inFlight`). */
   readonly limit: number
+  /** Told of each delivery's first settle (the Bus's drain, where it hands deliveries out as they are). */
+  readonly watcher: SettleWatcher | undefined
   readonly #host: SubscriptionHost
   /** `host.inFlight` and `spec.prefetch`, read once per delivery on the hot path. */
   readonly #tracker: InFlightTracker
@@ -170,7 +187,9 @@ export class DerivedSubscription {
     limit: number,
     subscriber: Subscriber<Delivery>,
     onReady: (() => void) | undefined,
+    watcher?: SettleWatcher,
   ) {
+    this.watcher = watcher
     this.#host = host
     this.#tracker = host.inFlight
     this.#prefetch = spec.prefetch
