@@ -2,7 +2,7 @@
  * Wiring shared by every entry point: which classes make up each service, and how a process
  * starts a set of them with `@switchyard/di`.
  *
- * The transport comes from the environment (`TRANSPORT=memory|kafka|rabbitmq`) or from the
+ * The transport comes from the environment (`TRANSPORT=memory|kafka|rabbitmq|redis|nats`) or from the
  * transport document in the config store (`SWITCHYARD_TRANSPORT_KEY`); the config store is etcd
  * when `SWITCHYARD_ETCD_ENDPOINTS` is set, else memory. The factories of the installed adapters
  * are registered here; which one is used is still configuration, not code.
@@ -11,7 +11,9 @@ import 'reflect-metadata'
 import type { ConfigStore } from '@switchyard/config'
 import { configStoreFromEnv, configure, fromEnv, type ServiceClass, type SwitchyardApp } from '@switchyard/di'
 import { kafkaTransport } from '@switchyard/kafka'
+import { natsTransport } from '@switchyard/nats'
 import { rabbitmqTransport } from '@switchyard/rabbitmq'
+import { redisTransport } from '@switchyard/redis'
 import { container as rootContainer } from 'tsyringe'
 import { DeadLetterAudit } from './dead-letter-audit.js'
 import { FileWorker } from './file-worker.js'
@@ -52,7 +54,7 @@ export async function startMarketplace(
   container.register(OUTCOME_LOG, { useValue: options.outcomes })
   const app = await configure(container, {
     transport: fromEnv({ env, ...(options.defaultKind ? { defaultKind: options.defaultKind } : {}) }),
-    transports: [kafkaTransport, rabbitmqTransport],
+    transports: [kafkaTransport, rabbitmqTransport, redisTransport, natsTransport],
     configStore: options.configStore ?? configStoreFromEnv(env),
     services,
   })

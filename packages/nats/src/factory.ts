@@ -16,9 +16,9 @@ const { list, number: num, defined } = environmentReaders
  * **When to use**: `configure(container, { transports: [natsTransport] })` in `@switchyard/di`,
  * or `readTransportDocument(store, key, { factories: [natsTransport] })` in `@switchyard/etcd`.
  *
- * **Details**: `password` and `token` must be secrets in a stored document. `fromEnv` reads
- * `SWITCHYARD_NATS_SERVERS` (comma-separated), `…_USER`, `…_PASSWORD`, `…_TOKEN`, `…_PREFIX`
- * and `…_PREFETCH`.
+ * **Details**: `password`, `token` and `nkeySeed` must be secrets in a stored document.
+ * `fromEnv` reads `SWITCHYARD_NATS_SERVERS` (comma-separated), `…_USER`, `…_PASSWORD`, `…_TOKEN`,
+ * `…_NKEY_SEED`, `…_PREFIX` and `…_PREFETCH`.
  *
  * @example
  * const transport = natsTransport.create({ servers: ['10.0.0.7:4222'], prefix: 'billing' })
@@ -27,13 +27,14 @@ export const natsTransport: TransportFactory<NatsTransportOptions, unknown, 'nat
   kind: 'nats',
   packageName: '@switchyard/nats',
   optionsSchema: natsOptionsSchema,
-  secretOptions: ['password', 'token'],
+  secretOptions: ['password', 'token', 'nkeySeed'],
   fromEnv: (env: Environment) =>
     defined({
       servers: list(env.SWITCHYARD_NATS_SERVERS),
       user: env.SWITCHYARD_NATS_USER || undefined,
       password: env.SWITCHYARD_NATS_PASSWORD || undefined,
       token: env.SWITCHYARD_NATS_TOKEN || undefined,
+      nkeySeed: env.SWITCHYARD_NATS_NKEY_SEED || undefined,
       prefix: env.SWITCHYARD_NATS_PREFIX || undefined,
       prefetch: num(env.SWITCHYARD_NATS_PREFETCH),
     }),

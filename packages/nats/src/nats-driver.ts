@@ -23,7 +23,13 @@ import {
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream'
-import { AuthorizationError, connect, type NatsConnection, nanos } from '@nats-io/transport-node'
+import {
+  AuthorizationError,
+  connect,
+  type NatsConnection,
+  nanos,
+  nkeyAuthenticator,
+} from '@nats-io/transport-node'
 import {
   AuthenticationError,
   BrokerUnavailableError,
@@ -118,6 +124,9 @@ export class NatsDriver implements TransportDriver {
         ...(o.user === undefined ? {} : { user: o.user }),
         ...(o.password === undefined ? {} : { pass: o.password }),
         ...(o.token === undefined ? {} : { token: o.token }),
+        ...(o.nkeySeed === undefined
+          ? {}
+          : { authenticator: nkeyAuthenticator(new TextEncoder().encode(o.nkeySeed)) }),
         timeout: o.connectTimeoutMs,
         reconnect: false,
         pingInterval: 10_000,

@@ -22,6 +22,11 @@ export interface NatsTransportOptions {
   readonly password?: string
   /** Authentication token. */
   readonly token?: string
+  /**
+   * Seed of an nkey user (`SU…`, as `nsc` or `nk -gen user` print it): the client signs the
+   * server's challenge with it, and only the public key is configured on the server. A secret.
+   */
+  readonly nkeySeed?: string
   /** Client name shown in the server's connection list (default `switchyard`). */
   readonly name?: string
   /** How long one connection attempt may take, in ms (default 4,000: within the core's 5 s report). */
@@ -68,6 +73,7 @@ export interface ResolvedNatsOptions {
   readonly user: string | undefined
   readonly password: string | undefined
   readonly token: string | undefined
+  readonly nkeySeed: string | undefined
   readonly name: string
   readonly connectTimeoutMs: number
   readonly prefix: string
@@ -115,6 +121,10 @@ const shape = {
   user: z.string(issue('must be a string')).optional(),
   password: z.string(issue('must be a string')).optional(),
   token: z.string(issue('must be a string')).optional(),
+  nkeySeed: z
+    .string(issue('must be a string'))
+    .regex(/^SU[A-Z2-7]{56}$/, issue('must be a user nkey seed: SU followed by 56 base32 characters'))
+    .optional(),
   name: z.string(issue('must be a string')).default('switchyard'),
   connectTimeoutMs: ms(1).default(4_000),
   prefix: z
@@ -155,6 +165,7 @@ export function resolveOptions(options: NatsTransportOptions = {}): ResolvedNats
     user: o.user,
     password: o.password,
     token: o.token,
+    nkeySeed: o.nkeySeed,
     name: o.name,
     connectTimeoutMs: o.connectTimeoutMs,
     prefix: o.prefix,

@@ -9,7 +9,7 @@ import { brokersSettings } from './env.js'
 import { type BrokerTarget, brokerTargets, down, logs, restart, status, up } from './manager.js'
 
 const usage = `usage: switchyard-brokers <command> [broker]
-  up [kafka|rabbitmq|etcd|etcd-auth|etcd-tls|redis|nats|all]  start what is missing, reuse what runs, wait until ready (default all)
+  up [kafka|rabbitmq|etcd|etcd-auth|etcd-tls|redis|nats|nats-auth|all]  start what is missing, reuse what runs, wait until ready (default all)
   up kafka-cluster | rabbitmq-cluster      three-node clusters for the fault tests (not part of all)
   down [<broker>|all]                      stop (data is kept); also kafka-cluster, rabbitmq-cluster
   status                                   what runs: pids, versions, ports, data and log folders

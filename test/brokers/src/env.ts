@@ -112,10 +112,18 @@ export const etcdAuthConnection = {
   },
 }
 
-/** The Switchyard test Redis (not the machine's own on 6379): AOF on, own data folder. */
+/**
+ * The Switchyard test Redis (not the machine's own on 6379): AOF on, own data folder. The default
+ * user has no password (the contract suites use it); `up redis` also sets the ACL user
+ * `aclUser`, limited to the keys under `aclKeyPrefix` and the commands the transport sends.
+ */
 export const redisConnection = {
   host: '127.0.0.1',
   port: Number(env('SWITCHYARD_REDIS_PORT', '6390')),
+  aclUser: env('SWITCHYARD_REDIS_ACL_USER', 'switchyard-app'),
+  aclPassword: env('SWITCHYARD_REDIS_ACL_PASSWORD', 'switchyard-redis-password'),
+  /** The only keys the ACL user may touch: the transport's default prefix. */
+  aclKeyPrefix: 'switchyard:',
   get url(): string {
     return `redis://${this.host}:${this.port}`
   },
@@ -129,6 +137,7 @@ export type BrokerName =
   | 'etcd-tls'
   | 'redis'
   | 'nats'
+  | 'nats-auth'
   | 'kafka-cluster'
   | 'rabbitmq-cluster'
 

@@ -23,7 +23,7 @@ export {
 export { kafkaClusterBroker } from './kafka-cluster.js'
 export type { BrokerTarget } from './manager.js'
 export { down, logs, restart, status, up } from './manager.js'
-export { natsConnection } from './nats.js'
+export { natsAuthConnection, natsConnection } from './nats.js'
 export type { TestPki } from './pki.js'
 export { ensurePki, readPem } from './pki.js'
 export { ctlOrFail as rabbitmqctl } from './rabbitmq.js'

@@ -9,7 +9,7 @@ import type { BrokerName } from './env.js'
 import { etcdAuthBroker, etcdBroker, etcdTlsBroker } from './etcd.js'
 import { kafkaBroker } from './kafka.js'
 import { kafkaClusterBroker } from './kafka-cluster.js'
-import { natsBroker } from './nats.js'
+import { natsAuthBroker, natsBroker } from './nats.js'
 import { rabbitmqBroker } from './rabbitmq.js'
 import { rabbitmqClusterBroker } from './rabbitmq-cluster.js'
 import { redisBroker } from './redis.js'
@@ -27,6 +27,7 @@ const drivers: Record<BrokerName, BrokerDriver> = {
   'etcd-auth': etcdAuthBroker,
   redis: redisBroker,
   nats: natsBroker,
+  'nats-auth': natsAuthBroker,
   'etcd-tls': etcdTlsBroker,
   'kafka-cluster': kafkaClusterBroker,
   'rabbitmq-cluster': rabbitmqClusterBroker,
@@ -40,6 +41,7 @@ export const brokerTargets: readonly BrokerTarget[] = [
   'etcd-auth',
   'redis',
   'nats',
+  'nats-auth',
   'etcd-tls',
   'kafka-cluster',
   'rabbitmq-cluster',
@@ -49,7 +51,16 @@ export const brokerTargets: readonly BrokerTarget[] = [
 const select = (which: BrokerTarget): BrokerDriver[] => {
   switch (which) {
     case 'all':
-      return [kafkaBroker, rabbitmqBroker, etcdBroker, etcdAuthBroker, etcdTlsBroker, redisBroker, natsBroker]
+      return [
+        kafkaBroker,
+        rabbitmqBroker,
+        etcdBroker,
+        etcdAuthBroker,
+        etcdTlsBroker,
+        redisBroker,
+        natsBroker,
+        natsAuthBroker,
+      ]
     case 'etcd':
       return [etcdBroker, etcdAuthBroker, etcdTlsBroker]
     case 'kafka':
@@ -57,6 +68,7 @@ const select = (which: BrokerTarget): BrokerDriver[] => {
     case 'etcd-auth':
     case 'redis':
     case 'nats':
+    case 'nats-auth':
     case 'etcd-tls':
     // The clusters are started on demand by the tests that need them, never by `all`.
     case 'kafka-cluster':

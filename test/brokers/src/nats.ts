@@ -1,13 +1,16 @@
 /**
- * The NATS test server, from Debian's `nats-server` (installed when missing): JetStream on
- * 127.0.0.1:4232 (never the machine's own NATS on 4222), with its own store folder under the state
- * folder. Readiness is a JetStream account-info round trip with the `@nats-io` client; `clean`
- * deletes every stream on it. Not a transport: that is packages/nats.
+ * The NATS test servers, from Debian's `nats-server` (installed when missing), each with JetStream
+ * and its own store folder under the state folder, never the machine's own NATS on 4222:
+ * `nats` on 127.0.0.1:4232 without authentication, and `nats-auth` on 127.0.0.1:4233 that
+ * accepts only the test user (user/password) or the test nkey user (its seed is made once and kept
+ * in the state folder). Readiness is a JetStream account-info round trip with the `@nats-io`
+ * client; `clean` deletes every stream on `nats`. Not a transport: that is packages/nats.
  */
-import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
-import { connect } from '@nats-io/transport-node'
+import { createUser, fromSeed } from '@nats-io/nkeys'
+import { type ConnectionOptions, connect } from '@nats-io/transport-node'
 import { type BrokerDriver, BrokerError, type BrokerStatus, type UpResult } from './broker.js'
 import { brokersSettings } from './env.js'
 import { aptInstall } from './install.js'
@@ -36,116 +39,206 @@ export const natsConnection = {
   },
 }
 
+const authHome = join(brokersSettings.dir, 'nats-auth')
+const nkeyFile = join(authHome, 'user.nk')
+
+/**
+ * The NATS test server with authorization (JetStream on): user `username` with `password`, or the
+ * nkey user whose seed `nkeySeed()` returns (made by `up nats-auth`). Nothing else gets in.
+ */
+export const natsAuthConnection = {
+  host: '127.0.0.1',
+  port: Number(process.env.SWITCHYARD_NATS_AUTH_PORT ?? '4233'),
+  username: process.env.SWITCHYARD_NATS_AUTH_USER ?? 'switchyard',
+  password: process.env.SWITCHYARD_NATS_AUTH_PASSWORD ?? 'switchyard-nats-password',
+  get servers(): string[] {
+    return [`${this.host}:${this.port}`]
+  },
+  /** The test nkey user's seed (`SU…`), made once by `up nats-auth` and kept in the state folder. */
+  nkeySeed(): string {
+    return readFileSync(nkeyFile, 'utf8').trim()
+  },
+}
+
 const command = process.env.SWITCHYARD_NATS_SERVER ?? 'nats-server'
-const home = join(brokersSettings.dir, 'nats')
-const paths = { home, store: join(home, 'store'), log: join(home, 'nats.log'), pid: join(home, 'nats.pid') }
-const fail = (message: string): BrokerError => new BrokerError('nats', message, paths.log)
 const isNatsCommand = (line: string): boolean => /(^|\/)nats-server(\s|$)/.test(line)
 
-/** Connects, asks JetStream for the account info and returns the server version. */
-const probe = async (): Promise<string> => {
-  const nc = await connect({ servers: natsConnection.servers, reconnect: false, timeout: 2000 })
-  try {
-    await within(
-      5000,
-      'a JetStream account-info request',
-      (async () => (await jetstreamManager(nc)).getAccountInfo())(),
-    )
-    return nc.info?.version ?? 'unknown'
-  } finally {
-    await nc.close().catch(() => {})
+/** What differs between the two servers. */
+interface NatsServerSpec {
+  readonly name: 'nats' | 'nats-auth'
+  readonly connection: { readonly host: string; readonly port: number; readonly servers: string[] }
+  readonly home: string
+  /** Credentials of the readiness probe. */
+  readonly login: () => Partial<ConnectionOptions>
+  /** Arguments besides address, port, JetStream and store; may write files into `home`. */
+  readonly args: () => string[]
+}
+
+/** A driver for one NATS server: start, readiness, stop and status, all on its own port and folder. */
+const natsServer = (spec: NatsServerSpec): BrokerDriver => {
+  const { name, connection } = spec
+  const paths = {
+    store: join(spec.home, 'store'),
+    log: join(spec.home, 'nats.log'),
+    pid: join(spec.home, 'nats.pid'),
   }
-}
+  const fail = (message: string): BrokerError => new BrokerError(name, message, paths.log)
 
-const runningPid = (): number | undefined => {
-  const listener = listenerOn(natsConnection.port)
-  if (listener?.pid !== undefined && isNatsCommand(listener.command)) return listener.pid
-  return readPid(paths.pid)
-}
-
-const start = async (): Promise<number> => {
-  const listener = listenerOn(natsConnection.port)
-  if (listener) {
-    throw fail(
-      `port ${natsConnection.port} is taken by ${describeListener(listener)}, which does not answer as NATS ` +
-        'with JetStream. Stop it, or move the test NATS with SWITCHYARD_NATS_PORT.',
-    )
-  }
-  await aptInstall('nats', command, ['nats-server'])
-  const binary = findCommand(command)
-  if (!binary) throw fail(`${command} is still missing after installing nats-server`)
-  mkdirSync(paths.store, { recursive: true })
-  const args = ['-a', natsConnection.host, '-p', String(natsConnection.port), '-n', 'switchyard-test']
-  args.push('-js', '-sd', paths.store)
-  appendFileSync(paths.log, `\n=== switchyard-brokers: starting nats at ${new Date().toISOString()}\n`)
-  const pid = spawnDetached(binary, args, { logFile: paths.log, cwd: paths.home })
-  writeFileSync(paths.pid, `${pid}\n`)
-  return pid
-}
-
-const waitReady = async (pid: number | undefined): Promise<string> => {
-  try {
-    return await waitFor(`JetStream on ${natsConnection.servers[0]}`, brokersSettings.readyTimeoutMs, () => {
-      if (pid !== undefined && !isAlive(pid)) {
-        throw new FatalWait(new Error(`the nats-server process (pid ${pid}) exited:\n${tail(paths.log)}`))
-      }
-      return probe()
+  /** Connects, asks JetStream for the account info and returns the server version. */
+  const probe = async (): Promise<string> => {
+    const nc = await connect({
+      servers: connection.servers,
+      reconnect: false,
+      timeout: 2000,
+      ...spec.login(),
     })
-  } catch (error) {
-    throw fail(`not ready: ${(error as Error).message}`)
+    try {
+      await within(
+        5000,
+        'a JetStream account-info request',
+        (async () => (await jetstreamManager(nc)).getAccountInfo())(),
+      )
+      return nc.info?.version ?? 'unknown'
+    } finally {
+      await nc.close().catch(() => {})
+    }
+  }
+
+  const runningPid = (): number | undefined => {
+    const listener = listenerOn(connection.port)
+    if (listener?.pid !== undefined && isNatsCommand(listener.command)) return listener.pid
+    return readPid(paths.pid)
+  }
+
+  const start = async (): Promise<number> => {
+    const listener = listenerOn(connection.port)
+    if (listener) {
+      throw fail(
+        `port ${connection.port} is taken by ${describeListener(listener)}, which does not answer as NATS ` +
+          `with JetStream. Stop it, or move this NATS with SWITCHYARD_${name === 'nats' ? 'NATS' : 'NATS_AUTH'}_PORT.`,
+      )
+    }
+    await aptInstall('nats', command, ['nats-server'])
+    const binary = findCommand(command)
+    if (!binary) throw fail(`${command} is still missing after installing nats-server`)
+    mkdirSync(paths.store, { recursive: true })
+    const args = ['-a', connection.host, '-p', String(connection.port), ...spec.args()]
+    args.push('-js', '-sd', paths.store)
+    appendFileSync(paths.log, `\n=== switchyard-brokers: starting ${name} at ${new Date().toISOString()}\n`)
+    const pid = spawnDetached(binary, args, { logFile: paths.log, cwd: spec.home })
+    writeFileSync(paths.pid, `${pid}\n`)
+    return pid
+  }
+
+  const waitReady = async (pid: number | undefined): Promise<string> => {
+    try {
+      return await waitFor(`JetStream on ${connection.servers[0]}`, brokersSettings.readyTimeoutMs, () => {
+        if (pid !== undefined && !isAlive(pid)) {
+          throw new FatalWait(new Error(`the nats-server process (pid ${pid}) exited:\n${tail(paths.log)}`))
+        }
+        return probe()
+      })
+    } catch (error) {
+      throw fail(`not ready: ${(error as Error).message}`)
+    }
+  }
+
+  return {
+    name,
+    logFile: () => paths.log,
+
+    async up(): Promise<UpResult> {
+      const began = Date.now()
+      const listener = listenerOn(connection.port)
+      if (listener) {
+        const version = await probe().catch(() => undefined)
+        if (version !== undefined)
+          return { broker: name, action: 'reused', pid: runningPid(), version, ms: Date.now() - began }
+        if (isNatsCommand(listener.command)) {
+          const ready = await waitReady(listener.pid)
+          return { broker: name, action: 'reused', pid: listener.pid, version: ready, ms: Date.now() - began }
+        }
+      }
+      const pid = await start()
+      const version = await waitReady(pid)
+      return { broker: name, action: 'started', pid, version, ms: Date.now() - began }
+    },
+
+    async stop(): Promise<void> {
+      const pid = runningPid()
+      if (pid === undefined) return
+      if (!isNatsCommand(commandLine(pid))) throw fail(`pid ${pid} is not nats-server; not stopping it`)
+      await stopProcess(pid, 15_000)
+      rmSync(paths.pid, { force: true })
+    },
+
+    async status(): Promise<BrokerStatus> {
+      const pid = runningPid()
+      let version: string | undefined
+      if (pid !== undefined) version = await probe().catch(() => undefined)
+      if (version === undefined && findCommand(command)) {
+        const out = await run(command, ['--version'], { timeoutMs: 5000 }).catch(() => undefined)
+        version = out?.stdout.trim().replace(/^nats-server: v?/, '') || undefined
+      }
+      return {
+        broker: name,
+        running: pid !== undefined,
+        managed: pid !== undefined && pid === readPid(paths.pid),
+        pid,
+        version,
+        ports: { client: connection.port },
+        dataDir: paths.store,
+        logFile: paths.log,
+      }
+    },
   }
 }
 
 /** The NATS JetStream test server on 127.0.0.1:4232. */
-export const natsBroker: BrokerDriver = {
+export const natsBroker: BrokerDriver = natsServer({
   name: 'nats',
-  logFile: () => paths.log,
+  connection: natsConnection,
+  home: join(brokersSettings.dir, 'nats'),
+  login: () => ({}),
+  args: () => ['-n', 'switchyard-test'],
+})
 
-  async up(): Promise<UpResult> {
-    const began = Date.now()
-    const listener = listenerOn(natsConnection.port)
-    if (listener) {
-      const version = await probe().catch(() => undefined)
-      if (version !== undefined)
-        return { broker: 'nats', action: 'reused', pid: runningPid(), version, ms: Date.now() - began }
-      if (isNatsCommand(listener.command)) {
-        const ready = await waitReady(listener.pid)
-        return { broker: 'nats', action: 'reused', pid: listener.pid, version: ready, ms: Date.now() - began }
-      }
-    }
-    const pid = await start()
-    const version = await waitReady(pid)
-    return { broker: 'nats', action: 'started', pid, version, ms: Date.now() - began }
-  },
-
-  async stop(): Promise<void> {
-    const pid = runningPid()
-    if (pid === undefined) return
-    if (!isNatsCommand(commandLine(pid))) throw fail(`pid ${pid} is not nats-server; not stopping it`)
-    await stopProcess(pid, 15_000)
-    rmSync(paths.pid, { force: true })
-  },
-
-  async status(): Promise<BrokerStatus> {
-    const pid = runningPid()
-    let version: string | undefined
-    if (pid !== undefined) version = await probe().catch(() => undefined)
-    if (version === undefined && findCommand(command)) {
-      const out = await run(command, ['--version'], { timeoutMs: 5000 }).catch(() => undefined)
-      version = out?.stdout.trim().replace(/^nats-server: v?/, '') || undefined
-    }
-    return {
-      broker: 'nats',
-      running: pid !== undefined,
-      managed: pid !== undefined && pid === readPid(paths.pid),
-      pid,
-      version,
-      ports: { client: natsConnection.port },
-      dataDir: paths.store,
-      logFile: paths.log,
-    }
-  },
+/** The test nkey user's seed, made on first use and kept (mode 600) in the state folder. */
+const ensureNkeySeed = (): string => {
+  if (!existsSync(nkeyFile)) {
+    mkdirSync(authHome, { recursive: true })
+    writeFileSync(nkeyFile, `${new TextDecoder().decode(createUser().getSeed())}\n`, { mode: 0o600 })
+  }
+  return natsAuthConnection.nkeySeed()
 }
+
+/** A quoted string in the server's configuration syntax. */
+const quoted = (value: string): string => JSON.stringify(value)
+
+/** The NATS JetStream test server with authorization on 127.0.0.1:4233 (`up nats-auth`, `up all`). */
+export const natsAuthBroker: BrokerDriver = natsServer({
+  name: 'nats-auth',
+  connection: natsAuthConnection,
+  home: authHome,
+  login: () => ({ user: natsAuthConnection.username, pass: natsAuthConnection.password }),
+  args: () => {
+    const publicKey = fromSeed(new TextEncoder().encode(ensureNkeySeed())).getPublicKey()
+    const config = join(authHome, 'nats-auth.conf')
+    // The password is written into the state folder only (mode 600), never onto the command line.
+    const users = [
+      `{ user: ${quoted(natsAuthConnection.username)}, password: ${quoted(natsAuthConnection.password)} }`,
+      `{ nkey: ${quoted(publicKey)} }`,
+    ]
+    writeFileSync(
+      config,
+      `server_name: switchyard-test-auth\nauthorization {\n  users: [\n    ${users.join('\n    ')}\n  ]\n}\n`,
+      {
+        mode: 0o600,
+      },
+    )
+    return ['-c', config]
+  },
+})
 
 /** Deletes every stream (with its consumers) on the test server; returns how many. */
 export const cleanNatsStreams = async (): Promise<number> => {

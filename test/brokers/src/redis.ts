@@ -115,6 +115,47 @@ const waitReady = async (pid: number | undefined): Promise<string> => {
   }
 }
 
+/**
+ * The commands the Redis transport sends, and nothing else: the stream commands, `DEL` (deleting a
+ * topic), `EVAL` with the `GET`/`SET`/`DEL` of its lease script (`ordered` subscriptions), `INFO`
+ * (health), `CLIENT ID`/`UNBLOCK` (waking its own blocked read on unsubscribe) and the handshake
+ * (`CLIENT SETINFO` is left out: node-redis ignores its failure, and Redis 7.0 does not know it).
+ * No `CONFIG`: health then says what `INFO` tells, as on managed Redis.
+ */
+export const redisAclCommands = [
+  '+@stream',
+  '+del',
+  '+eval',
+  '+get',
+  '+set',
+  '+info',
+  '+ping',
+  '+hello',
+  '+auth',
+  '+select',
+  '+client|id',
+  '+client|unblock',
+] as const
+
+/**
+ * Sets the ACL user of `redisConnection` (idempotent: `reset` first), so it exists whether this `up`
+ * started the server or found it running. The password is sent in the command, never logged.
+ */
+const setAclUser = (): Promise<unknown> =>
+  withRedis((client) =>
+    client.sendCommand([
+      'ACL',
+      'SETUSER',
+      redisConnection.aclUser,
+      'reset',
+      'on',
+      `>${redisConnection.aclPassword}`,
+      `~${redisConnection.aclKeyPrefix}*`,
+      'resetchannels',
+      ...redisAclCommands,
+    ]),
+  )
+
 /** The Switchyard test Redis on 127.0.0.1:6390 (`SWITCHYARD_REDIS_PORT`). */
 export const redisBroker: BrokerDriver = {
   name: 'redis',
@@ -131,10 +172,14 @@ export const redisBroker: BrokerDriver = {
     })
     const listener = listenerOn(redisConnection.port)
     if (listener && isRedisCommand(listener.command)) {
-      return done('reused', runningPid(), await waitReady(listener.pid))
+      const version = await waitReady(listener.pid)
+      await setAclUser()
+      return done('reused', runningPid(), version)
     }
     const pid = await start()
-    return done('started', pid, await waitReady(pid))
+    const version = await waitReady(pid)
+    await setAclUser()
+    return done('started', pid, version)
   },
 
   async stop(): Promise<void> {

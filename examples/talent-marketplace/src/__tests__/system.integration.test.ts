@@ -15,20 +15,31 @@ import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync } from '
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { etcdConnection, kafkaConnection, rabbitmqConnection } from '@switchyard/brokers'
+import {
+  etcdConnection,
+  kafkaConnection,
+  natsConnection,
+  rabbitmqConnection,
+  redisConnection,
+} from '@switchyard/brokers'
 import type { ConfigStore } from '@switchyard/config'
+import { TransportRegistry } from '@switchyard/di'
 import { EtcdConfigStore } from '@switchyard/etcd'
+import { kafkaTransport } from '@switchyard/kafka'
+import { natsTransport } from '@switchyard/nats'
+import { rabbitmqTransport } from '@switchyard/rabbitmq'
+import { redisTransport } from '@switchyard/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultTemplate } from '../notification-settings.js'
 import type { StampedOutcome } from '../outcome-log.js'
-import { settingsKeys } from '../topics.js'
+import { settingsKeys, topics } from '../topics.js'
 import { waitFor } from '../wait-for.js'
 import { runMarketplaceScenario } from './marketplace-run.js'
 
 const exampleDir = fileURLToPath(new URL('../../', import.meta.url))
 const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url))
 
-/** The transport documents of the two runs: the only difference between them. */
+/** The transport documents of the runs: the only difference between them. */
 const runs: { name: string; document: (store: ConfigStore) => Record<string, unknown> }[] = [
   {
     name: 'kafka',
@@ -45,7 +56,30 @@ const runs: { name: string; document: (store: ConfigStore) => Record<string, unk
       password: store.secret(rabbitmqConnection.password), // encrypted at rest in etcd
     }),
   },
+  {
+    name: 'redis',
+    document: () => ({ kind: 'redis', url: redisConnection.url }),
+  },
+  {
+    name: 'nats',
+    document: () => ({ kind: 'nats', servers: natsConnection.servers }),
+  },
 ]
+
+/**
+ * Deletes the run's topics (with their groups) through a transport built from the same document.
+ * `topics` here has no prefix (this process has no MARKETPLACE_PREFIX); the services' have `prefix`.
+ */
+async function deleteTopics(document: Record<string, unknown>, prefix: string): Promise<void> {
+  const registry = new TransportRegistry([kafkaTransport, rabbitmqTransport, redisTransport, natsTransport])
+  const transport = await registry.create(document, 'cleanup')
+  try {
+    await transport.connect()
+    for (const topic of Object.values(topics)) await transport.deprovision(`${prefix}${topic}`)
+  } finally {
+    await transport.close()
+  }
+}
 
 /** One process per service; two workers compete for jobs. */
 const processes = [
@@ -115,6 +149,7 @@ describe.each(runs)('the marketplace on $name, one process per service', ({ name
 
   afterAll(async () => {
     for (const { child } of children.values()) if (child.exitCode === null) child.kill('SIGKILL')
+    await deleteTopics(document(store), `${run}.`)
     await store.delete('transport').catch(() => undefined)
     await store.delete(settingsKeys.notifications).catch(() => undefined)
     await store.close()

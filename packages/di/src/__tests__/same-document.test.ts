@@ -10,16 +10,20 @@ import { type ConfigError, isSwitchyardError, type Transport } from '@switchyard
 import { readTransportDocument } from '@switchyard/etcd'
 import { KafkaTransport, kafkaTransport } from '@switchyard/kafka'
 import { MemoryTransport, memoryTransport } from '@switchyard/memory'
+import { NatsTransport, natsTransport } from '@switchyard/nats'
 import { RabbitMqTransport, rabbitmqTransport } from '@switchyard/rabbitmq'
+import { RedisTransport, redisTransport } from '@switchyard/redis'
 import { container } from 'tsyringe'
 import { afterAll, describe, expect, it } from 'vitest'
 import { configure, type TransportConfig } from '../index.js'
 
-const factories = [memoryTransport, kafkaTransport, rabbitmqTransport]
+const factories = [memoryTransport, kafkaTransport, rabbitmqTransport, redisTransport, natsTransport]
 const constructors: Record<string, (document: never) => Transport> = {
   memory: (d) => new MemoryTransport(d),
   kafka: (d) => new KafkaTransport(d),
   rabbitmq: (d) => new RabbitMqTransport(d),
+  redis: (d) => new RedisTransport(d),
+  nats: (d) => new NatsTransport(d),
 }
 const store = new MemoryConfigStore({
   secrets: { current: { id: 'k1', key: new Uint8Array(randomBytes(32)) } },
@@ -89,6 +93,30 @@ const documents: [string, TransportConfig, 'valid' | 'invalid'][] = [
     'invalid',
   ],
   ['memory out of range', { kind: 'memory', maxMessageBytes: -1 }, 'invalid'],
+  [
+    'redis with an ACL user and retention',
+    {
+      kind: 'redis',
+      url: 'redis://h:6379/2',
+      username: 'app',
+      password: 'p',
+      prefix: 'billing:',
+      retention: { maxLength: 10_000 },
+    },
+    'valid',
+  ],
+  ['a misspelled option in redis', { kind: 'redis', url: 'redis://h:6379', claimIdelMs: 5 }, 'invalid'],
+  ['a bad redis url', { kind: 'redis', url: 'http://h:6379' }, 'invalid'],
+  ['redis retention by two limits', { kind: 'redis', retention: { maxLength: 5, maxAgeMs: 5 } }, 'invalid'],
+  [
+    'nats with a user and limits',
+    { kind: 'nats', servers: ['h:4222', 'nats://h2:4222'], user: 'u', password: 'p', maxAckPending: 500 },
+    'valid',
+  ],
+  ['nats with an nkey seed', { kind: 'nats', servers: ['h:4222'], nkeySeed: `SU${'A'.repeat(56)}` }, 'valid'],
+  ['a misspelled option in nats', { kind: 'nats', servers: ['h:4222'], maxAckPendng: 5 }, 'invalid'],
+  ['credentials in a nats server address', { kind: 'nats', servers: ['u:p@h:4222'] }, 'invalid'],
+  ['a nats public key instead of the seed', { kind: 'nats', nkeySeed: `UA${'A'.repeat(54)}` }, 'invalid'],
 ]
 
 describe('the same document through the constructor, configure() and the etcd document', () => {

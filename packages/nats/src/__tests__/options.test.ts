@@ -58,7 +58,8 @@ describe('natsTransport', () => {
     expect(
       natsTransport.fromEnv?.({ SWITCHYARD_NATS_SERVERS: 'a:1,b:2', SWITCHYARD_NATS_PREFETCH: '8' }),
     ).toEqual({ servers: ['a:1', 'b:2'], prefetch: 8 })
-    expect(natsTransport.secretOptions).toEqual(['password', 'token'])
+    expect(natsTransport.fromEnv?.({ SWITCHYARD_NATS_NKEY_SEED: 'SUX' })).toEqual({ nkeySeed: 'SUX' })
+    expect(natsTransport.secretOptions).toEqual(['password', 'token', 'nkeySeed'])
   })
 
   it('does not claim persistence or durable delays on memory storage', () => {

@@ -1,0 +1,185 @@
+/**
+ * Redis and NATS through `@switchyard/di` with credentials, against the test servers that require
+ * them: the Redis ACL user that `up redis` sets (limited to the keys `switchyard:*` and the commands
+ * the transport sends) and the `nats-auth` server (user/password and an nkey user). Each case is
+ * configured the way an operator does it: `TRANSPORT=<kind>` plus the `SWITCHYARD_*` variables.
+ *
+ * - The right credentials carry messages to a group (Redis: an `ordered` group too, which needs the
+ *   lease script) and report health: the documented minimum permissions are enough.
+ * - Wrong credentials fail `connect()` with `AuthenticationError` within 5 s, saying what to check.
+ * - The password (or nkey seed) shows nowhere: not in errors and their causes, `status$`,
+ *   `events$`, `health()` or anything written to stdout/stderr meanwhile (the adapters log nothing
+ *   themselves; a library that did would be caught here).
+ *
+ * Run under the brokers lock: flock /tmp/switchyard-brokers.lock npx vitest run --project integration packages/di
+ */
+import 'reflect-metadata'
+import { randomBytes } from 'node:crypto'
+import { inspect } from 'node:util'
+import { createUser } from '@nats-io/nkeys'
+import { natsAuthConnection, redisConnection, up } from '@switchyard/brokers'
+import { collect, createMessage, expectSwitchyardError, uniqueName } from '@switchyard/contract'
+import type { Transport } from '@switchyard/core'
+import { natsTransport } from '@switchyard/nats'
+import { redisTransport } from '@switchyard/redis'
+import { container } from 'tsyringe'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { configure, fromEnv, type SwitchyardApp } from '../index.js'
+
+type Env = Record<string, string>
+
+interface CredentialCase {
+  readonly name: string
+  /** The variables with the right credentials. */
+  readonly env: () => Env
+  /** The variable holding the secret, and a wrong value of it (unique, for the leak scan). */
+  readonly secret: { readonly variable: string; readonly wrong: () => string }
+  /** Subscription options the round trip also proves (Redis: `ordered` runs the lease script). */
+  readonly ordered: boolean
+}
+
+const run = randomBytes(4).toString('hex')
+const seed = () => new TextDecoder().decode(createUser().getSeed())
+
+const cases: CredentialCase[] = [
+  {
+    name: 'redis ACL user',
+    env: () => ({
+      TRANSPORT: 'redis',
+      SWITCHYARD_REDIS_URL: redisConnection.url,
+      SWITCHYARD_REDIS_USERNAME: redisConnection.aclUser,
+      SWITCHYARD_REDIS_PASSWORD: redisConnection.aclPassword,
+      SWITCHYARD_REDIS_PREFIX: `${redisConnection.aclKeyPrefix}di-${run}:`,
+    }),
+    secret: {
+      variable: 'SWITCHYARD_REDIS_PASSWORD',
+      wrong: () => `wrong-redis-${randomBytes(6).toString('hex')}`,
+    },
+    ordered: true,
+  },
+  {
+    name: 'nats user and password',
+    env: () => ({
+      TRANSPORT: 'nats',
+      SWITCHYARD_NATS_SERVERS: natsAuthConnection.servers.join(','),
+      SWITCHYARD_NATS_USER: natsAuthConnection.username,
+      SWITCHYARD_NATS_PASSWORD: natsAuthConnection.password,
+    }),
+    secret: {
+      variable: 'SWITCHYARD_NATS_PASSWORD',
+      wrong: () => `wrong-nats-${randomBytes(6).toString('hex')}`,
+    },
+    ordered: false,
+  },
+  {
+    name: 'nats nkey',
+    env: () => ({
+      TRANSPORT: 'nats',
+      SWITCHYARD_NATS_SERVERS: natsAuthConnection.servers.join(','),
+      SWITCHYARD_NATS_NKEY_SEED: natsAuthConnection.nkeySeed(),
+    }),
+    // A valid seed of another user: the server does not know its public key.
+    secret: { variable: 'SWITCHYARD_NATS_NKEY_SEED', wrong: seed },
+    ordered: false,
+  },
+]
+
+const apps: SwitchyardApp[] = []
+const topics: { transport: Transport; topic: string }[] = []
+
+beforeAll(async () => {
+  await up('redis') // sets the ACL user on a running server too
+  await up('nats-auth')
+}, 180_000)
+
+afterEach(async () => {
+  for (const { transport, topic } of topics.splice(0)) await transport.deprovision(topic)
+  await Promise.all(apps.splice(0).map((app) => app.stop({ timeoutMs: 2_000 })))
+})
+
+/** What the process writes to stdout and stderr (and console) while a test runs. */
+const written: string[] = []
+beforeAll(() => {
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write.bind(stream) as (...args: unknown[]) => boolean
+    vi.spyOn(stream, 'write').mockImplementation(((chunk: unknown, ...rest: unknown[]) => {
+      written.push(String(chunk))
+      return write(chunk, ...rest)
+    }) as typeof stream.write)
+  }
+  for (const level of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+    const original = console[level].bind(console)
+    vi.spyOn(console, level).mockImplementation((...args: unknown[]) => {
+      written.push(inspect(args))
+      original(...args)
+    })
+  }
+})
+
+afterAll(() => {
+  vi.restoreAllMocks()
+})
+
+/** Configures an app from `env` the way a service does (`fromEnv`), and records what it reports. */
+async function wire(env: Env) {
+  const app = await configure(container.createChildContainer(), {
+    transport: fromEnv({ env }),
+    transports: [redisTransport, natsTransport],
+  })
+  apps.push(app)
+  const seen: unknown[] = []
+  app.transport.status$.subscribe((s) => seen.push(s))
+  app.bus.events$.subscribe((e) => seen.push(e))
+  return { app, transport: app.transport, seen }
+}
+
+/** Everything a user could see, rendered as text: values with their nested causes. */
+const rendered = (...values: unknown[]): string =>
+  values.map((v) => inspect(v, { depth: 8, showHidden: false, getters: true })).join('\n')
+
+describe.each(cases)('$name through configure()', ({ env, secret, ordered }) => {
+  it('carries messages to a group with the right credentials, and shows the secret nowhere', async () => {
+    const { transport, seen } = await wire(env())
+    await transport.connect()
+    const topic = uniqueName('di.credentials')
+    topics.push({ transport, topic })
+    const c = collect(transport, topic, { group: 'g', ordered, timeoutMs: 15_000 })
+    await c.ready
+    const messages = Array.from({ length: 20 }, (_, i) => createMessage(topic, { key: `k${i % 3}` }))
+    await transport.publish(messages)
+    await c.waitForIds(messages.length)
+    expect([...c.ids].sort()).toEqual(messages.map((m) => m.id).sort())
+    expect(c.settleErrors).toEqual([])
+    const health = await transport.health()
+    expect(health.status).toBe('up')
+    c.stop()
+    const value = env()[secret.variable] as string
+    expect(rendered(health, seen, transport, written)).not.toContain(value)
+  }, 60_000)
+
+  it('fails connect() with AuthenticationError within 5 s on a wrong secret, saying what to check', async () => {
+    const wrong = secret.wrong()
+    const { transport, seen } = await wire({ ...env(), [secret.variable]: wrong })
+    const began = Date.now()
+    const error = await expectSwitchyardError(transport.connect(), 'AuthenticationError')
+    expect(Date.now() - began).toBeLessThan(5_000)
+    expect(error.message).toContain('refused the credentials')
+    expect(error.message).toMatch(/check user, password/i)
+    const health = await transport.health()
+    expect(health.status).not.toBe('up')
+    // status$ carries the refusal (health() only says the transport is not connected).
+    const statuses = seen as { error?: { name?: string } }[]
+    expect(statuses.some((s) => s.error?.name === 'AuthenticationError')).toBe(true)
+    expect(rendered(error, health, seen, transport, written)).not.toContain(wrong)
+  }, 30_000)
+})
+
+it('keeps the Redis ACL user to its keys: a topic outside them is refused with a typed error', async () => {
+  const { transport } = await wire({ ...cases[0]?.env(), SWITCHYARD_REDIS_PREFIX: `outside-${run}:` })
+  await transport.connect()
+  const error = await expectSwitchyardError(
+    transport.publish([createMessage(uniqueName('di.outside'))]),
+    'PublishError',
+  )
+  expect(error.message).toContain('NOPERM')
+}, 30_000)
