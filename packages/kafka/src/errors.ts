@@ -20,24 +20,31 @@ import {
 
 const transport = 'kafka'
 
-interface KafkaErrorLike {
-  readonly name?: string
+/** An error of a Kafka client that wraps others in `cause` and `errors`. */
+export interface NestedError {
   readonly message?: string
-  readonly type?: string
-  readonly code?: string | number
   readonly cause?: unknown
   readonly errors?: readonly unknown[]
+}
+
+interface KafkaErrorLike extends NestedError {
+  readonly name?: string
+  readonly type?: string
+  readonly code?: string | number
   readonly retriable?: boolean
 }
 
-/** Every error in the chain, outermost first (bounded, cycles ignored). */
-function chain(error: unknown): KafkaErrorLike[] {
-  const out: KafkaErrorLike[] = []
+/**
+ * Every error in the chain, outermost first (bounded, cycles ignored), read as `E`: the shape of
+ * the client's errors (kafkajs or `@platformatic/kafka`).
+ */
+export function errorChain<E extends NestedError = KafkaErrorLike>(error: unknown): E[] {
+  const out: E[] = []
   const queue: unknown[] = [error]
   while (queue.length > 0 && out.length < 20) {
     const e = queue.shift()
-    if (typeof e !== 'object' || e === null || out.includes(e as KafkaErrorLike)) continue
-    const k = e as KafkaErrorLike
+    if (typeof e !== 'object' || e === null || out.includes(e as E)) continue
+    const k = e as E
     out.push(k)
     if (k.cause !== undefined) queue.push(k.cause)
     if (Array.isArray(k.errors)) queue.push(...k.errors)
@@ -62,7 +69,8 @@ const connectionCodes = new Set([
   'ETIMEDOUT',
   'EPIPE',
 ])
-const authTypes = new Set([
+/** Kafka's error names that mean a refused login or a missing ACL (both clients report them). */
+export const kafkaAuthErrors: ReadonlySet<string> = new Set([
   'SASL_AUTHENTICATION_FAILED',
   'UNSUPPORTED_SASL_MECHANISM',
   'ILLEGAL_SASL_STATE',
@@ -80,9 +88,48 @@ export interface ErrorSite {
   readonly group?: string
 }
 
+/** What a mapping reads of an error met at `site`, and the options of the typed error it makes. */
+interface ErrorFacts<E> {
+  /** The chain, outermost first. */
+  readonly errors: E[]
+  /** The innermost message (bounded), which usually says what went wrong. */
+  readonly detail: string
+  readonly options: { readonly cause: unknown; readonly context: { readonly [key: string]: string } }
+}
+
+/** The facts of `error` met at `site`, read as the client's error shape `E`. */
+export function errorFacts<E extends NestedError>(error: unknown, site: ErrorSite): ErrorFacts<E> {
+  const errors = errorChain<E>(error)
+  const context = {
+    transport,
+    operation: site.operation,
+    ...(site.topic === undefined ? {} : { topic: site.topic }),
+    ...(site.group === undefined ? {} : { group: site.group }),
+  }
+  const innermost = errors[errors.length - 1]
+  return {
+    errors,
+    detail: (innermost?.message ?? String(error)).slice(0, 300),
+    options: { cause: error, context },
+  }
+}
+
+/** The brokers could not be reached (or the request failed in a way a retry may mend). */
+export function brokerUnavailable(
+  site: ErrorSite,
+  { detail, options }: Pick<ErrorFacts<unknown>, 'detail' | 'options'>,
+): BrokerUnavailableError {
+  return new BrokerUnavailableError(
+    transport,
+    site.brokers.join(','),
+    `${site.operation} failed: ${detail}`,
+    options,
+  )
+}
+
 /** True when the error means the broker could not be reached (as opposed to a refusal). */
 export function isConnectionFailure(error: unknown): boolean {
-  return chain(error).some(
+  return errorChain(error).some(
     (e) =>
       (e.name !== undefined && connectionNames.has(e.name)) ||
       (typeof e.code === 'string' && connectionCodes.has(e.code)) ||
@@ -95,7 +142,7 @@ export function isConnectionFailure(error: unknown): boolean {
 
 /** True for kafkajs' plain error about a broker connection that is gone (it is not retried by kafkajs). */
 export function isStaleConnection(error: unknown): boolean {
-  return chain(error).some((e) => /^(Broker not connected|Not connected)$/.test(e.message ?? ''))
+  return errorChain(error).some((e) => /^(Broker not connected|Not connected)$/.test(e.message ?? ''))
 }
 
 function isRetriable(e: { name?: string; retriable?: unknown }): boolean {
@@ -105,19 +152,12 @@ function isRetriable(e: { name?: string; retriable?: unknown }): boolean {
 /** Maps anything kafkajs throws onto a Switchyard error; Switchyard errors pass through unchanged. */
 export function mapKafkaError(error: unknown, site: ErrorSite): SwitchyardError {
   if (isSwitchyardError(error)) return error
-  const errors = chain(error)
-  const context = {
-    transport,
-    operation: site.operation,
-    ...(site.topic === undefined ? {} : { topic: site.topic }),
-    ...(site.group === undefined ? {} : { group: site.group }),
-  }
-  const options = { cause: error, context }
-  const innermost = errors[errors.length - 1]
-  const detail = (innermost?.message ?? String(error)).slice(0, 300)
+  const facts = errorFacts<KafkaErrorLike>(error, site)
+  const { errors, detail, options } = facts
 
   const auth = errors.find(
-    (e) => e.name === 'KafkaJSSASLAuthenticationError' || (e.type !== undefined && authTypes.has(e.type)),
+    (e) =>
+      e.name === 'KafkaJSSASLAuthenticationError' || (e.type !== undefined && kafkaAuthErrors.has(e.type)),
   )
   if (auth) return new AuthenticationError(transport, auth.message ?? 'authentication failed', options)
 
@@ -149,14 +189,7 @@ export function mapKafkaError(error: unknown, site: ErrorSite): SwitchyardError 
     unknown.message = `${unknown.message} Kafka said: ${detail}`
     return unknown
   }
-  if (connection) {
-    return new BrokerUnavailableError(
-      transport,
-      site.brokers.join(','),
-      `${site.operation} failed: ${detail}`,
-      options,
-    )
-  }
+  if (connection) return brokerUnavailable(site, facts)
   if (timeout) {
     return new TimeoutError(`kafka ${site.operation}`, 0, options)
   }
@@ -166,10 +199,5 @@ export function mapKafkaError(error: unknown, site: ErrorSite): SwitchyardError 
   }
   // Anything else (protocol errors during admin/consume) is reported as an unavailable broker:
   // it is retryable from the user's point of view and keeps the kafkajs error as its cause.
-  return new BrokerUnavailableError(
-    transport,
-    site.brokers.join(','),
-    `${site.operation} failed: ${detail}`,
-    options,
-  )
+  return brokerUnavailable(site, facts)
 }

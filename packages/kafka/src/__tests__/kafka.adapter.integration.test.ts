@@ -7,70 +7,24 @@
  * @platformatic/kafka); a client this Node cannot run is skipped with a notice on stderr.
  */
 import { createServer } from 'node:net'
-import { kafkaConnection } from '@switchyard/brokers'
 import {
   type Collector,
   collect,
   createMessage,
   expectSwitchyardError,
   payloadText,
-  uniqueName,
   waitFor,
 } from '@switchyard/contract'
-import type { Delivery, Transport } from '@switchyard/core'
-import { afterEach, describe, expect, it } from 'vitest'
-import { KafkaTransport } from '../kafka-transport.js'
-import type { KafkaClientName, KafkaTransportOptions } from '../options.js'
+import type { Delivery } from '@switchyard/core'
+import { describe, expect, it } from 'vitest'
+import type { KafkaTransport } from '../kafka-transport.js'
+import type { KafkaTransportOptions } from '../options.js'
 import { announceSkippedClients, kafkaClients } from './kafka-clients.js'
+import { kafkaFixtures } from './kafka-fixtures.js'
 
 announceSkippedClients('kafka.adapter.integration.test.ts')
 
-const opened: Transport[] = []
-const collectors: Collector[] = []
-const makeTransport = (client: KafkaClientName, extra: Partial<KafkaTransportOptions>): KafkaTransport => {
-  const t = new KafkaTransport({
-    brokers: kafkaConnection.brokers,
-    clientId: 'switchyard-kafka-test',
-    client,
-    ...extra,
-  })
-  opened.push(t)
-  return t
-}
-const track = (c: Collector): Collector => {
-  collectors.push(c)
-  return c
-}
-
-/** Topics and groups a test named: deleted after it, so runs leave nothing on the broker. */
-const topics = new Set<string>()
-const groups = new Set<string>()
-const topicName = (prefix: string): string => {
-  const name = uniqueName(prefix)
-  topics.add(name)
-  return name
-}
-const groupName = (prefix: string): string => {
-  const name = uniqueName(prefix)
-  groups.add(name)
-  return name
-}
-
-afterEach(async () => {
-  for (const c of collectors.splice(0)) c.stop()
-  await Promise.all(opened.splice(0).map((t) => t.close({ drain: false })))
-  const names = [...topics]
-  const members = [...groups]
-  topics.clear()
-  groups.clear()
-  if (names.length === 0) return
-  const cleaner = new KafkaTransport({ brokers: kafkaConnection.brokers, clientId: 'switchyard-kafka-test' })
-  try {
-    for (const topic of names) await cleaner.deprovision(topic, { groups: members })
-  } finally {
-    await cleaner.close({ drain: false })
-  }
-})
+const { transport: makeTransport, track, topicName, groupName } = kafkaFixtures('switchyard-kafka-test')
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -87,7 +41,20 @@ const freePort = (): Promise<number> =>
 for (const { client } of kafkaClients.filter((c) => c.runs))
   describe(`KafkaTransport (${client}) against real Kafka`, () => {
     const transport = (extra: Partial<KafkaTransportOptions> = {}): KafkaTransport =>
-      makeTransport(client, extra)
+      makeTransport({ client, ...extra })
+    /**
+     * What `group` receives on a new transport up to a sentinel published there: the records the
+     * group had not committed when its previous transport closed.
+     */
+    const receivedOnReopen = async (topic: string, group: string): Promise<string[]> => {
+      const second = transport({ partitions: 1 })
+      const again = track(collect(second, topic, { group, timeoutMs: 30_000 }))
+      await again.ready
+      const sentinel = createMessage(topic, { payload: 'sentinel' })
+      await second.publish([sentinel])
+      await again.waitForDelivery((d) => d.message.id === sentinel.id, 'the sentinel')
+      return again.deliveries.map((d) => payloadText(d.message.payload))
+    }
 
     it('close() right after 50 un-awaited publishes stores all of them, on a fresh and on a connected transport', async () => {
       const topic = topicName('kafka.flush')
@@ -180,18 +147,7 @@ for (const { client } of kafkaClients.filter((c) => c.runs))
       await Promise.all(['m0', 'm2', 'm3'].map((text) => byText.get(text)?.ack()))
       await first.close({ drain: false })
 
-      const second = transport({ partitions: 1 })
-      const again = track(collect(second, topic, { group, timeoutMs: 30_000 }))
-      await again.ready
-      const sentinel = createMessage(topic, { payload: 'sentinel' })
-      await second.publish([sentinel])
-      await again.waitForDelivery((d) => d.message.id === sentinel.id, 'the sentinel')
-      expect(again.deliveries.map((d) => payloadText(d.message.payload))).toEqual([
-        'm1',
-        'm2',
-        'm3',
-        'sentinel',
-      ])
+      expect(await receivedOnReopen(topic, group)).toEqual(['m1', 'm2', 'm3', 'sentinel'])
     })
 
     it('loses nothing and keeps per-key order while a second consumer joins and the first leaves', async () => {
@@ -290,18 +246,7 @@ for (const { client } of kafkaClients.filter((c) => c.runs))
       await c.waitForIds(3)
       await first.close({ drain: false })
 
-      const second = transport({ partitions: 1 })
-      const again = track(collect(second, topic, { group, timeoutMs: 30_000 }))
-      await again.ready
-      const sentinel = createMessage(topic, { payload: 'sentinel' })
-      await second.publish([sentinel])
-      await again.waitForDelivery((d) => d.message.id === sentinel.id, 'the sentinel')
-      expect(again.deliveries.map((d) => payloadText(d.message.payload))).toEqual([
-        'm0',
-        'm1',
-        'm2',
-        'sentinel',
-      ])
+      expect(await receivedOnReopen(topic, group)).toEqual(['m0', 'm1', 'm2', 'sentinel'])
     })
 
     it('gives a group that does not set fromBeginning the transport default, and lets it say false', async () => {

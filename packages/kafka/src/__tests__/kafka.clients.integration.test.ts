@@ -6,57 +6,45 @@
  * refusal of KIP-848 runs here, with a notice; npm test runs the rest on Node 22 and 24.
  */
 import { kafkaConnection } from '@switchyard/brokers'
-import {
-  type Collector,
-  collect,
-  createMessage,
-  payloadText,
-  uniqueName,
-  waitFor,
-} from '@switchyard/contract'
+import { type Collector, collect, createMessage, payloadText, waitFor } from '@switchyard/contract'
 import type { Transport } from '@switchyard/core'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { KafkaTransport } from '../kafka-transport.js'
-import type { KafkaTransportOptions } from '../options.js'
 import { loadPlatformatic, supportsPlatformatic } from '../platformatic-client.js'
 import { announceSkippedClients } from './kafka-clients.js'
+import { kafkaFixtures } from './kafka-fixtures.js'
 
 announceSkippedClients('kafka.clients.integration.test.ts')
 
-const opened: Transport[] = []
-const collectors: Collector[] = []
-const topics = new Set<string>()
-const groups = new Set<string>()
-const transport = (options: Partial<KafkaTransportOptions>): KafkaTransport => {
-  const t = new KafkaTransport({
-    brokers: kafkaConnection.brokers,
-    clientId: 'switchyard-clients-test',
-    ...options,
-  })
-  opened.push(t)
-  return t
-}
-const named = (set: Set<string>, prefix: string): string => {
-  const name = uniqueName(prefix)
-  set.add(name)
-  return name
-}
+const { transport, track, topicName, groupName } = kafkaFixtures('switchyard-clients-test')
 
-afterEach(async () => {
-  for (const c of collectors.splice(0)) c.stop()
-  await Promise.all(opened.splice(0).map((t) => t.close({ drain: false })))
-  const cleaner = new KafkaTransport({
-    brokers: kafkaConnection.brokers,
-    clientId: 'switchyard-clients-test',
-  })
-  try {
-    for (const topic of topics) await cleaner.deprovision(topic, { groups: [...groups] })
-  } finally {
-    topics.clear()
-    groups.clear()
-    await cleaner.close({ drain: false })
-  }
-})
+/**
+ * Publishes rounds of 30 records (keys `k0`…`k29`, payloads `m0`, `m1`, … in publish order) until
+ * both members of a group received one, then checks that every record reached one of them.
+ */
+async function shareWithoutLoss(
+  publisher: Transport,
+  topic: string,
+  [a, b]: readonly [Collector, Collector],
+  timeoutMs: number,
+): Promise<void> {
+  const sent: string[] = []
+  let n = 0
+  await waitFor(
+    async () => {
+      const batch = Array.from({ length: 30 }, () => {
+        const i = n++
+        return createMessage(topic, { key: `k${i % 30}`, payload: `m${i}` })
+      })
+      await publisher.publish(batch)
+      sent.push(...batch.map((m) => m.id))
+      return a.ids.size > 0 && b.ids.size > 0
+    },
+    { timeoutMs, intervalMs: 200, description: 'a delivery to each member' },
+  )
+  await waitFor(() => sent.every((id) => a.ids.has(id) || b.ids.has(id)), { timeoutMs: 30_000 })
+  expect(new Set([...a.ids, ...b.ids]).size).toBe(sent.length)
+}
 
 describe('the consumer group protocol by client', () => {
   it('kafkajs refuses groupProtocol consumer (KIP-848) with a ConfigError naming the field', () => {
@@ -75,7 +63,7 @@ describe('the consumer group protocol by client', () => {
 if (supportsPlatformatic(process.versions.node))
   describe('kafkajs and @platformatic/kafka together', () => {
     it('puts the same key on the same partition under both clients', async () => {
-      const topic = named(topics, 'kafka.partitioner')
+      const topic = topicName('kafka.partitioner')
       const keys = Array.from({ length: 60 }, (_, i) => `key-${i}-${i * 7919}`)
       const viaKafkajs = transport({ client: 'kafkajs', partitions: 6 })
       const viaPlatformatic = transport({ client: 'platformatic', partitions: 6 })
@@ -88,7 +76,7 @@ if (supportsPlatformatic(process.versions.node))
       // Read the partition of every record with the raw kafkajs consumer (the transport's escape hatch).
       const seen = new Map<string, Set<number>>()
       const byClient = new Map<string, number>()
-      const consumer = viaKafkajs.client.consumer({ groupId: named(groups, 'g') })
+      const consumer = viaKafkajs.client.consumer({ groupId: groupName('g') })
       await consumer.connect()
       try {
         await consumer.subscribe({ topics: [topic], fromBeginning: true })
@@ -116,41 +104,28 @@ if (supportsPlatformatic(process.versions.node))
     })
 
     it('lets a kafkajs member and a platformatic member share one classic group, nothing lost', async () => {
-      const topic = named(topics, 'kafka.mixed')
-      const group = named(groups, 'g')
+      const topic = topicName('kafka.mixed')
+      const group = groupName('g')
       const publisher = transport({ client: 'kafkajs' })
       await publisher.provision(topic, { groups: [group] })
       const a = collect(transport({ client: 'kafkajs' }), topic, { group, timeoutMs: 60_000 })
       await a.ready
       const b = collect(transport({ client: 'platformatic' }), topic, { group, timeoutMs: 60_000 })
-      collectors.push(a, b)
+      track(a, b)
       await b.ready
-      const sent: string[] = []
-      // Publish until both members received something (the rebalance that adds b takes a moment).
-      await waitFor(
-        async () => {
-          const batch = Array.from({ length: 30 }, (_, i) =>
-            createMessage(topic, { key: `k${i}`, payload: `m${i}` }),
-          )
-          await publisher.publish(batch)
-          sent.push(...batch.map((m) => m.id))
-          return a.ids.size > 0 && b.ids.size > 0
-        },
-        { timeoutMs: 30_000, intervalMs: 200, description: 'a delivery to each member' },
-      )
-      await waitFor(() => sent.every((id) => a.ids.has(id) || b.ids.has(id)), { timeoutMs: 30_000 })
-      expect(new Set([...a.ids, ...b.ids]).size).toBe(sent.length)
+      // The rebalance that adds b takes a moment.
+      await shareWithoutLoss(publisher, topic, [a, b], 30_000)
     })
 
     it('runs a KIP-848 (groupProtocol consumer) group: a consumer-type group whose members compete, nothing lost', async () => {
-      const topic = named(topics, 'kafka.kip848')
-      const group = named(groups, 'g')
+      const topic = topicName('kafka.kip848')
+      const group = groupName('g')
       const options = { client: 'platformatic', groupProtocol: 'consumer' } as const
       const publisher = transport({ client: 'platformatic' })
       await publisher.provision(topic, { groups: [group] })
       const a = collect(transport(options), topic, { group, timeoutMs: 60_000 })
       const b = collect(transport(options), topic, { group, timeoutMs: 60_000 })
-      collectors.push(a, b)
+      track(a, b)
       await Promise.all([a.ready, b.ready])
 
       const lib = loadPlatformatic()
@@ -168,23 +143,8 @@ if (supportsPlatformatic(process.versions.node))
       } finally {
         await admin.close()
       }
-      // Publish in rounds until both members received something (the broker assigns incrementally).
-      const sent: string[] = []
-      let n = 0
-      await waitFor(
-        async () => {
-          const batch = Array.from({ length: 30 }, () => {
-            const i = n++
-            return createMessage(topic, { key: `k${i % 30}`, payload: `m${i}` })
-          })
-          await publisher.publish(batch)
-          sent.push(...batch.map((m) => m.id))
-          return a.ids.size > 0 && b.ids.size > 0
-        },
-        { timeoutMs: 60_000, intervalMs: 200, description: 'a delivery to each member' },
-      )
-      await waitFor(() => sent.every((id) => a.ids.has(id) || b.ids.has(id)), { timeoutMs: 30_000 })
-      expect(new Set([...a.ids, ...b.ids]).size).toBe(sent.length)
+      // The broker assigns incrementally.
+      await shareWithoutLoss(publisher, topic, [a, b], 60_000)
       // Per-key order within each member.
       for (const c of [a, b]) {
         const order = c.deliveries.map((d) => Number(payloadText(d.message.payload).slice(1)))

@@ -11,10 +11,10 @@ import { existsSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { kafkaConnection } from '@switchyard/brokers'
-import { expectSwitchyardError, uniqueName, waitFor, withDeadline } from '@switchyard/contract'
+import { expectSwitchyardError, waitFor, withDeadline } from '@switchyard/contract'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { KafkaTransport } from '../kafka-transport.js'
+import { kafkaFixtures } from './kafka-fixtures.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const packageDir = join(here, '..', '..')
@@ -38,6 +38,8 @@ interface Worker {
   readonly events: { type: string; partition?: number; message?: string }[]
 }
 
+// Registered before this file's own afterEach, so it runs after it: workers are killed first.
+const { transport, topicName, groupName } = kafkaFixtures('switchyard-kafka-test')
 const children: ChildProcess[] = []
 const cleanups: (() => Promise<void>)[] = []
 
@@ -66,21 +68,10 @@ describe('KafkaTransport failover', () => {
   beforeAll(() => ensureBuilt(), 120_000)
 
   it('a member killed with SIGKILL: the other one consumes its partitions within 10 s, by default', async () => {
-    const topic = uniqueName('kafka.failover')
-    const group = uniqueName('g')
+    const topic = topicName('kafka.failover')
+    const group = groupName('g')
     // Default options: the bound is about what a user gets without tuning anything.
-    const survivor = new KafkaTransport({
-      brokers: kafkaConnection.brokers,
-      clientId: 'switchyard-kafka-test',
-    })
-    cleanups.push(async () => {
-      await survivor.close({ drain: false })
-      const cleaner = new KafkaTransport({
-        brokers: kafkaConnection.brokers,
-        clientId: 'switchyard-kafka-test',
-      })
-      await cleaner.deprovision(topic, { groups: [group] }).finally(() => cleaner.close({ drain: false }))
-    })
+    const survivor = transport()
     await survivor.provision(topic, { groups: [group] })
 
     const producer: Producer = new Kafka({
@@ -168,20 +159,11 @@ describe('KafkaTransport failover', () => {
   })
 
   it('a session timeout below what the broker allows ends the stream with ConfigError naming the option', async () => {
-    const topic = uniqueName('kafka.session')
-    const group = uniqueName('g')
+    const topic = topicName('kafka.session')
+    const group = groupName('g')
     // 500 ms: below the test broker's group.min.session.timeout.ms (1 s; 6 s on a default
     // broker), so the group refuses the join.
-    const t = new KafkaTransport({
-      brokers: kafkaConnection.brokers,
-      clientId: 'switchyard-kafka-test',
-      sessionTimeoutMs: 500,
-      heartbeatIntervalMs: 100,
-    })
-    cleanups.push(async () => {
-      await t.deprovision(topic, { groups: [group] }).catch(() => undefined)
-      await t.close({ drain: false })
-    })
+    const t = transport({ sessionTimeoutMs: 500, heartbeatIntervalMs: 100 })
     await t.provision(topic, { groups: [group] })
     const ended = new Promise<never>((_resolve, reject) => {
       t.subscribe(topic, { group }).subscribe({ error: reject })

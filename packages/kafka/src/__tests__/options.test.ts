@@ -1,20 +1,15 @@
 /** `kafkaOptionsSchema` through `resolveKafkaOptions` and the constructor (no broker is reached). */
-import { type ConfigError, isSwitchyardError } from '@switchyard/core'
+import { expectSwitchyardError } from '@switchyard/contract'
+import type { ConfigError } from '@switchyard/core'
 import { describe, expect, it } from 'vitest'
 import { kafkaTransport } from '../factory.js'
 import { KafkaTransport } from '../kafka-transport.js'
 import { type KafkaTransportOptions, resolveKafkaOptions } from '../options.js'
 
 const brokers = ['127.0.0.1:9092']
-const configError = (run: () => unknown): ConfigError => {
-  try {
-    run()
-  } catch (error) {
-    if (isSwitchyardError(error, 'ConfigError')) return error as ConfigError
-    throw error
-  }
-  throw new Error('expected a ConfigError')
-}
+/** The `ConfigError` that `run` throws (the test fails if it throws nothing or something else). */
+const configError = async (run: () => unknown): Promise<ConfigError> =>
+  (await expectSwitchyardError(run, 'ConfigError')) as ConfigError
 
 describe('kafka options schema', () => {
   it('applies defaults, including inside retry, and keeps given values', () => {
@@ -38,20 +33,20 @@ describe('kafka options schema', () => {
     expect('kind' in o).toBe(false)
   })
 
-  it('refuses unknown options at every level with a suggestion', () => {
-    const top = configError(
+  it('refuses unknown options at every level with a suggestion', async () => {
+    const top = await configError(
       () => new KafkaTransport({ brokers, connectionTimeout: 5_000 } as unknown as KafkaTransportOptions),
     )
     expect(top.context).toMatchObject({ field: 'connectionTimeout', transport: 'kafka' })
     expect(top.message).toContain('did you mean "connectionTimeoutMs"?')
-    const nested = configError(() =>
+    const nested = await configError(() =>
       resolveKafkaOptions({ brokers, sasl: { mechanism: 'plain', username: 'u', pasword: 'p' } } as never),
     )
     expect(nested.issues.join('\n')).toMatch(/sasl\.pasword: is not an option; did you mean "password"\?/)
   })
 
-  it('refuses out-of-range values and broken cross-field rules, listing all', () => {
-    const error = configError(() =>
+  it('refuses out-of-range values and broken cross-field rules, listing all', async () => {
+    const error = await configError(() =>
       resolveKafkaOptions({
         brokers: ['nohost'],
         partitions: 0,
@@ -65,7 +60,7 @@ describe('kafka options schema', () => {
       'heartbeatIntervalMs',
       'compressionCodecs.lz4',
     ])
-    expect(configError(() => resolveKafkaOptions({ brokers: [] })).context.field).toBe('brokers')
+    expect((await configError(() => resolveKafkaOptions({ brokers: [] }))).context.field).toBe('brokers')
   })
 
   it('names credentials as secret options and reads the environment', () => {

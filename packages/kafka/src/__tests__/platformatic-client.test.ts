@@ -1,31 +1,28 @@
 /** Choosing the client: the `client` and `groupProtocol` options, and the Node check of `@platformatic/kafka`. */
-import { type ConfigError, isSwitchyardError } from '@switchyard/core'
+import { expectSwitchyardError } from '@switchyard/contract'
+import type { ConfigError } from '@switchyard/core'
 import { describe, expect, it } from 'vitest'
 import { KafkaTransport } from '../kafka-transport.js'
 import { resolveKafkaOptions } from '../options.js'
 import { loadPlatformatic, supportsPlatformatic } from '../platformatic-client.js'
 
 const brokers = ['127.0.0.1:9092']
-const configError = (run: () => unknown): ConfigError => {
-  try {
-    run()
-  } catch (error) {
-    if (isSwitchyardError(error, 'ConfigError')) return error as ConfigError
-    throw error
-  }
-  throw new Error('expected a ConfigError')
-}
+/** The `ConfigError` that `run` throws (the test fails if it throws nothing or something else). */
+const configError = async (run: () => unknown): Promise<ConfigError> =>
+  (await expectSwitchyardError(run, 'ConfigError')) as ConfigError
 
 describe('the Kafka client option', () => {
   it('defaults to kafkajs and the classic group protocol', () => {
     expect(resolveKafkaOptions({ brokers })).toMatchObject({ client: 'kafkajs', groupProtocol: 'classic' })
   })
 
-  it('refuses an unknown client and KIP-848 on kafkajs, naming the fields', () => {
-    const unknown = configError(() => resolveKafkaOptions({ brokers, client: 'librdkafka' as 'kafkajs' }))
+  it('refuses an unknown client and KIP-848 on kafkajs, naming the fields', async () => {
+    const unknown = await configError(() =>
+      resolveKafkaOptions({ brokers, client: 'librdkafka' as 'kafkajs' }),
+    )
     expect(unknown.message).toContain('client')
     expect(unknown.message).toContain('kafkajs, platformatic')
-    const kip848 = configError(() => resolveKafkaOptions({ brokers, groupProtocol: 'consumer' }))
+    const kip848 = await configError(() => resolveKafkaOptions({ brokers, groupProtocol: 'consumer' }))
     expect(kip848.message).toContain('groupProtocol')
     expect(kip848.message).toContain("needs client 'platformatic'")
     expect(resolveKafkaOptions({ brokers, client: 'platformatic', groupProtocol: 'consumer' })).toMatchObject(
@@ -48,8 +45,8 @@ describe('the Kafka client option', () => {
     ).toEqual([true, true, true, true, true, true])
   })
 
-  it('refuses client platformatic on an older Node with a ConfigError that names the Node needed', () => {
-    const error = configError(() => loadPlatformatic('20.20.2'))
+  it('refuses client platformatic on an older Node with a ConfigError that names the Node needed', async () => {
+    const error = await configError(() => loadPlatformatic('20.20.2'))
     expect(error.message).toContain('Node >= 22.22')
     expect(error.message).toContain('>= 24.6')
     expect(error.message).toContain('this is Node 20.20.2')
@@ -63,7 +60,7 @@ describe('the Kafka client option', () => {
       expect(t.capabilities.orderedByKey).toBe(true)
       await t.close({ drain: false })
     } else {
-      const error = configError(() => new KafkaTransport({ brokers, client: 'platformatic' }))
+      const error = await configError(() => new KafkaTransport({ brokers, client: 'platformatic' }))
       expect(error.message).toContain(`this is Node ${process.versions.node}`)
     }
   })
