@@ -20,6 +20,16 @@ echo "== build, lint, typecheck"
 npx turbo run build lint typecheck --output-logs=errors-only
 npx biome check .
 
+# promtool validates the /metrics exposition in the health-server tests (Debian's prometheus package).
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "== installing promtool (apt-get install prometheus)"
+  if [[ $(id -u) -eq 0 ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus
+  else
+    echo "promtool is missing: run \`sudo apt-get install -y prometheus\`" >&2
+  fi
+fi
+
 echo "== brokers"
 brokers_started=$(date +%s%N)
 node test/brokers/dist/cli.js up all

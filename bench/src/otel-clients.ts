@@ -1,5 +1,6 @@
 /**
- * The telemetry overhead pair on memory: the same `Bus` over `MemoryTransport`, consuming with
+ * The telemetry overhead pair on memory, Kafka and RabbitMQ: the same `Bus` over one transport
+ * (Kafka and RabbitMQ with their default options), consuming with
  * `Bus.handle` (where the middleware runs), with `@switchyard/otel` on (the "switchyard" side) and
  * off (the "raw" side). "On" is the OpenTelemetry SDK as an application would run it, exporting to
  * nowhere: every trace (or 1% of them) sampled, spans ended into a `BatchSpanProcessor` whose exporter drops the batch,
@@ -21,10 +22,14 @@ import {
   type SpanExporter,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base'
-import { Bus, bytesCodec } from '@switchyard/core'
+import { kafkaConnection, rabbitmqConnection } from '@switchyard/brokers'
+import { Bus, bytesCodec, type Transport } from '@switchyard/core'
+import { KafkaTransport } from '@switchyard/kafka'
 import { MemoryTransport } from '@switchyard/memory'
 import { BusTelemetry } from '@switchyard/otel'
+import { RabbitMqTransport } from '@switchyard/rabbitmq'
 import type { BenchClient, ConsumerHandle, Side } from './client.js'
+import type { TransportName } from './plan.js'
 
 const done: Promise<void> = Promise.resolve()
 
@@ -38,7 +43,7 @@ const dropMetrics: PushMetricExporter = {
   shutdown: () => done,
 }
 
-function telemetryOn(transport: MemoryTransport, sampled: number): BusTelemetry {
+function telemetryOn(transport: Transport, sampled: number): BusTelemetry {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
   propagation.setGlobalPropagator(new W3CTraceContextPropagator())
   const tracerProvider = new BasicTracerProvider({
@@ -52,18 +57,32 @@ function telemetryOn(transport: MemoryTransport, sampled: number): BusTelemetry 
   return new BusTelemetry(transport, { tracerProvider, meterProvider })
 }
 
-class OtelMemoryClient implements BenchClient {
+function transportFor(kind: TransportName): Transport {
+  switch (kind) {
+    case 'kafka':
+      return new KafkaTransport({ brokers: kafkaConnection.brokers, clientId: 'bench-otel' })
+    case 'rabbitmq':
+      return new RabbitMqTransport({ url: rabbitmqConnection.url, connectionName: 'bench-otel' })
+    default:
+      return new MemoryTransport()
+  }
+}
+
+class OtelClient implements BenchClient {
   readonly side: Side
   readonly #bus: Bus
+  /** Topics and groups this client provisioned, deleted on `close()`. */
+  readonly #provisioned = new Map<string, string>()
 
-  constructor(side: Side, sampled: number) {
+  constructor(kind: TransportName, side: Side, sampled: number) {
     this.side = side
-    const transport = new MemoryTransport()
+    const transport = transportFor(kind)
     const telemetry = side === 'switchyard' ? telemetryOn(transport, sampled).busOptions : {}
-    this.#bus = new Bus(transport, { codec: bytesCodec, closeTransport: true, ...telemetry })
+    this.#bus = new Bus(transport, { codec: bytesCodec, ...telemetry })
   }
 
   prepare(topic: string, group: string): Promise<void> {
+    this.#provisioned.set(topic, group)
     return this.#bus.transport.provision(topic, { groups: [group] })
   }
 
@@ -95,8 +114,13 @@ class OtelMemoryClient implements BenchClient {
     return done
   }
 
-  close(): Promise<void> {
-    return this.#bus.close({ drain: false })
+  async close(): Promise<void> {
+    await this.#bus.close({ drain: false })
+    for (const [topic, group] of this.#provisioned) {
+      await this.#bus.transport.deprovision(topic, { groups: [group] }).catch(() => undefined)
+      await this.#bus.transport.deprovision(`${topic}.dlq`).catch(() => undefined)
+    }
+    await this.#bus.transport.close({ drain: false })
   }
 }
 
@@ -104,6 +128,6 @@ class OtelMemoryClient implements BenchClient {
  * The overhead pair: `switchyard` is the Bus with telemetry on (a `sampled` fraction of traces,
  * 0 to 1), `raw` the same Bus without it.
  */
-export function otelClient(side: Side, sampled: number): Promise<BenchClient> {
-  return Promise.resolve(new OtelMemoryClient(side, sampled))
+export function otelClient(kind: TransportName, side: Side, sampled: number): Promise<BenchClient> {
+  return Promise.resolve(new OtelClient(kind, side, sampled))
 }

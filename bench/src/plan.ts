@@ -216,7 +216,9 @@ export function casesFor(transport: TransportName, options: PlanOptions): CaseSp
     latencyMs,
     warmupMs,
   )
-  if (transport === 'memory') addOtelCases(cases, s, reps, options.quick ? 2000 : 2500)
+  if (transport === 'memory' || transport === 'kafka' || transport === 'rabbitmq') {
+    addOtelCases(cases, transport, s, reps, options.quick ? 2000 : transport === 'memory' ? 2500 : 5000)
+  }
   add(
     'soak',
     `RSS soak at saturation, ${options.quick ? 10 : 60} s`,
@@ -230,10 +232,16 @@ export function casesFor(transport: TransportName, options: PlanOptions): CaseSp
 }
 
 /**
- * The telemetry overhead cases (memory only): publish awaited and batched, and publish → handle →
- * ack, each with `@switchyard/otel` on (every trace sampled, then 1% of traces) against off.
+ * The telemetry overhead cases (memory, Kafka, RabbitMQ): publish awaited and batched, and publish
+ * → handle → ack, each with `@switchyard/otel` on (every trace sampled, then 1% of traces) against off.
  */
-function addOtelCases(cases: CaseSpec[], s: TransportSettings, reps: number, e2eMs: number): void {
+function addOtelCases(
+  cases: CaseSpec[],
+  transport: 'memory' | 'kafka' | 'rabbitmq',
+  s: TransportSettings,
+  reps: number,
+  e2eMs: number,
+): void {
   const scenarios: [string, string, Scenario, number, number, number][] = [
     [
       'publish.awaited',
@@ -264,9 +272,9 @@ function addOtelCases(cases: CaseSpec[], s: TransportSettings, reps: number, e2e
     const sampled = variant === 'otel-sampled'
     for (const [id, label, scenario, maxCount, maxMs, warmupMs] of scenarios) {
       cases.push({
-        id: `memory.${sampled ? 'otel.sampled' : 'otel'}.${id}`,
+        id: `${transport}.${sampled ? 'otel.sampled' : 'otel'}.${id}`,
         label: `telemetry on (${sampled ? '1% of traces' : 'every trace'}) vs off: ${label}`,
-        transport: 'memory',
+        transport,
         scenario,
         reps,
         maxCount,

@@ -127,11 +127,12 @@ export function targets(outcomes: readonly CaseOutcome[]): TargetResult[] {
   const otel = outcomes
     .filter((o) => o.spec.variant !== undefined)
     .map((o) => ({ o, r: ratio(rateOf(o.switchyard), rateOf(o.raw)) }))
-  if (otel.length > 0) {
+  for (const transport of new Set(otel.map((x) => x.o.spec.transport))) {
+    const of = otel.filter((x) => x.o.spec.transport === transport)
     results.push({
-      target: 'memory: throughput with @switchyard/otel on (SDK, no-op exporters) ≥ 0.9× off',
-      measured: otel.map((x) => `${x.o.spec.id} ${x.r === undefined ? 'n/a' : formatRatio(x.r)}`).join(', '),
-      met: otel.every((x) => x.r !== undefined && x.r >= 0.9),
+      target: `${transport}: throughput with @switchyard/otel on (SDK, no-op exporters) ≥ 0.9× off`,
+      measured: of.map((x) => `${x.o.spec.id} ${x.r === undefined ? 'n/a' : formatRatio(x.r)}`).join(', '),
+      met: of.every((x) => x.r !== undefined && x.r >= 0.9),
     })
   }
   const check = (

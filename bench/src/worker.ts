@@ -20,7 +20,11 @@ async function clientFor(
   variant: CaseSpec['variant'],
 ): Promise<BenchClient> {
   if (variant !== undefined)
-    return (await import('./otel-clients.js')).otelClient(side, variant === 'otel-sampled' ? 0.01 : 1)
+    return (await import('./otel-clients.js')).otelClient(
+      transport,
+      side,
+      variant === 'otel-sampled' ? 0.01 : 1,
+    )
   switch (transport) {
     case 'memory':
       return (await import('./memory-clients.js')).memoryClient(side)

@@ -17,6 +17,7 @@ import { defaultTemplate } from './notification-settings.js'
 import { ConsoleOutcomeLog, MemoryOutcomeLog, TeeOutcomeLog } from './outcome-log.js'
 import { RegistrationService } from './registration-service.js'
 import { settingsKeys } from './topics.js'
+import { startTracing, traceTree } from './tracing.js'
 import { waitFor } from './wait-for.js'
 
 const total = Number(process.env.DEMO_REGISTRATIONS ?? 300)
@@ -25,6 +26,7 @@ const newTemplate = 'Hi {name}, clients can now find you under {category} (profi
 const say = (line: string) => process.stdout.write(`${line}\n`)
 
 const recorded = new MemoryOutcomeLog()
+const tracing = startTracing('all-in-one', process.env)
 const services = [
   ...serviceClasses.notifications,
   ...serviceClasses['search-index'],
@@ -34,6 +36,7 @@ const services = [
 const app = await startMarketplace(services, {
   outcomes: new TeeOutcomeLog(new ConsoleOutcomeLog(say), recorded),
   defaultKind: 'memory',
+  tracing,
 })
 app.installShutdownSignals({ exit: true })
 const store = app.configStore as ConfigStore
@@ -99,6 +102,14 @@ try {
   say(
     `   with the new template:   ${recorded.of('notification-sent').filter((o) => o.text.startsWith('Hi ')).length}`,
   )
+  // One trace: a registration that was dead-lettered, from its publish through every consumer.
+  const spans = tracing.spans()
+  const audited = spans.find((s) => s.name.startsWith('process ') && s.name.endsWith('.dlq'))
+  if (audited !== undefined) {
+    const tree = traceTree(spans, audited.traceId)
+    say(`\n== Trace ${audited.traceId} of one dead-lettered registration (${tree.length} spans)`)
+    for (const line of tree) say(`   ${line}`)
+  }
   await app.stop()
   say('\n== stopped gracefully: every handler drained, transport closed')
 } catch (error) {

@@ -22,6 +22,7 @@ import { OUTCOME_LOG, type OutcomeLog } from './outcome-log.js'
 import { RegistrationHttp } from './registration-http.js'
 import { RegistrationService } from './registration-service.js'
 import { SearchIndexService } from './search-index-service.js'
+import type { Tracing } from './tracing.js'
 
 /** The classes of each service; a process runs one entry (or, on memory, all of them). */
 export const serviceClasses = {
@@ -42,6 +43,8 @@ export interface StartOptions {
   readonly defaultKind?: string
   /** A config store to use instead of the one the environment names. */
   readonly configStore?: ConfigStore
+  /** Traces of every publish and handler run (`startTracing`); none when absent. */
+  readonly tracing?: Tracing
 }
 
 /** Configures a fresh child container with `services` and starts them (handlers subscribed and ready). */
@@ -57,7 +60,9 @@ export async function startMarketplace(
     transports: [kafkaTransport, rabbitmqTransport, redisTransport, natsTransport],
     configStore: options.configStore ?? configStoreFromEnv(env),
     services,
+    ...(options.tracing ? { bus: { ...options.tracing.busOptions } } : {}),
   })
+  options.tracing?.bind(app.transport)
   await app.start()
   return app
 }

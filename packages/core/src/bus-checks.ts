@@ -6,6 +6,7 @@
  */
 import type { Codec, ConsumeOptions, HandleOptions } from './bus-options.js'
 import { ConfigError, DecodeError, EncodeError } from './errors.js'
+import type { Logger } from './logger.js'
 import type { Message } from './message.js'
 import type { Middleware } from './middleware.js'
 import { type NormalisedRetry, normaliseRetry } from './retry.js'
@@ -135,4 +136,23 @@ export function checkPublishInterceptors(interceptors: unknown): void {
         `must be a function (next) => publish, got ${typeof p}`,
       )
   })
+}
+
+/** `BusOptions.logger`: an object with `debug`, `info`, `warn` and `error` methods (pino's shape). */
+export function checkLogger(logger: unknown): void {
+  const l = logger as Partial<Logger> | null
+  if (
+    typeof l !== 'object' ||
+    l === null ||
+    typeof l.debug !== 'function' ||
+    typeof l.info !== 'function' ||
+    typeof l.warn !== 'function' ||
+    typeof l.error !== 'function'
+  ) {
+    fail(
+      'Bus options',
+      'logger',
+      'must have debug, info, warn and error methods (a pino logger, consoleLogger(), or false)',
+    )
+  }
 }

@@ -6,7 +6,9 @@
  * serial processing, graceful drain, and hooks for tracing and metrics. Policies are data: plain
  * objects you can keep in configuration.
  */
+
 import type { SchedulerLike } from 'rxjs'
+import type { Logger } from './logger.js'
 import type { Delivery, Message, OutgoingMessage } from './message.js'
 import type { Middleware } from './middleware.js'
 import type { SubscribeOptions } from './transport.js'
@@ -216,6 +218,14 @@ export type BusEvent =
       readonly group: string | undefined
       readonly error: Error
     }
+  | {
+      /** `HandlerSubscription.stop` (or `bus.close()`) gave up waiting for `running` handlers after `timeoutMs` and aborted their signals. */
+      readonly type: 'drain-timed-out'
+      readonly topic: string
+      readonly group: string | undefined
+      readonly timeoutMs: number
+      readonly running: number
+    }
 
 /**
  * Interception points on the publish side (e.g. a W3C `traceparent` header). Handlers are wrapped
@@ -343,6 +353,14 @@ export interface BusOptions {
    * transport it was given, so close the transport yourself (whoever created it owns it).
    */
   readonly closeTransport?: boolean
+  /**
+   * Where the Bus reports connection loss and recovery, rebalances, stuck handlers, dead letters,
+   * decode and settle failures, subscription restarts and drains that timed out: one line per
+   * event, at most one per kind of event and subscription every 10 s, never a payload, header or
+   * credential. A pino logger fits as it is. Default: `defaultLogger()` (JSON lines on stderr at
+   * `warn`; silent under a test runner; `SWITCHYARD_LOG_LEVEL` overrides). `false`: no logging.
+   */
+  readonly logger?: Logger | false
 }
 
 /**

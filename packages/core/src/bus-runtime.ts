@@ -7,12 +7,14 @@
  */
 
 import { asyncScheduler, type SchedulerLike, Subject } from 'rxjs'
+import { BusLog } from './bus-log.js'
 import type { BusEvent, BusHooks, BusOptions, Codec, PublishInterceptor, PublishNext } from './bus-options.js'
 import { jsonCodec } from './codecs.js'
 import type { ConsumeDrain } from './consume-drain.js'
 import { isDeadLetter } from './dead-letter.js'
 import { TransportClosedError, toError } from './errors.js'
 import { SwitchyardHeaders } from './headers.js'
+import { defaultLogger, silentLogger } from './logger.js'
 import type { Delivery, Message, OutgoingMessage } from './message.js'
 import type { HandlerOutcome, Middleware } from './middleware.js'
 import { resolveSupervision, Supervisor } from './supervisor.js'
@@ -48,6 +50,8 @@ export class BusRuntime {
   readonly #deadLetterTopic: ((topic: string) => string) | undefined
   /** `Transport.publish` wrapped in `BusOptions.publishInterceptors`. */
   readonly #publish: PublishNext
+  /** Log lines for rare events and status changes; `undefined` when logging is off. */
+  readonly log: BusLog | undefined
   closed = false
 
   constructor(transport: Transport, options: BusOptions) {
@@ -64,6 +68,8 @@ export class BusRuntime {
     const scheduler = this.scheduler
     this.supervisor =
       supervision === undefined ? undefined : new Supervisor(supervision, () => scheduler.now())
+    const logger = options.logger === undefined ? defaultLogger() : options.logger
+    this.log = logger === false || logger === silentLogger ? undefined : new BusLog(logger)
   }
 
   /** True when someone listens to `events$`: build event objects only then. */
@@ -71,8 +77,17 @@ export class BusRuntime {
     return this.events.observed
   }
 
+  /**
+   * True when a rare event (dead letter, stuck handler, restart, …) must be built: someone listens
+   * to `events$` or a logger is set. Per-message events use {@link observed}.
+   */
+  get reports(): boolean {
+    return this.log !== undefined || this.events.observed
+  }
+
   emit(event: BusEvent): void {
     this.events.next(event)
+    this.log?.event(event)
   }
 
   closedError(operation: string): TransportClosedError {
@@ -141,7 +156,7 @@ export class BusRuntime {
     }
     return this.send([message]).then(
       () => {
-        if (this.events.observed) {
+        if (this.reports) {
           this.emit({ type: 'dead-lettered', message: delivery.message, group, deadLetterTopic, error })
         }
         return this.settle(delivery, group, 'ack')
@@ -158,7 +173,7 @@ export class BusRuntime {
     error: Error,
     retryDelayMs: number,
   ): Promise<void> {
-    if (this.events.observed) {
+    if (this.reports) {
       this.emit({ type: 'dead-letter-failed', message: delivery.message, group, deadLetterTopic, error })
     }
     return this.settle(delivery, group, 'nack', retryDelayMs)
@@ -188,7 +203,7 @@ export class BusRuntime {
 
   /** Acks without handling, with a `dropped` event. Never rejects. */
   drop(delivery: Delivery, group: string | undefined, reason: Error | undefined): Promise<void> {
-    if (this.events.observed) {
+    if (this.reports) {
       this.emit(
         reason === undefined
           ? { type: 'dropped', message: delivery.message, group }
@@ -226,7 +241,7 @@ export class BusRuntime {
   ): Promise<void> {
     const settled = startSettle(delivery, operation, delayMs)
     return settled.then(undefined, (thrown: unknown) => {
-      if (this.events.observed) {
+      if (this.reports) {
         this.emit({
           type: 'settle-failed',
           message: delivery.message,

@@ -12,6 +12,7 @@ import { toAsyncIterable } from './async-iterable.js'
 import {
   asEncodeError,
   checkHandleOptions,
+  checkLogger,
   checkMiddleware,
   checkPublishInterceptors,
   subscribeOptionsOf,
@@ -131,8 +132,10 @@ export class Bus {
         },
       )
     }
+    if (options.logger !== undefined && options.logger !== false) checkLogger(options.logger)
     this.#runtime = new BusRuntime(transport, options)
     this.events$ = this.#runtime.events.asObservable()
+    this.#runtime.log?.watch(transport)
   }
 
   /**
@@ -357,6 +360,7 @@ export class Bus {
     try {
       if (this.#runtime.closeTransport) await this.transport.close(options)
     } finally {
+      this.#runtime.log?.stop()
       this.#runtime.events.complete()
     }
   }

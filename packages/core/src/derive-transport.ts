@@ -338,6 +338,7 @@ export class DriverTransport implements DerivedTransport {
       kind: this.kind,
       state,
       subscriptions,
+      publishBuffered: this.#publishes.buffered,
       details,
       ...(error === undefined ? {} : { error }),
     }

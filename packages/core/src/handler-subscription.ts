@@ -132,7 +132,7 @@ export class HandlerRun implements HandlerSubscription, SupervisedChild {
         if (generation !== this.#generation) return
         this.#isReady = true
         this.#resolveReady()
-        if (restart > 0 && runtime.observed) {
+        if (restart > 0 && runtime.reports) {
           runtime.emit({ type: 'subscription-restarted', topic: this.topic, group: this.group, restart })
         }
         userReady?.()
@@ -173,7 +173,7 @@ export class HandlerRun implements HandlerSubscription, SupervisedChild {
     old?.unsubscribe()
     this.#executor.takePending()
     const runtime = this.#runtime
-    if (runtime.observed) {
+    if (runtime.reports) {
       runtime.emit({
         type: 'subscription-restarting',
         topic: this.topic,
@@ -349,7 +349,7 @@ export class HandlerRun implements HandlerSubscription, SupervisedChild {
       }
       const next = job.nextWatched
       this.#unwatch(job)
-      if (this.#runtime.observed) {
+      if (this.#runtime.reports) {
         this.#runtime.emit({
           type: 'handler-stuck',
           message: job.message ?? job.delivery.message,
@@ -409,7 +409,7 @@ export class HandlerRun implements HandlerSubscription, SupervisedChild {
         if (this.#last === entry) this.#last = undefined
         for (const failed of entry.deliveries) {
           this.#settled()
-          if (this.#runtime.observed) {
+          if (this.#runtime.reports) {
             this.#runtime.emit({
               type: 'settle-failed',
               message: failed.message,
@@ -450,7 +450,7 @@ export class HandlerRun implements HandlerSubscription, SupervisedChild {
     if (!this.#stopping && !runtime.closed && supervisor !== undefined) {
       const verdict = supervisor.failed(this, error)
       if (verdict.restart) return
-      if (verdict.escalation !== undefined && runtime.observed) {
+      if (verdict.escalation !== undefined && runtime.reports) {
         runtime.emit({ type: 'supervision-escalated', escalation: verdict.escalation })
       }
     }
@@ -460,7 +460,7 @@ export class HandlerRun implements HandlerSubscription, SupervisedChild {
     if (!this.#isReady) this.#rejectReady(error)
     if (!this.#stopping) {
       this.#stopWatching()
-      if (this.#runtime.observed) {
+      if (this.#runtime.reports) {
         this.#runtime.emit({ type: 'subscription-failed', topic: this.topic, group: this.group, error })
       }
       // The transport took back every unsettled delivery: nothing queued here can be settled.
@@ -494,6 +494,15 @@ export class HandlerRun implements HandlerSubscription, SupervisedChild {
             }),
           )
         const timer = this.#runtime.scheduler.schedule(() => {
+          if (this.#runtime.reports) {
+            this.#runtime.emit({
+              type: 'drain-timed-out',
+              topic: this.topic,
+              group: this.group,
+              timeoutMs,
+              running: this.#executor.running,
+            })
+          }
           giveUp(new TimeoutError('Stopping the handler', timeoutMs, { context: { topic: this.topic } }))
         }, timeoutMs)
         this.#idle = () => {

@@ -57,6 +57,8 @@ export {
 } from './errors.js'
 export type { SwitchyardHeaderName } from './headers.js'
 export { reservedHeaderPrefix, SwitchyardHeaders } from './headers.js'
+export type { ConsoleLoggerOptions, LogFields, Logger, LogLevel } from './logger.js'
+export { consoleLogger, defaultLogger, redact, silentLogger } from './logger.js'
 export type { Delivery, Message, NackOptions, OutgoingMessage, Settlement } from './message.js'
 export type { HandleContext, HandlerOutcome, Middleware, NextHandler } from './middleware.js'
 export { Outcome } from './middleware.js'

@@ -31,7 +31,7 @@ const acked = Outcome.ack()
 /** Emits `decode-failed` and returns the codec's error as a `DecodeError`. */
 export function decodeFailure(runtime: BusRuntime, raw: Message<Uint8Array>, thrown: unknown): DecodeError {
   const error = asDecodeError(thrown, raw)
-  if (runtime.observed) runtime.emit({ type: 'decode-failed', message: raw, error })
+  if (runtime.reports) runtime.emit({ type: 'decode-failed', message: raw, error })
   return error
 }
 
@@ -258,7 +258,7 @@ export class PolicySteps<T> {
       )
     } catch (thrown) {
       const error = toError(thrown)
-      if (this.#runtime.observed) {
+      if (this.#runtime.reports) {
         this.#runtime.emit({
           type: 'dead-letter-failed',
           message: job.raw,

@@ -164,6 +164,13 @@ export class PublishBatcher {
   #linger: Subscription | undefined
   #stopped = false
 
+  /** Messages accepted by `publish` and not handed to the driver yet (queued or waiting for room). */
+  get buffered(): number {
+    let waiting = 0
+    for (const call of this.#waiting) waiting += call.messages.length
+    return this.#queuedMessages + waiting
+  }
+
   constructor(host: PublishHost, options: Required<PublishBatchOptions>) {
     this.#host = host
     this.#options = options

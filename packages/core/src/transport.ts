@@ -112,6 +112,11 @@ export interface HealthReport {
   readonly kind: string
   readonly state: TransportState
   readonly subscriptions: readonly SubscriptionHealth[]
+  /**
+   * Messages `publish` accepted that wait in the transport's publish queue, not yet handed to the
+   * broker (group commit; see `publish`). Absent where the transport has no queue.
+   */
+  readonly publishBuffered?: number
   /** Adapter-specific facts (broker version, channels, …); never credentials. */
   readonly details: Readonly<Record<string, unknown>>
   /** Why the transport is not `up`, if known. */

@@ -8,6 +8,14 @@ export type { SwitchyardOptions, TransportConfig, TransportConfigOf } from './co
 export { configure } from './configure.js'
 export type { HandlerBinding, HandlerMethod } from './handle-decorator.js'
 export { Handle, handlersOf } from './handle-decorator.js'
+export type {
+  HandlerReadiness,
+  HealthServer,
+  HealthServerOptions,
+  MetricsSource,
+  Readiness,
+} from './health-server.js'
+export { serveHealth } from './health-server.js'
 export type { ShutdownSignalOptions, SignalSource, Stoppable } from './shutdown-signals.js'
 export { installShutdownSignals } from './shutdown-signals.js'
 export type {

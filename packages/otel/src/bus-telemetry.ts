@@ -38,6 +38,7 @@ import type {
   PublishInterceptor,
   PublishNext,
 } from '@switchyard/core'
+import { SwitchyardHeaders } from '@switchyard/core'
 import { headersGetter, headersSetter } from './headers-carrier.js'
 import {
   MessagingAttributes as A,
@@ -204,7 +205,7 @@ export class BusTelemetry {
     const span = tracer.startSpan(
       shape.spanName,
       carried === undefined ? options : { ...options, links: [{ context: carried }] },
-      carried !== undefined && trace.getSpan(parent) === undefined
+      carried !== undefined && (trace.getSpan(parent) === undefined || isDeadLetterCopy(message))
         ? trace.setSpanContext(parent, carried)
         : parent,
     )
@@ -233,7 +234,9 @@ export class BusTelemetry {
         carried === undefined
           ? { kind: SpanKind.PRODUCER, attributes }
           : { kind: SpanKind.PRODUCER, attributes, links: [{ context: carried }] },
-        carried !== undefined && !hasParent ? trace.setSpanContext(parent, carried) : parent,
+        carried !== undefined && (!hasParent || isDeadLetterCopy(message))
+          ? trace.setSpanContext(parent, carried)
+          : parent,
       )
       this.#setMessageAttributes(create, message)
       create.end()
@@ -511,6 +514,15 @@ export class BusTelemetry {
       trace.getSpanContext(this.#propagator.extract(ROOT_CONTEXT, headers, headersGetter)),
     )
   }
+}
+
+/**
+ * A copy the Bus dead-lettered: it stays in the original message's trace (the context its headers
+ * carry) even when another span is active around the publish (e.g. an in-process transport that
+ * runs handlers inside the publisher's context).
+ */
+function isDeadLetterCopy(message: OutgoingMessage): boolean {
+  return message.headers[SwitchyardHeaders.deadLetteredAt] !== undefined
 }
 
 function validSpanContext(spanContext: SpanContext | undefined): SpanContext | undefined {

@@ -57,6 +57,12 @@ export const SwitchyardTelemetry = {
   decodeFailuresMetric: 'switchyard.decode.failures',
   /** Metric: messages waiting for a group, from the transport's `health()`. */
   lagMetric: 'switchyard.consumer.lag',
+  /** Metric: unsettled deliveries a subscription holds, from the transport's `health()`. */
+  subscriptionInFlightMetric: 'switchyard.consumer.in_flight',
+  /** Metric: messages in the transport's publish queue, from `health()`. */
+  publishBufferedMetric: 'switchyard.publish.buffered',
+  /** Metric: 1 while the transport is connected (`health().status` is `up`), else 0. */
+  transportUpMetric: 'switchyard.transport.up',
 } as const
 
 /** Metric names of the current messaging conventions. */

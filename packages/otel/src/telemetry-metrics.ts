@@ -63,11 +63,11 @@ export class TelemetryMetrics {
   readonly decodeFailures: ObservedSum
 
   /**
-   * `health`: the transport's `health()`, read at each collection for the consumer-lag gauge
-   * (Kafka: partition lag; RabbitMQ and memory: messages waiting in the group's queue).
+   * `health`: the transport's `health()`, read once per collection for the gauges of
+   * `observeHealth` (lag, in-flight, publish buffer, connected).
    */
   constructor(meter: Meter, system: string, health: (() => Promise<HealthReport>) | undefined) {
-    if (health !== undefined) observeLag(meter, system, health)
+    if (health !== undefined) observeHealth(meter, system, health)
     const advice = { explicitBucketBoundaries: [...durationBuckets] }
     this.sent = new ObservedSum(
       meter,
@@ -136,24 +136,50 @@ export class TelemetryMetrics {
   }
 }
 
-/** `switchyard.consumer.lag`: an observable gauge per subscription that reports a lag in `health()`. */
-function observeLag(meter: Meter, system: string, health: () => Promise<HealthReport>): void {
-  const gauge = meter.createObservableGauge(SwitchyardTelemetry.lagMetric, {
-    description: 'Messages waiting for a consumer group (Kafka: partition lag; RabbitMQ: queue depth).',
-    unit: '{message}',
-  })
-  gauge.addCallback(async (result) => {
-    let report: HealthReport
-    try {
-      report = await health()
-    } catch {
-      return // a closed or unreachable transport has no lag to report
-    }
-    for (const subscription of report.subscriptions) {
-      if (subscription.lag === undefined) continue
-      const attributes: Attributes = { [A.system]: system, [A.destinationName]: subscription.topic }
-      if (subscription.group !== undefined) attributes[A.consumerGroupName] = subscription.group
-      result.observe(subscription.lag, attributes)
-    }
-  })
+/**
+ * Gauges read from the transport's `health()`, one call per collection for all of them, with the
+ * same names and attributes on every transport:
+ * - `switchyard.consumer.lag` per subscription that reports one (Kafka: partition lag; RabbitMQ:
+ *   queue depth; memory: the group's queue),
+ * - `switchyard.consumer.in_flight`: unsettled deliveries each subscription holds,
+ * - `switchyard.publish.buffered`: messages in the publish queue, not yet handed to the broker,
+ * - `switchyard.transport.up`: 1 while the transport is connected, else 0.
+ */
+function observeHealth(meter: Meter, system: string, health: () => Promise<HealthReport>): void {
+  const gauge = (name: string, description: string, unit = '{message}') =>
+    meter.createObservableGauge(name, { description, unit })
+  const lag = gauge(
+    SwitchyardTelemetry.lagMetric,
+    'Messages waiting for a consumer group (Kafka: partition lag; RabbitMQ: queue depth).',
+  )
+  const inFlight = gauge(
+    SwitchyardTelemetry.subscriptionInFlightMetric,
+    'Unsettled deliveries a subscription holds (from the transport).',
+  )
+  const buffered = gauge(
+    SwitchyardTelemetry.publishBufferedMetric,
+    'Messages accepted by publish and not yet handed to the broker.',
+  )
+  const up = gauge(SwitchyardTelemetry.transportUpMetric, '1 while the transport is connected, else 0.', '1')
+  const transport: Attributes = { [A.system]: system }
+  meter.addBatchObservableCallback(
+    async (result) => {
+      let report: HealthReport
+      try {
+        report = await health()
+      } catch {
+        result.observe(up, 0, transport)
+        return // a closed or unreachable transport has no lag to report
+      }
+      result.observe(up, report.status === 'up' ? 1 : 0, transport)
+      result.observe(buffered, report.publishBuffered ?? 0, transport)
+      for (const subscription of report.subscriptions) {
+        const attributes: Attributes = { [A.system]: system, [A.destinationName]: subscription.topic }
+        if (subscription.group !== undefined) attributes[A.consumerGroupName] = subscription.group
+        result.observe(inFlight, subscription.inFlight, attributes)
+        if (subscription.lag !== undefined) result.observe(lag, subscription.lag, attributes)
+      }
+    },
+    [lag, inFlight, buffered, up],
+  )
 }

@@ -11,7 +11,7 @@
 import 'reflect-metadata'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { closeSync, existsSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs'
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -33,6 +33,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultTemplate } from '../notification-settings.js'
 import type { StampedOutcome } from '../outcome-log.js'
 import { settingsKeys, topics } from '../topics.js'
+import type { SpanLine } from '../tracing.js'
 import { waitFor } from '../wait-for.js'
 import { runMarketplaceScenario } from './marketplace-run.js'
 
@@ -173,7 +174,11 @@ describe.each(runs)('the marketplace on $name, one process per service', ({ name
     for (const [service, label] of processes) {
       const child = spawn(process.execPath, [join(exampleDir, 'dist', `${service}.js`)], {
         cwd: exampleDir,
-        env: { ...env, OUTCOMES_FILE: join(dir, `${label}.jsonl`) },
+        env: {
+          ...env,
+          OUTCOMES_FILE: join(dir, `${label}.jsonl`),
+          SPANS_FILE: join(dir, `${label}.spans.jsonl`),
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       })
       const output: string[] = []
@@ -224,6 +229,24 @@ describe.each(runs)('the marketplace on $name, one process per service', ({ name
       // Both workers took part: jobs were shared between the competing consumers.
       const workers = new Set(outcomes().flatMap((o) => (o.type === 'job-processed' ? [o.worker] : [])))
       expect(workers.size).toBe(2)
+      // One trace crosses the processes: a dead-lettered registration's spans (publish, both
+      // consumers, the dead-letter copy and its audit) share one trace id across the services.
+      const spans = processes.flatMap(([, label]) => {
+        const file = join(dir, `${label}.spans.jsonl`)
+        if (!existsSync(file)) return []
+        return readFileSync(file, 'utf8')
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => JSON.parse(line) as SpanLine)
+      })
+      const audit = spans.find((s) => s.name.startsWith('process ') && s.name.endsWith('.dlq'))
+      const trace = spans.filter((s) => s.traceId === audit?.traceId)
+      expect(new Set(trace.map((s) => s.service))).toEqual(
+        new Set(['registration', 'notifications', 'search-index']),
+      )
+      expect(trace.map((s) => s.name.replace(/ .*\.(talent\.registered)/, ' $1')).sort()).toEqual(
+        expect.arrayContaining(['process talent.registered', 'process talent.registered.dlq']),
+      )
     } catch (error) {
       console.error(logs())
       throw error
