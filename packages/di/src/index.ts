@@ -8,8 +8,11 @@ export type { SwitchyardOptions, TransportConfig, TransportConfigOf } from './co
 export { configure } from './configure.js'
 export type { HandlerBinding, HandlerMethod } from './handle-decorator.js'
 export { Handle, handlersOf } from './handle-decorator.js'
+export type { AppEvent, LiveSwitchOptions } from './live-switch.js'
 export type { ShutdownSignalOptions, SignalSource, Stoppable } from './shutdown-signals.js'
 export { installShutdownSignals } from './shutdown-signals.js'
+export type { SwitchOptions, SwitchReport } from './switchable-transport.js'
+export { SwitchableTransport } from './switchable-transport.js'
 export type {
   AppState,
   OnStart,
@@ -25,6 +28,7 @@ export { TransportRegistry } from './transport-registry.js'
 export type {
   FromEnvOptions,
   LoadedTransportConfig,
+  TransportDocumentRef,
   TransportSource,
   TransportSourceContext,
 } from './transport-source.js'
