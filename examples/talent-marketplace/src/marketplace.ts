@@ -9,12 +9,20 @@
  */
 import 'reflect-metadata'
 import type { ConfigStore } from '@switchyard/config'
-import { configStoreFromEnv, configure, fromEnv, type ServiceClass, type SwitchyardApp } from '@switchyard/di'
+import {
+  configStoreFromEnv,
+  configure,
+  fromEnv,
+  type LiveSwitchOptions,
+  type ServiceClass,
+  type SwitchyardApp,
+} from '@switchyard/di'
 import { kafkaTransport } from '@switchyard/kafka'
 import { rabbitmqTransport } from '@switchyard/rabbitmq'
 import { container as rootContainer } from 'tsyringe'
 import { DeadLetterAudit } from './dead-letter-audit.js'
 import { FileWorker } from './file-worker.js'
+import { JobLoad } from './job-load.js'
 import { NotificationsService } from './notifications-service.js'
 import { OUTCOME_LOG, type OutcomeLog } from './outcome-log.js'
 import { RegistrationHttp } from './registration-http.js'
@@ -27,6 +35,8 @@ export const serviceClasses = {
   notifications: [NotificationsService, DeadLetterAudit],
   'search-index': [SearchIndexService],
   worker: [FileWorker],
+  /** A worker that also produces a steady load of jobs (to watch a live broker switch). */
+  load: [FileWorker, JobLoad],
 } satisfies Record<string, ServiceClass[]>
 
 export type ServiceName = keyof typeof serviceClasses
@@ -40,6 +50,8 @@ export interface StartOptions {
   readonly defaultKind?: string
   /** A config store to use instead of the one the environment names. */
   readonly configStore?: ConfigStore
+  /** Follow the transport document live (needs `SWITCHYARD_TRANSPORT_KEY`); see `@switchyard/di`'s README. */
+  readonly liveSwitch?: boolean | LiveSwitchOptions
 }
 
 /** Configures a fresh child container with `services` and starts them (handlers subscribed and ready). */
@@ -55,6 +67,7 @@ export async function startMarketplace(
     transports: [kafkaTransport, rabbitmqTransport],
     configStore: options.configStore ?? configStoreFromEnv(env),
     services,
+    ...(options.liveSwitch ? { liveSwitch: options.liveSwitch } : {}),
   })
   await app.start()
   return app

@@ -2,16 +2,35 @@
  * The body of every one-service entry point (`node dist/notifications.js` …): start the service's
  * classes, report `ready`, and stop gracefully on SIGTERM/SIGINT (exit code 0 once drained).
  * Outcomes go to `OUTCOMES_FILE` (JSON lines) when it is set, else to the console.
+ * `MARKETPLACE_LIVE_SWITCH=1` makes the service follow its transport document in etcd live
+ * (`liveSwitch`); each switch step is reported as a `transport-event` outcome.
  */
 import 'reflect-metadata' // first: tsyringe reads the decorator metadata it records
+import type { AppEvent } from '@switchyard/di'
 import { type ServiceName, serviceClasses, startMarketplace } from './marketplace.js'
-import { ConsoleOutcomeLog, FileOutcomeLog, type OutcomeLog } from './outcome-log.js'
+import { ConsoleOutcomeLog, FileOutcomeLog, type Outcome, type OutcomeLog } from './outcome-log.js'
+
+/** An app event as an outcome line. */
+function transportEvent(event: AppEvent): Outcome {
+  const base = { type: 'transport-event', event: event.type, revision: event.revision } as const
+  if (event.type === 'transport-switch-started') return { ...base, from: event.from, to: event.to }
+  if (event.type === 'transport-switch-refused')
+    return { ...base, current: event.current, reason: event.error.message }
+  const { from, to, publishMovedAt, durationMs, forwarded, possibleDuplicates } = event
+  return {
+    ...base,
+    ...{ from, to, publishMovedAt, durationMs, forwarded, possibleDuplicates },
+    leftBehind: event.leftBehind.length,
+  }
+}
 
 export async function runService(name: ServiceName): Promise<void> {
   const file = process.env.OUTCOMES_FILE
   const outcomes: OutcomeLog = file ? new FileOutcomeLog(file) : new ConsoleOutcomeLog()
   try {
-    const app = await startMarketplace(serviceClasses[name], { outcomes })
+    const liveSwitch = process.env.MARKETPLACE_LIVE_SWITCH === '1'
+    const app = await startMarketplace(serviceClasses[name], { outcomes, liveSwitch })
+    app.events$.subscribe((event) => outcomes.record(transportEvent(event)))
     app.installShutdownSignals({
       exit: true,
       onSignal: (signal) => console.log(`${name}: ${signal}, draining…`),
