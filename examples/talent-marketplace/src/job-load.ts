@@ -1,8 +1,9 @@
 /**
  * load: a steady stream of `file.uploaded` jobs, for watching a live broker switch under load
  * (`node dist/load.js`, see the README section "Switching brokers live"). Every 100 ms it
- * publishes `LOAD_RATE / 10` jobs in one batch, without waiting for the previous batch (the offered
- * rate does not drop while a broker is slow), and reports which jobs the broker confirmed. It
+ * publishes in one batch the jobs due at `LOAD_RATE` per second since the start, without waiting
+ * for the previous batch (the offered rate does not drop while a broker or the machine is slow),
+ * and reports which jobs the broker confirmed. It
  * stops after `LOAD_SECONDS`, or as soon as the file `LOAD_STOP_FILE` exists, or on `stop()`.
  */
 import { existsSync } from 'node:fs'
@@ -36,7 +37,6 @@ export class JobLoad implements OnStart, OnStop {
 
   onStart(): void {
     this.#startedAt = Date.now()
-    const perTick = Math.max(1, Math.round((this.#rate * tickMs) / 1000))
     const total = Math.round(this.#rate * this.#seconds)
     this.#done = new Promise((resolve) => {
       this.#finish = resolve
@@ -46,7 +46,10 @@ export class JobLoad implements OnStart, OnStop {
         void this.#end()
         return
       }
-      this.#send(Math.min(perTick, total - this.#sent))
+      // What is due by now, so late timer ticks (a busy machine) do not lower the offered rate.
+      const due = Math.round((this.#rate * (Date.now() - this.#startedAt)) / 1000) - this.#sent
+      const count = Math.min(due, total - this.#sent, this.#rate) // at most one second's worth at once
+      if (count > 0) this.#send(count)
     }, tickMs)
   }
 

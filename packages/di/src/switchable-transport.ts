@@ -73,9 +73,10 @@ export interface SwitchReport {
   /** Messages moved from the old broker's group queues to the new broker. */
   readonly forwarded: number
   /**
-   * Deliveries a handler held unsettled when the old subscriptions detached (drain timeout) plus
-   * deliveries the old broker had sent but that were withheld from handlers: an upper bound of the
-   * messages a handler may see twice because of this switch.
+   * Deliveries a handler still held unsettled when the old subscriptions detached (drain timeout):
+   * they go back to the old broker and are forwarded, so a handler may see them twice. Redeliveries
+   * of a Kafka group rebalance (members joining and leaving while instances switch) are not counted
+   * here; see the README.
    */
   readonly possibleDuplicates: number
   /** Groups whose old queue was not empty when `forwardTimeoutMs` ran out (messages stay on the old broker). */
@@ -89,7 +90,6 @@ interface Inner {
   /** False once retiring: deliveries are withheld (left unsettled) from then on. */
   passing: boolean
   retiring: boolean
-  withheld: number
   /** Deliveries handed downstream whose settle has not completed yet. */
   readonly unsettled: Set<Delivery>
   onSettled: (() => void) | undefined
@@ -270,7 +270,7 @@ export class SwitchableTransport implements Transport {
     }
     await Promise.all(retired.map(({ inner }) => this.#settled(inner, drainMs)))
     for (const { stream, inner } of retired) {
-      possibleDuplicates += inner.unsettled.size + inner.withheld
+      possibleDuplicates += inner.unsettled.size
       this.#detach(stream, inner)
     }
     await old.whenDetached?.()
@@ -317,7 +317,6 @@ export class SwitchableTransport implements Transport {
       subscription: undefined,
       passing: true,
       retiring: false,
-      withheld: 0,
       unsettled: new Set(),
       onSettled: undefined,
     }
@@ -334,10 +333,7 @@ export class SwitchableTransport implements Transport {
     }
     inner.subscription = transport.subscribe(stream.topic, options).subscribe({
       next: (delivery) => {
-        if (!inner.passing) {
-          inner.withheld++
-          return
-        }
+        if (!inner.passing) return // withheld: left unsettled, it goes back to the old broker
         stream.subscriber.next(this.#track(inner, delivery))
       },
       error: (error: unknown) => {

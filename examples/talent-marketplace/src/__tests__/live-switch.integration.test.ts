@@ -194,6 +194,17 @@ it('switches RabbitMQ → Kafka → (invalid, refused) → RabbitMQ under load w
     const unique = new Set(all.map((o) => o.jobId))
     const missing = [...confirmed].filter((id) => !unique.has(id))
     expect(missing).toEqual([])
+    // When each repeated processing happened: during a switch (document put → old broker closed everywhere) or not.
+    const firstSeen = new Set<string>()
+    const repeats = all.filter((o) => {
+      if (firstSeen.has(o.jobId)) return true
+      firstSeen.add(o.jobId)
+      return false
+    })
+    const closedAt = (at: { putAt: number; revision: string }) =>
+      Math.max(...transportEvents('transport-switched', at.revision).map((e) => e.at))
+    const during = (at: { putAt: number; revision: string }) =>
+      repeats.filter((o) => o.at >= at.putAt && o.at <= closedAt(at) + 5_000).length
 
     const report = (name: string, at: { putAt: number; revision: string }) => {
       const switched = transportEvents('transport-switched', at.revision)
@@ -209,7 +220,7 @@ it('switches RabbitMQ → Kafka → (invalid, refused) → RabbitMQ under load w
     console.info(
       [
         `live switch under load: ${offered} jobs offered in ${seconds.toFixed(1)} s (${Math.round(offered / seconds)} msg/s by 3 instances)`,
-        `confirmed ${confirmed.size}, unconfirmed ${unconfirmed}, processed ${all.length} (${unique.size} distinct), lost 0, duplicates ${all.length - unique.size}`,
+        `confirmed ${confirmed.size}, unconfirmed ${unconfirmed}, processed ${all.length} (${unique.size} distinct), lost 0, duplicates ${all.length - unique.size} (${during(toKafka)} while/just after switching to Kafka, ${during(toRabbitmq)} to RabbitMQ)`,
         report('RabbitMQ → Kafka', toKafka),
         `invalid document: refused by all 3 instances, every one stayed on Kafka`,
         report('Kafka → RabbitMQ', toRabbitmq),
