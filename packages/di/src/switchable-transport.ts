@@ -46,7 +46,7 @@ export interface SwitchOptions {
    * new Kafka group) would not keep what is published before its own service switches.
    */
   readonly provision?: Readonly<Record<string, readonly string[]>>
-  /** Longest wait for the new subscriptions to be ready (default 30,000 ms); longer aborts the switch. */
+  /** Longest wait for the new transport to connect, provision and have its subscriptions ready (default 30,000 ms); longer aborts the switch. */
   readonly readyTimeoutMs?: number
   /** Longest wait for handlers to settle what they hold from the old broker (default 10,000 ms). */
   readonly drainTimeoutMs?: number
@@ -207,9 +207,15 @@ export class SwitchableTransport implements Transport {
     return this.current.health()
   }
 
+  /** Closes the transport in use; a switch in progress gets up to `timeoutMs` to finish first, then its transports close too. */
   async close(options?: CloseOptions): Promise<void> {
     this.#closed = true
-    await this.#switching.catch(noop)
+    let timer: NodeJS.Timeout | undefined
+    const bound = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, options?.timeoutMs ?? 10_000)
+    })
+    await Promise.race([this.#switching.catch(noop), bound])
+    clearTimeout(timer)
     await Promise.all([...this.#retiring].map((t) => t.close({ drain: false }).catch(noop)))
     await this.current.close(options)
     this.#current$.complete()
@@ -234,16 +240,16 @@ export class SwitchableTransport implements Transport {
     const streams = [...this.#streams]
     const attached: { stream: Stream; inner: Inner }[] = []
     try {
-      await next.connect()
+      const readyMs = options.readyTimeoutMs ?? 30_000
+      const deadline = Date.now() + readyMs
+      const bounded = <T>(step: Promise<T>, what: string) =>
+        withTimeout(step, Math.max(1, deadline - Date.now()), `${what} on the new ${next.kind} transport`)
+      await bounded(next.connect(), 'Connecting')
       for (const [topic, groups] of this.#groupsToProvision(streams, options.provision)) {
-        await next.provision(topic, { groups: [...groups] })
+        await bounded(next.provision(topic, { groups: [...groups] }), `Provisioning ${topic}`)
       }
       for (const stream of streams) attached.push({ stream, inner: this.#attach(stream, next) })
-      await withTimeout(
-        Promise.all(attached.map((a) => a.inner.ready)),
-        options.readyTimeoutMs ?? 30_000,
-        `Subscribing on the new ${next.kind} transport`,
-      )
+      await bounded(Promise.all(attached.map((a) => a.inner.ready)), 'Subscribing')
       if (this.#closed) throw new TransportClosedError('switch transport')
     } catch (error) {
       for (const { stream, inner } of attached) this.#detach(stream, inner)

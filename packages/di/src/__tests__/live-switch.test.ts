@@ -117,6 +117,24 @@ it('stays on the old transport when the new one cannot connect, and keeps handli
   await sub.stop()
 })
 
+it('gives up a new transport that never connects within readyTimeoutMs, and close() is not held by it', async () => {
+  const a = new MemoryTransport()
+  const never = new MemoryTransport()
+  const hanging: Transport = Object.assign(Object.create(never) as Transport, {
+    connect: () => new Promise<void>(() => undefined),
+    close: () => never.close(),
+  })
+  const transport = new SwitchableTransport(a)
+  const started = Date.now()
+  await expect(transport.switchTo(hanging, { readyTimeoutMs: 300 })).rejects.toMatchObject({
+    name: 'TimeoutError',
+  })
+  expect(transport.current).toBe(a)
+  expect(Date.now() - started).toBeLessThan(5_000)
+  await transport.close({ timeoutMs: 200 })
+  await expect(a.publish([encode(1)])).rejects.toMatchObject({ name: 'TransportClosedError' })
+})
+
 const appTopic = `signups.${Math.random().toString(36).slice(2, 8)}`
 
 @injectable()
