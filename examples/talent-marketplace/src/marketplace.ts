@@ -9,7 +9,14 @@
  */
 import 'reflect-metadata'
 import type { ConfigStore } from '@switchyard/config'
-import { configStoreFromEnv, configure, fromEnv, type ServiceClass, type SwitchyardApp } from '@switchyard/di'
+import {
+  configStoreFromEnv,
+  configure,
+  fromEnv,
+  type LiveSwitchOptions,
+  type ServiceClass,
+  type SwitchyardApp,
+} from '@switchyard/di'
 import { kafkaTransport } from '@switchyard/kafka'
 import { natsTransport } from '@switchyard/nats'
 import { rabbitmqTransport } from '@switchyard/rabbitmq'
@@ -17,6 +24,7 @@ import { redisTransport } from '@switchyard/redis'
 import { container as rootContainer } from 'tsyringe'
 import { DeadLetterAudit } from './dead-letter-audit.js'
 import { FileWorker } from './file-worker.js'
+import { JobLoad } from './job-load.js'
 import { NotificationsService } from './notifications-service.js'
 import { OUTCOME_LOG, type OutcomeLog } from './outcome-log.js'
 import { RegistrationHttp } from './registration-http.js'
@@ -30,6 +38,8 @@ export const serviceClasses = {
   notifications: [NotificationsService, DeadLetterAudit],
   'search-index': [SearchIndexService],
   worker: [FileWorker],
+  /** A worker that also produces a steady load of jobs (to watch a live broker switch). */
+  load: [FileWorker, JobLoad],
 } satisfies Record<string, ServiceClass[]>
 
 export type ServiceName = keyof typeof serviceClasses
@@ -45,6 +55,8 @@ export interface StartOptions {
   readonly configStore?: ConfigStore
   /** Traces of every publish and handler run (`startTracing`); none when absent. */
   readonly tracing?: Tracing
+  /** Follow the transport document live (needs `SWITCHYARD_TRANSPORT_KEY`); see `@switchyard/di`'s README. */
+  readonly liveSwitch?: boolean | LiveSwitchOptions
 }
 
 /** Configures a fresh child container with `services` and starts them (handlers subscribed and ready). */
@@ -61,6 +73,7 @@ export async function startMarketplace(
     configStore: options.configStore ?? configStoreFromEnv(env),
     services,
     ...(options.tracing ? { bus: { ...options.tracing.busOptions } } : {}),
+    ...(options.liveSwitch ? { liveSwitch: options.liveSwitch } : {}),
   })
   options.tracing?.bind(app.transport)
   await app.start()

@@ -48,6 +48,32 @@ export type Outcome =
       readonly worker: string
     }
   | { readonly type: 'template-changed'; readonly template: string }
+  /** The load generator (job-load.ts): jobs the broker confirmed, on the transport of that moment. */
+  | { readonly type: 'jobs-published'; readonly jobIds: readonly string[]; readonly transport: string }
+  /** Jobs whose publish was rejected: not confirmed, so the sender would send them again. */
+  | { readonly type: 'jobs-unconfirmed'; readonly jobIds: readonly string[]; readonly error: string }
+  | {
+      readonly type: 'load-done'
+      readonly offered: number
+      readonly confirmed: number
+      readonly unconfirmed: number
+      readonly startedAt: number
+    }
+  /** A live broker switch step of the app (`app.events$`), flattened for the log. */
+  | {
+      readonly type: 'transport-event'
+      readonly event: string
+      readonly revision: string | undefined
+      readonly from?: string
+      readonly to?: string
+      readonly current?: string
+      readonly reason?: string
+      readonly publishMovedAt?: number
+      readonly durationMs?: number
+      readonly forwarded?: number
+      readonly possibleDuplicates?: number
+      readonly leftBehind?: number
+    }
 
 /** Where outcomes go. */
 export interface OutcomeLog {
@@ -92,7 +118,16 @@ export class ConsoleOutcomeLog implements OutcomeLog {
   record(outcome: Outcome): void {
     const n = (this.#seen.get(outcome.type) ?? 0) + 1
     this.#seen.set(outcome.type, n)
-    const always = ['dead-lettered', 'out-of-order', 'template-changed', 'ready', 'listening', 'published']
+    const always = [
+      'dead-lettered',
+      'out-of-order',
+      'template-changed',
+      'ready',
+      'listening',
+      'published',
+      'transport-event',
+      'load-done',
+    ]
     if (!always.includes(outcome.type) && n > 3 && n % this.every !== 0) return
     this.write(`${describe(outcome)}${n > 3 && !always.includes(outcome.type) ? `   (#${n})` : ''}`)
   }
@@ -120,6 +155,18 @@ function describe(o: Outcome): string {
       return `⚙ ${o.worker}: ${o.jobId} done (priority ${o.priority})`
     case 'template-changed':
       return `⟳ notifications: template is now "${o.template}"`
+    case 'jobs-published':
+      return `→ load: ${o.jobIds.length} jobs confirmed by ${o.transport}`
+    case 'jobs-unconfirmed':
+      return `✖ load: ${o.jobIds.length} jobs not confirmed: ${o.error}`
+    case 'load-done':
+      return `■ load: done, ${o.confirmed} of ${o.offered} jobs confirmed`
+    case 'transport-event':
+      return o.event === 'transport-switch-refused'
+        ? `✖ new transport document refused, staying on ${o.current}: ${o.reason}`
+        : o.event === 'transport-switched'
+          ? `⇄ switched ${o.from} → ${o.to} in ${o.durationMs} ms (${o.forwarded} forwarded)`
+          : `⇄ switching ${o.from} → ${o.to}…`
   }
 }
 

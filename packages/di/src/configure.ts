@@ -12,12 +12,15 @@ import type { ConfigStore } from '@switchyard/config'
 import {
   Bus,
   type BusOptions,
+  ConfigError,
   type PublishBatchOptions,
   type Transport,
   type TransportFactory,
 } from '@switchyard/core'
 import type { memoryTransport } from '@switchyard/memory'
 import type { DependencyContainer } from 'tsyringe'
+import { LiveSwitch, type LiveSwitchOptions } from './live-switch.js'
+import { SwitchableTransport } from './switchable-transport.js'
 import { type ServiceClass, SwitchyardApp } from './switchyard-app.js'
 import { BUS, CONFIG_STORE, SWITCHYARD_APP, TRANSPORT } from './tokens.js'
 import { TransportRegistry } from './transport-registry.js'
@@ -70,6 +73,20 @@ export interface SwitchyardOptions<F extends readonly TransportFactory[] = reado
    * package to install.
    */
   readonly transports?: F
+  /**
+   * Switch brokers live when the transport document changes (README "Switching brokers live"):
+   * `true` or options. Needs a transport read from a document (`fromConfigStore`, `fromEtcd`, or
+   * `fromEnv` with `SWITCHYARD_TRANSPORT_KEY`); anything else rejects with `ConfigError`. The app's
+   * `transport` is then a `SwitchableTransport` and `app.events$` tells each switch.
+   */
+  readonly liveSwitch?: boolean | LiveSwitchOptions
+}
+
+function liveSwitchNeedsDocument(what: string): ConfigError {
+  return new ConfigError('configure() options', [
+    `liveSwitch: the transport comes from ${what}, which cannot change while the app runs; ` +
+      'read it from a document (fromConfigStore(key), fromEtcd(key, connection), or SWITCHYARD_TRANSPORT_KEY) or drop liveSwitch',
+  ])
 }
 
 /** True for an object that already is a transport (as opposed to a configuration of one). */
@@ -109,7 +126,9 @@ export async function configure<const F extends readonly TransportFactory[] = []
   const registry = new TransportRegistry(options.transports ?? [])
   let transport: Transport
   let configStore = options.configStore
+  let liveSwitch: LiveSwitch | undefined
   if (isTransport(options.transport)) {
+    if (options.liveSwitch) throw liveSwitchNeedsDocument('a transport object')
     transport = options.transport
   } else {
     let loaded: LoadedTransportConfig
@@ -124,14 +143,31 @@ export async function configure<const F extends readonly TransportFactory[] = []
       await loaded.openedStore?.close().catch(() => undefined)
       throw error
     }
+    let ownStore: ConfigStore | undefined
     if (loaded.openedStore) {
-      if (configStore) await loaded.openedStore.close()
-      else configStore = loaded.openedStore
+      if (!configStore) configStore = loaded.openedStore
+      else if (options.liveSwitch && loaded.document) ownStore = loaded.openedStore
+      else await loaded.openedStore.close()
+    }
+    if (options.liveSwitch) {
+      if (!loaded.document) {
+        await transport.close({ drain: false }).catch(() => undefined)
+        await ownStore?.close().catch(() => undefined)
+        throw liveSwitchNeedsDocument(loaded.what)
+      }
+      transport = new SwitchableTransport(transport)
+      liveSwitch = new LiveSwitch({
+        transport: transport as SwitchableTransport,
+        registry,
+        document: loaded.document,
+        options: options.liveSwitch === true ? {} : options.liveSwitch,
+        ...(ownStore ? { ownStore } : {}),
+      })
     }
   }
   const bus = new Bus(transport, options.bus)
   const services = options.services ?? []
-  const app = new SwitchyardApp({ container, transport, bus, configStore, services })
+  const app = new SwitchyardApp({ container, transport, bus, configStore, services, liveSwitch })
   container.register(TRANSPORT, { useValue: transport })
   container.register(BUS, { useValue: bus })
   if (configStore) container.register(CONFIG_STORE, { useValue: configStore })

@@ -16,8 +16,11 @@ export type {
   Readiness,
 } from './health-server.js'
 export { serveHealth } from './health-server.js'
+export type { AppEvent, LiveSwitchOptions } from './live-switch.js'
 export type { ShutdownSignalOptions, SignalSource, Stoppable } from './shutdown-signals.js'
 export { installShutdownSignals } from './shutdown-signals.js'
+export type { SwitchOptions, SwitchReport } from './switchable-transport.js'
+export { SwitchableTransport } from './switchable-transport.js'
 export type {
   AppState,
   OnStart,
@@ -33,6 +36,7 @@ export { TransportRegistry } from './transport-registry.js'
 export type {
   FromEnvOptions,
   LoadedTransportConfig,
+  TransportDocumentRef,
   TransportSource,
   TransportSourceContext,
 } from './transport-source.js'

@@ -10,11 +10,13 @@
  */
 
 import type { ConfigStore } from '@switchyard/config'
-import type { Bus, HandlerSubscription, Message, Transport } from '@switchyard/core'
+import type { Bus, HandlerSubscription, Message, SwitchyardError, Transport } from '@switchyard/core'
 import { ConfigError } from '@switchyard/core'
 import { toError } from '@switchyard/core/spi'
+import { type Observable, Subject } from 'rxjs'
 import type { DependencyContainer } from 'tsyringe'
 import { handlersOf } from './handle-decorator.js'
+import type { AppEvent, LiveSwitch } from './live-switch.js'
 import { installShutdownSignals, type ShutdownSignalOptions } from './shutdown-signals.js'
 
 /** A class the container can build (`@injectable()` or registered). */
@@ -64,6 +66,16 @@ export class SwitchyardApp {
   #instances: object[] = []
   #starting: Promise<void> | undefined
   #stopping: Promise<void> | undefined
+  readonly #liveSwitch: LiveSwitch | undefined
+  readonly #quiet = new Subject<never>()
+  /**
+   * What the app did on its own: with `liveSwitch`, `transport-switch-started`, `transport-switched`
+   * (with forwarded count, possible duplicates and timings) and `transport-switch-refused`.
+   * Completes when the app has stopped.
+   */
+  readonly events$: Observable<AppEvent>
+  /** Every refused document and failed switch, with the reason (a typed error). Completes on stop. */
+  readonly errors$: Observable<SwitchyardError>
 
   constructor(parts: {
     readonly container: DependencyContainer
@@ -71,12 +83,16 @@ export class SwitchyardApp {
     readonly bus: Bus
     readonly configStore: ConfigStore | undefined
     readonly services: readonly ServiceClass[]
+    readonly liveSwitch?: LiveSwitch | undefined
   }) {
     this.container = parts.container
     this.transport = parts.transport
     this.bus = parts.bus
     this.configStore = parts.configStore
     this.services = parts.services
+    this.#liveSwitch = parts.liveSwitch
+    this.events$ = parts.liveSwitch?.events.asObservable() ?? this.#quiet.asObservable()
+    this.errors$ = parts.liveSwitch?.errors.asObservable() ?? this.#quiet.asObservable()
   }
 
   get state(): AppState {
@@ -129,6 +145,7 @@ export class SwitchyardApp {
           await (instance as OnStart).onStart()
       }
       this.#state = 'started'
+      this.#liveSwitch?.start()
     } catch (error) {
       // Undo what started; a later stop() shares this shutdown instead of running hooks twice.
       this.#stopping = this.#shutdown({}).catch(() => undefined)
@@ -169,6 +186,9 @@ export class SwitchyardApp {
         errors.push(toError(error))
       }
     }
+    // A switch in progress finishes first (bounded), so handlers are not stopped under it.
+    await attempt(() => this.#liveSwitch?.stop(timeoutMs))
+    this.#quiet.complete()
     for (const instance of [...this.#instances].reverse()) {
       if (typeof (instance as Partial<OnStop>).onStop === 'function')
         await attempt(() => (instance as OnStop).onStop())

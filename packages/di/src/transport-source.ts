@@ -5,7 +5,7 @@
  * same `ConfigError` naming the offending field.
  */
 
-import type { ConfigStore } from '@switchyard/config'
+import type { ConfigStore, Revision } from '@switchyard/config'
 import { ConfigError, type Environment } from '@switchyard/core'
 import { publishSectionFromEnv } from '@switchyard/core/spi'
 import { EtcdConfigStore, type EtcdConfigStoreOptions, readTransportDocument } from '@switchyard/etcd'
@@ -28,6 +28,15 @@ export interface LoadedTransportConfig {
   readonly what: string
   /** A store the source opened itself; the app closes it on stop and offers it as `CONFIG_STORE`. */
   readonly openedStore?: ConfigStore
+  /** Set when the configuration is a document in a config store: where, and its revision (for `liveSwitch`). */
+  readonly document?: TransportDocumentRef
+}
+
+/** Where a transport document lives, and the revision that was read. */
+export interface TransportDocumentRef {
+  readonly store: ConfigStore
+  readonly key: string
+  readonly revision: Revision | undefined
 }
 
 /** A deferred transport configuration; pass one as `configure(container, { transport: source })`. */
@@ -60,14 +69,17 @@ export function transportSource(
  * registered factories: the factory's options schema, and secrets where the factory lists them.
  * Secrets stay wrapped here; the registry reveals them for the adapter.
  */
-async function readDocument(
+export async function readDocument(
   store: ConfigStore,
   key: string,
   registry: TransportRegistry,
 ): Promise<LoadedTransportConfig> {
   const what = `transport document at ${JSON.stringify(key)}`
-  // One read: a missing key or an invalid document rejects with ConfigError naming the key and field.
-  return { config: await readTransportDocument(store, key, { factories: registry.factories() }), what }
+  // The revision first: if the document changes in between, a live switch sees a newer one and reads again.
+  const revision = (await store.get(key).catch(() => undefined))?.revision
+  // A missing key or an invalid document rejects with ConfigError naming the key and field.
+  const config = await readTransportDocument(store, key, { factories: registry.factories() })
+  return { config, what, document: { store, key, revision } }
 }
 
 /**

@@ -9,7 +9,7 @@
  *   flock /tmp/switchyard-brokers.lock npx vitest run --project integration examples/talent-marketplace
  */
 import 'reflect-metadata'
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -36,9 +36,7 @@ import { settingsKeys, topics } from '../topics.js'
 import type { SpanLine } from '../tracing.js'
 import { waitFor } from '../wait-for.js'
 import { runMarketplaceScenario } from './marketplace-run.js'
-
-const exampleDir = fileURLToPath(new URL('../../', import.meta.url))
-const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url))
+import { buildExample, OutcomeFile, spawnService, stopGracefully } from './service-processes.js'
 
 /** The transport documents of the runs: the only difference between them. */
 const runs: { name: string; document: (store: ConfigStore) => Record<string, unknown> }[] = [
@@ -91,45 +89,7 @@ const processes = [
   ['registration', 'registration'],
 ] as const
 
-beforeAll(() => {
-  // The services run from dist/, so build this package and everything it depends on (cached by turbo).
-  execFileSync(
-    'npx',
-    [
-      'turbo',
-      'run',
-      'build',
-      '--output-logs=errors-only',
-      '--filter=@switchyard-examples/talent-marketplace...',
-    ],
-    { cwd: repoRoot, stdio: 'inherit', timeout: 180_000 },
-  )
-}, 200_000)
-
-/** Reads the JSON lines appended to a file since the last call. */
-class OutcomeFile {
-  readonly outcomes: StampedOutcome[] = []
-  #offset = 0
-  #partial = ''
-  constructor(readonly path: string) {}
-  poll(): void {
-    if (!existsSync(this.path)) return
-    const fd = openSync(this.path, 'r')
-    try {
-      const buffer = Buffer.alloc(1 << 20)
-      for (;;) {
-        const n = readSync(fd, buffer, 0, buffer.length, this.#offset)
-        if (n === 0) break
-        this.#offset += n
-        const lines = (this.#partial + buffer.subarray(0, n).toString('utf8')).split('\n')
-        this.#partial = lines.pop() ?? ''
-        for (const line of lines) if (line) this.outcomes.push(JSON.parse(line) as StampedOutcome)
-      }
-    } finally {
-      closeSync(fd)
-    }
-  }
-}
+beforeAll(buildExample, 200_000)
 
 describe.each(runs)('the marketplace on $name, one process per service', ({ name, document }) => {
   const run = `${name}-${randomBytes(4).toString('hex')}`
@@ -172,23 +132,14 @@ describe.each(runs)('the marketplace on $name, one process per service', ({ name
     }
     delete env.TRANSPORT
     for (const [service, label] of processes) {
-      const child = spawn(process.execPath, [join(exampleDir, 'dist', `${service}.js`)], {
-        cwd: exampleDir,
-        env: {
+      children.set(
+        label,
+        spawnService(service, {
           ...env,
           OUTCOMES_FILE: join(dir, `${label}.jsonl`),
           SPANS_FILE: join(dir, `${label}.spans.jsonl`),
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      const output: string[] = []
-      const keep = (chunk: Buffer) => {
-        output.push(chunk.toString())
-        if (output.length > 200) output.shift()
-      }
-      child.stdout?.on('data', keep)
-      child.stderr?.on('data', keep)
-      children.set(label, { child, output })
+        }),
+      )
     }
     const logs = () =>
       [...children]
@@ -253,13 +204,7 @@ describe.each(runs)('the marketplace on $name, one process per service', ({ name
     }
 
     // Graceful shutdown: SIGTERM drains every service, which then exits with code 0.
-    const exits = [...children.values()].map(({ child }) =>
-      child.exitCode !== null
-        ? Promise.resolve(child.exitCode)
-        : new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))),
-    )
-    for (const { child } of children.values()) child.kill('SIGTERM')
-    const codes = await Promise.all(exits)
+    const codes = await stopGracefully(children.values())
     expect(codes, logs()).toEqual(processes.map(() => 0))
   }, 200_000)
 })
