@@ -58,6 +58,20 @@ clusterContract(
       return String(leader)
     },
     restartNode: (node) => kafkaClusterBroker.startNode(Number(node)),
+    cutLeader: async (topic) => {
+      const leader = await partitionLeader(topic)
+      await kafkaClusterBroker.cutNode(leader)
+      return String(leader)
+    },
+    healCut: () => kafkaClusterBroker.healCut(),
+    leaders: async (topic, _group, cut) => {
+      const healthy = kafkaClusterConnection.nodeIds.filter((id) => String(id) !== cut)
+      const leaders = await partitionLeaders(
+        topic,
+        healthy.map((id) => `${kafkaClusterConnection.host}:${kafkaClusterConnection.port(id)}`),
+      )
+      return leaders.map(String)
+    },
   },
   { timeScale: 10 },
 )
