@@ -215,6 +215,14 @@ async function runFault(h: ContractHarness, fault: Fault): Promise<void> {
     )
   await run(0, 4, 0)
   const node = await fault.inject(topic, group)
+  let recovered = false
+  // A run that fails before the fault ends must not leave it behind: the cleanup (topics, groups)
+  // and the next scenario need the whole cluster.
+  h.track({
+    close: async () => {
+      if (!recovered) await fault.recover(node)
+    },
+  })
   const at = Date.now()
   faultAt = at
   phase(`${fault.kind} of node ${node}`)
@@ -228,6 +236,7 @@ async function runFault(h: ContractHarness, fault: Fault): Promise<void> {
   phase('consuming resumed')
   const during = await fault.during({ topic, group, node, faultAt: at, confirmed, consumed: c.ids })
   await fault.recover(node)
+  recovered = true
   phase(`node ${node} back`)
   await run(7, 10, 0)
   phase('published the rest')
