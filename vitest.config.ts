@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config'
 
 // Tests run against `src` through the `@switchyard/source` export condition, so no build is needed.
-// Two projects: `unit` (pure logic and the in-memory transport, parallel) and `integration`
+// Three projects: `unit` (pure logic and the in-memory transport, parallel), `integration`
 // (`*.integration.test.ts`, real brokers started by `npm run brokers -- up`, one file at a time
-// because some scenarios restart a broker).
+// because some scenarios restart a broker) and `cluster` (`*.cluster.integration.test.ts`, run in a
+// private network namespace, see below).
 const conditions = ['@switchyard/source', 'node', 'import', 'default']
 
 export default defineConfig({
@@ -28,10 +29,27 @@ export default defineConfig({
             'examples/*/src/**/*.integration.test.ts',
             'test/*/src/**/*.integration.test.ts',
           ],
-          exclude: ['**/node_modules/**', '**/dist/**'],
+          exclude: ['**/*.cluster.integration.test.ts', '**/node_modules/**', '**/dist/**'],
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        // The three-node cluster scenarios (kill -9, network cut). They start their own cluster and
+        // cut nodes off the network with nftables, so they run in a private network namespace:
+        // `bash scripts/in-netns.sh npx vitest run --project cluster` (root; `npm test` does it).
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: [
+            'packages/*/src/**/*.cluster.integration.test.ts',
+            'test/*/src/**/*.cluster.integration.test.ts',
+          ],
+          exclude: ['**/node_modules/**', '**/dist/**'],
+          fileParallelism: false,
+          testTimeout: 420_000,
+          hookTimeout: 240_000,
         },
       },
     ],

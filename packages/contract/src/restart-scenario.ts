@@ -10,7 +10,7 @@
 import { isSwitchyardError, type OutgoingMessage, type TransportState } from '@switchyard/core'
 import { expect, it } from 'vitest'
 import type { ContractHarness } from './contract-harness.js'
-import { createMessage } from './create-message.js'
+import { hundredPublishers } from './hundred-publishers.js'
 
 /** True when `states` shows `reconnecting` followed later by `connected`. */
 function recovered(states: readonly TransportState[]): boolean {
@@ -55,23 +55,7 @@ export function registerRestartScenario(h: ContractHarness): void {
         }
       }
     }
-    const publishers = Array.from({ length: 100 }, (_, p) =>
-      Array.from({ length: 10 }, (_, b) =>
-        Array.from({ length: 10 }, (_, i) =>
-          createMessage(topic, { key: `p${p}`, payload: `${p}:${b}:${i}` }),
-        ),
-      ),
-    )
-    const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-    const run = (from: number, to: number, pauseMs: number): Promise<unknown> =>
-      Promise.all(
-        publishers.map(async (batches) => {
-          for (const batch of batches.slice(from, to)) {
-            if (pauseMs > 0) await pause(pauseMs)
-            await publishWithRetry(batch)
-          }
-        }),
-      )
+    const { run, messages } = hundredPublishers(topic, publishWithRetry)
     // 40 % before the restart; 30 % paced so that publishing spans the outage; the rest once the
     // broker is back. The consumer is consuming throughout.
     await run(0, 4, 0)
@@ -81,7 +65,7 @@ export function registerRestartScenario(h: ContractHarness): void {
     await Promise.all([during, run(7, 10, 0)])
     await c.waitForIds(10_000, 180_000)
 
-    const sent = publishers.flat(2).map((m) => m.id)
+    const sent = messages.map((m) => m.id)
     expect(c.ids.size).toBe(10_000)
     expect(sent.every((id) => c.ids.has(id))).toBe(true)
     // The consumer's connection broke under it: it must have shown the recovery. The producer

@@ -7,6 +7,7 @@ import type { BrokerStatus } from './broker.js'
 import { clean } from './clean.js'
 import { brokersSettings } from './env.js'
 import { type BrokerTarget, brokerTargets, down, logs, restart, status, up } from './manager.js'
+import { ensureNft } from './netcut.js'
 
 const usage = `usage: switchyard-brokers <command> [broker]
   up [kafka|rabbitmq|etcd|etcd-auth|etcd-tls|redis|nats|nats-auth|all]  start what is missing, reuse what runs, wait until ready (default all)
@@ -15,6 +16,8 @@ const usage = `usage: switchyard-brokers <command> [broker]
   status                                   what runs: pids, versions, ports, data and log folders
   restart <broker>                         stop and start with data kept; returns when ready
   logs <broker>                            the last lines of the broker's log
+  install nft                              nftables (apt-get), for the network-cut scenarios of the
+                                           cluster tests; run before entering their namespace
   clean [kafka|rabbitmq|redis|nats|all]    delete every test topic and group (Kafka), everything in
                                            the test vhost (RabbitMQ) and every stream (Redis, NATS); run before
                                            tests, never during
@@ -96,6 +99,12 @@ const main = async (argv: string[]): Promise<void> => {
           .join(', ')
         console.log(`${r.broker.padEnd(9)} cleaned: removed ${removed} in ${seconds(r.ms)}`)
       }
+      return
+    }
+    case 'install': {
+      if (arg !== 'nft') throw new Error(`install takes nft, got '${arg ?? ''}'\n${usage}`)
+      await ensureNft()
+      console.log('nft ready')
       return
     }
     case 'logs':

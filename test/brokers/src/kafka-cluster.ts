@@ -25,6 +25,7 @@ import {
   log4jProperties,
   versionFromCommand,
 } from './kafka.js'
+import { cutNode, healCut, inNodeCgroup, removeNodeCgroups } from './netcut.js'
 import {
   commandLine,
   describeListener,
@@ -173,15 +174,15 @@ const startNode = async (id: number): Promise<number> => {
     p.log,
     `\n=== switchyard-brokers: starting cluster node ${id} at ${new Date().toISOString()}\n`,
   )
-  const pid = spawnDetached(
-    brokersSettings.javaCommand,
-    [...jvm, '-cp', `${kafkaLibDir()}/*`, 'kafka.Kafka', p.config],
-    {
-      logFile: p.log,
-      cwd: p.dir,
-      env: javaEnv(),
-    },
-  )
+  // In its own cgroup, so that a network cut can tell its sockets apart (netcut.ts).
+  const node = inNodeCgroup('kafka-cluster', id, brokersSettings.javaCommand, [
+    ...jvm,
+    '-cp',
+    `${kafkaLibDir()}/*`,
+    'kafka.Kafka',
+    p.config,
+  ])
+  const pid = spawnDetached(node.command, node.args, { logFile: p.log, cwd: p.dir, env: javaEnv() })
   writeFileSync(p.pid, `${pid}\n`)
   return pid
 }
@@ -254,6 +255,13 @@ export const kafkaClusterBroker: BrokerDriver & {
   startNode(id: number): Promise<void>
   /** The pid of a node, if it runs. */
   nodePid(id: number): number | undefined
+  /**
+   * Cuts one node off the network (its broker and controller ports, and everything it sends); the
+   * process keeps running. Only inside a private network namespace (see netcut.ts).
+   */
+  cutNode(id: number): Promise<void>
+  /** Ends a cut made by {@link cutNode}; resolves once the cluster answers with all three nodes. */
+  healCut(): Promise<void>
 } = {
   name: 'kafka-cluster',
   logFile: () => nodePaths(1).log,
@@ -285,6 +293,7 @@ export const kafkaClusterBroker: BrokerDriver & {
   },
 
   async stop(): Promise<void> {
+    await healCut('kafka-cluster')
     // All at once: stopped one by one, the last nodes would wait on a quorum that is leaving.
     await Promise.all(
       nodeIds.map(async (id) => {
@@ -293,6 +302,7 @@ export const kafkaClusterBroker: BrokerDriver & {
         rmSync(nodePaths(id).pid, { force: true })
       }),
     )
+    removeNodeCgroups('kafka-cluster', nodeIds)
   },
 
   async status(): Promise<BrokerStatus> {
@@ -335,4 +345,20 @@ export const kafkaClusterBroker: BrokerDriver & {
   },
 
   nodePid,
+
+  cutNode: (id) =>
+    cutNode('kafka-cluster', id, [
+      kafkaClusterConnection.port(id),
+      kafkaClusterConnection.controllerPort(id),
+    ]),
+
+  async healCut(): Promise<void> {
+    await healCut('kafka-cluster')
+    const pids = new Map<number, number>()
+    for (const id of nodeIds) {
+      const pid = nodePid(id)
+      if (pid !== undefined) pids.set(id, pid)
+    }
+    await waitReady(pids)
+  },
 }

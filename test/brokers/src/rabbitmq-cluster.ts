@@ -14,6 +14,7 @@ import { connect } from 'amqplib'
 import { type BrokerDriver, BrokerError, type BrokerStatus, type UpResult } from './broker.js'
 import { brokersSettings, rabbitmqClusterConnection } from './env.js'
 import { aptInstall } from './install.js'
+import { cutNode, healCut, inNodeCgroup, inPrivateNetns, removeNodeCgroups } from './netcut.js'
 import {
   describeListener,
   findCommand,
@@ -138,7 +139,9 @@ const startNode = (id: number): void => {
   }
   mkdirSync(p.logs, { recursive: true })
   rmSync(p.pid, { force: true })
-  spawnDetached(join(sbin, 'rabbitmq-server'), [], { logFile: p.out, cwd: p.dir, env: nodeEnv(id) })
+  // In its own cgroup, so that a network cut can tell its sockets apart (netcut.ts).
+  const node = inNodeCgroup('rabbitmq-cluster', id, join(sbin, 'rabbitmq-server'), [])
+  spawnDetached(node.command, node.args, { logFile: p.out, cwd: p.dir, env: nodeEnv(id) })
 }
 
 const waitNode = (id: number): Promise<string> =>
@@ -196,8 +199,18 @@ export const rabbitmqClusterBroker: BrokerDriver & {
   startNode(id: number): Promise<void>
   /** The beam pid of a node, if it runs. */
   nodePid(id: number): number | undefined
-  /** The node id (1-3) leading the quorum queue named `queue`, asked of any running node. */
-  queueLeader(queue: string): Promise<number>
+  /**
+   * The node id (1-3) leading the quorum queue named `queue`, asked of node `from` (default: the
+   * first running node; name a node on the healthy side while another one is cut).
+   */
+  queueLeader(queue: string, from?: number): Promise<number>
+  /**
+   * Cuts one node off the network (its AMQP and distribution ports, and everything it sends); the
+   * Erlang VM keeps running. Only inside a private network namespace (see netcut.ts).
+   */
+  cutNode(id: number): Promise<void>
+  /** Ends a cut made by {@link cutNode}; resolves once all three nodes run in one cluster again. */
+  healCut(): Promise<void>
 } = {
   name: 'rabbitmq-cluster',
   logFile: () => nodePaths(1).out,
@@ -220,6 +233,7 @@ export const rabbitmqClusterBroker: BrokerDriver & {
   },
 
   async stop(): Promise<void> {
+    await healCut('rabbitmq-cluster')
     await Promise.all(
       nodeIds.map(async (id) => {
         const pid = nodePid(id)
@@ -230,6 +244,10 @@ export const rabbitmqClusterBroker: BrokerDriver & {
         })
       }),
     )
+    removeNodeCgroups('rabbitmq-cluster', nodeIds)
+    // In a test's private network namespace the cluster's epmd would keep that namespace alive.
+    const epmd = listenerOn(rabbitmqClusterConnection.epmdPort)?.pid
+    if (inPrivateNetns() && epmd !== undefined) process.kill(epmd, 'SIGTERM')
   },
 
   async status(): Promise<BrokerStatus> {
@@ -264,8 +282,20 @@ export const rabbitmqClusterBroker: BrokerDriver & {
 
   nodePid,
 
-  async queueLeader(queue: string): Promise<number> {
-    const asked = nodeIds.find((id) => nodePid(id) !== undefined)
+  cutNode: (id) =>
+    cutNode('rabbitmq-cluster', id, [
+      rabbitmqClusterConnection.port(id),
+      rabbitmqClusterConnection.distPort(id),
+    ]),
+
+  async healCut(): Promise<void> {
+    await healCut('rabbitmq-cluster')
+    for (const id of nodeIds) await waitNode(id)
+    await ensureClustered()
+  },
+
+  async queueLeader(queue: string, from?: number): Promise<number> {
+    const asked = from ?? nodeIds.find((id) => nodePid(id) !== undefined)
     if (asked === undefined) throw fail('no node of the cluster runs')
     const out = await ctlOrFail(asked, ['list_queues', 'name', 'leader', '--formatter', 'json'])
     const rows = JSON.parse(out) as { name: string; leader?: string }[]

@@ -1,7 +1,9 @@
 /**
  * The cluster fault scenarios on a three-node RabbitMQ cluster started by `@switchyard/brokers` for
  * this file and stopped after it: group queues are quorum queues, the transport knows all three
- * nodes (`addresses`), and the node leading the group's queue is killed with `kill -9` mid-stream.
+ * nodes (`addresses`), and the node leading the group's queue is killed with `kill -9` mid-stream,
+ * and in a second run cut off the network (this file runs in a private network namespace: the
+ * `cluster` project).
  */
 import { down, rabbitmqClusterBroker, rabbitmqClusterConnection, up } from '@switchyard/brokers'
 import { clusterContract } from '@switchyard/contract'
@@ -20,6 +22,9 @@ clusterContract(
       url: rabbitmqClusterConnection.url(1),
       addresses: nodeIds.slice(1).map((id) => `${host}:${rabbitmqClusterConnection.port(id)}`),
       connectionName: 'switchyard-cluster',
+      // A node cut off the network goes silent (no reset): missed heartbeats are how the client
+      // notices, so a cluster deployment wants them more often than the 30 s default.
+      heartbeatSeconds: 5,
       queueDefaults: { quorum: true },
     }),
   {

@@ -4,35 +4,16 @@
  * temporary state folder; touches no real broker.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer, type Server, type Socket } from 'node:net'
+import type { Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-
-const sockets = new Set<Socket>()
-
-/** A TCP server on a free loopback port that accepts connections and never answers. */
-const listen = (): Promise<Server> =>
-  new Promise((resolve, reject) => {
-    const server = createServer((socket) => {
-      sockets.add(socket)
-      socket.on('error', () => {})
-      socket.on('close', () => sockets.delete(socket))
-    })
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve(server))
-  })
-
-const portOf = (server: Server): number => {
-  const address = server.address()
-  if (address === null || typeof address === 'string') throw new Error('no TCP address')
-  return address.port
-}
+import { acceptedSockets, listen, portOf } from './loopback-server.js'
 
 const close = (server: Server): Promise<void> =>
   new Promise((resolve) => {
     server.close(() => resolve())
-    for (const socket of sockets) socket.destroy()
+    for (const socket of acceptedSockets) socket.destroy()
   })
 
 /** Imports a fresh copy of the manager that reads `env` (env.ts reads process.env when loaded). */
