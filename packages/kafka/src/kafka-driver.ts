@@ -20,6 +20,8 @@ import {
   type DeliverySink,
   type DriverEvent,
   type DriverFeatures,
+  type Inspection,
+  type InspectOptions,
   MessageTooLargeError,
   type OutgoingMessage,
   type SwitchyardError,
@@ -39,6 +41,7 @@ import { type Observable, Subject } from 'rxjs'
 import { anyReachable } from './broker-probe.js'
 import { type ErrorSite, isStaleConnection, mapKafkaError } from './errors.js'
 import { GroupOffsetWriter } from './group-offsets.js'
+import { inspectKafka } from './inspect.js'
 import { KafkaConsumer } from './kafka-consumer.js'
 import { createLogCreator, kafkaLogLevel } from './logger.js'
 import type { KafkaTransportOptions, ResolvedKafkaOptions } from './options.js'
@@ -247,6 +250,18 @@ export class KafkaDriver implements TransportDriver {
     )
     consumer.start()
     return consumer
+  }
+
+  /** Topics and groups with lag per partition (admin client only). */
+  async inspect(options: InspectOptions): Promise<Omit<Inspection, 'at'>> {
+    try {
+      return await inspectKafka(this.#admin, options)
+    } catch (error) {
+      throw this.#map(error, {
+        operation: 'inspect',
+        ...(options.topic === undefined ? {} : { topic: options.topic }),
+      })
+    }
   }
 
   health(): Readonly<Record<string, unknown>> {
