@@ -93,7 +93,7 @@ export function letterRecord(letter: DeadLetter): Record<string, unknown> {
 }
 
 /** Reads the group's dead letters and applies `action` to the matching ones. */
-async function runDlq(
+export async function runDlq(
   ctx: CommandContext,
   topic: string,
   action: DlqAction,
