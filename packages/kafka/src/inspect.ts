@@ -54,21 +54,25 @@ export async function inspectKafka(admin: Admin, options: InspectOptions): Promi
   const groupIds = listed.filter((g) => options.groups === undefined || options.groups.includes(g)).sort()
   const described = groupIds.length === 0 ? [] : (await admin.describeGroups(groupIds)).groups
   const members = new Map(described.map((g) => [g.groupId, g.members.length]))
-  const groups: GroupInfo[] = []
-  for (const groupId of groupIds) {
-    const offsets = await admin.fetchOffsets({ groupId })
-    for (const { topic, partitions } of offsets) {
-      const topicEnds = ends.get(topic)
-      if (topicEnds === undefined) continue
-      const committed = new Map(partitions.map((p) => [p.partition, Number(p.offset)]))
-      groups.push({
-        group: groupId,
-        topic,
-        ...partitionLag(topicEnds, committed),
-        consumers: members.get(groupId) ?? 0,
+  const perGroup = await Promise.all(
+    groupIds.map(async (groupId) => {
+      const offsets = await admin.fetchOffsets({ groupId })
+      return offsets.flatMap(({ topic, partitions }): GroupInfo[] => {
+        const topicEnds = ends.get(topic)
+        if (topicEnds === undefined) return []
+        const committed = new Map(partitions.map((p) => [p.partition, Number(p.offset)]))
+        return [
+          {
+            group: groupId,
+            topic,
+            ...partitionLag(topicEnds, committed),
+            consumers: members.get(groupId) ?? 0,
+          },
+        ]
       })
-    }
-  }
+    }),
+  )
+  const groups = perGroup.flat()
   groups.sort((a, b) => a.topic.localeCompare(b.topic) || a.group.localeCompare(b.group))
   return { topics, groups, complete: true }
 }

@@ -83,6 +83,7 @@ const script = `
 for (const el of document.querySelectorAll('[data-sse]')) {
   const source = new EventSource(el.dataset.sse)
   source.addEventListener('html', (e) => { el.innerHTML = e.data })
+  source.addEventListener('ready', () => { el.dataset.ready = 'true' })
   source.addEventListener('append', (e) => {
     el.insertAdjacentHTML('afterbegin', e.data)
     while (el.children.length > 200) el.lastElementChild.remove()
