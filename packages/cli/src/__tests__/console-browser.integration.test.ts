@@ -9,20 +9,17 @@ import type { AddressInfo } from 'node:net'
 import { type ServerType, serve } from '@hono/node-server'
 import { MemoryConfigStore } from '@switchyard/config'
 import { waitFor } from '@switchyard/contract'
-import type { Inspection } from '@switchyard/core'
 import { createMemoryTransport } from '@switchyard/memory'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LagHistory } from '../console/lag-history.js'
+import { LagSampler } from '../console/lag-history.js'
 import { consoleApp } from '../console/server.js'
 import { launchChromium } from './browser.js'
 
 const token = 'browser-test-token'
 const transport = createMemoryTransport()
 const store = new MemoryConfigStore()
-const history = new LagHistory()
-const listeners = new Set<() => void>()
-let latest: { inspection?: Inspection } = {}
+const lag = new LagSampler()
 let server: ServerType
 let url = ''
 let browser: Browser
@@ -30,9 +27,7 @@ let page: Page
 
 async function sample(): Promise<void> {
   const inspection = await (transport.inspect as NonNullable<typeof transport.inspect>)()
-  history.add(inspection)
-  latest = { inspection }
-  for (const listener of listeners) listener()
+  lag.record(inspection)
 }
 
 beforeAll(async () => {
@@ -42,12 +37,7 @@ beforeAll(async () => {
     store,
     token,
     port: () => port,
-    history,
-    lag: () => latest,
-    onSample: (listener) => {
-      listeners.add(listener)
-      return () => listeners.delete(listener)
-    },
+    lag,
     dlq: () => Promise.resolve({ scanned: 0, matched: [], settled: 0 }),
   })
   server = await new Promise<ServerType>((resolve) => {

@@ -8,7 +8,7 @@ import { MemoryConfigStore } from '@switchyard/config'
 import { createMemoryTransport } from '@switchyard/memory'
 import { afterEach, describe, expect, it } from 'vitest'
 import { inspectPlan } from '../console/console-command.js'
-import { chartPoints, LagHistory } from '../console/lag-history.js'
+import { chartPoints, LagHistory, LagSampler } from '../console/lag-history.js'
 import { consoleApp } from '../console/server.js'
 import { CliError } from '../exit-codes.js'
 
@@ -26,15 +26,12 @@ function setup() {
     () => transport.close(),
     () => store.close(),
   )
-  const history = new LagHistory()
   const app = consoleApp({
     transport,
     store,
     token,
     port: () => 8686,
-    history,
-    lag: () => ({}),
-    onSample: () => () => undefined,
+    lag: new LagSampler(),
     dlq: () => Promise.reject(new Error('no DLQ in this test')),
   })
   const request = (path: string, init: RequestInit = {}) =>

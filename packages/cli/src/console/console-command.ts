@@ -14,7 +14,7 @@ import { runDlq } from '../dlq-command.js'
 import { CliError, ExitCode } from '../exit-codes.js'
 import { inspectTransport } from '../lag-command.js'
 import { Output } from '../output.js'
-import { LagHistory } from './lag-history.js'
+import { LagSampler } from './lag-history.js'
 import { consoleApp } from './server.js'
 
 export interface ConsoleFlags {
@@ -52,9 +52,7 @@ export async function consoleCommand(ctx: CommandContext, flags: ConsoleFlags): 
   const token = flags.token ?? ctx.env.SWITCHYARD_CONSOLE_TOKEN ?? randomBytes(18).toString('base64url')
   const connection = await openTransport(ctx.env)
   let store: ConfigStore | undefined
-  const history = new LagHistory()
-  const listeners = new Set<() => void>()
-  let latest: { inspection?: Inspection; error?: string } = {}
+  const lag = new LagSampler()
   let timer: NodeJS.Timeout | undefined
   try {
     if (ctx.env.SWITCHYARD_ETCD_ENDPOINTS) store = openConfigStore(ctx.env)
@@ -67,12 +65,10 @@ export async function consoleCommand(ctx: CommandContext, flags: ConsoleFlags): 
           complete: parts.every((p) => p.complete),
           at: Date.now(),
         }
-        history.add(inspection)
-        latest = { inspection }
+        lag.record(inspection)
       } catch (error) {
-        latest = { ...latest, error: error instanceof Error ? error.message : String(error) }
+        lag.fail(error)
       }
-      for (const listener of listeners) listener()
       if (!ctx.signal.aborted) timer = setTimeout(() => void sample(), flags.sampleMs)
     }
     void sample()
@@ -83,12 +79,7 @@ export async function consoleCommand(ctx: CommandContext, flags: ConsoleFlags): 
       ...(store === undefined ? {} : { store }),
       token,
       port: () => port,
-      history,
-      lag: () => latest,
-      onSample: (listener) => {
-        listeners.add(listener)
-        return () => listeners.delete(listener)
-      },
+      lag,
       dlq: (action, topic, ids) =>
         runDlq(
           { out: new Output({ json: true, env: ctx.env }), env: ctx.env, signal: ctx.signal },

@@ -34,6 +34,42 @@ export class LagHistory {
   }
 }
 
+/** The latest inspection (or why the last one failed), its history, and who to tell about a new one. */
+export class LagSampler {
+  readonly history: LagHistory
+  readonly #listeners = new Set<() => void>()
+  #latest: { readonly inspection?: Inspection; readonly error?: string } = {}
+
+  constructor(history = new LagHistory()) {
+    this.history = history
+  }
+
+  latest(): { readonly inspection?: Inspection; readonly error?: string } {
+    return this.#latest
+  }
+
+  /** Calls `listener` after each sample (or failed one); returns the way to stop. */
+  onSample(listener: () => void): () => void {
+    this.#listeners.add(listener)
+    return () => this.#listeners.delete(listener)
+  }
+
+  record(inspection: Inspection): void {
+    this.history.add(inspection)
+    this.#latest = { inspection }
+    this.#notify()
+  }
+
+  fail(error: unknown): void {
+    this.#latest = { ...this.#latest, error: error instanceof Error ? error.message : String(error) }
+    this.#notify()
+  }
+
+  #notify(): void {
+    for (const listener of this.#listeners) listener()
+  }
+}
+
 const width = 240
 const height = 48
 

@@ -30,7 +30,7 @@ import { diffValues } from '../config-diff.js'
 import type { DlqResult } from '../dlq-command.js'
 import { isoTime, truncate } from '../output.js'
 import { payloadText, showPayload } from '../payload.js'
-import { type LagHistory, lagChart } from './lag-history.js'
+import { type LagSampler, lagChart } from './lag-history.js'
 
 type Page = HtmlEscapedString | Promise<HtmlEscapedString>
 
@@ -48,11 +48,8 @@ export interface ConsoleDeps {
     topic: string,
     ids: readonly string[],
   ) => Promise<DlqResult>
-  /** Lag samples for the chart, fed by the sampler. */
-  readonly history: LagHistory
-  /** The latest inspection (or why there is none), and a way to wait for the next one. */
-  readonly lag: () => { readonly inspection?: Inspection; readonly error?: string }
-  readonly onSample: (listener: () => void) => () => void
+  /** Lag samples for the table and chart, fed by the console's sampling loop. */
+  readonly lag: LagSampler
 }
 
 const cookieName = 'switchyard_console'
@@ -221,13 +218,13 @@ ${Object.entries(report.details).map(([k, v]) => html`<tr><th>${k}</th><td><code
 
   // ---- lag
   const lagHtml = (): HtmlEscapedString | Promise<HtmlEscapedString> => {
-    const { inspection, error } = deps.lag()
+    const { inspection, error } = deps.lag.latest()
     if (inspection === undefined) return html`<p class="note">${error ?? 'sampling…'}</p>`
     return html`<table data-testid="lag-table"><tr><th>topic</th><th>group</th><th>lag / depth</th><th>consumers</th><th>partitions</th><th>over time</th></tr>
 ${inspection.groups.map(
   (g) => html`<tr><td>${g.topic}</td><td>${g.group}</td><td>${g.lag ?? '-'}</td><td>${g.consumers ?? '-'}</td>
 <td>${g.partitions?.map((p) => `${p.partition}:${p.lag}`).join(' ') ?? '-'}</td>
-<td>${raw(lagChart(deps.history.of(g.topic, g.group), `${g.topic} / ${g.group}`))}</td></tr>`,
+<td>${raw(lagChart(deps.lag.history.of(g.topic, g.group), `${g.topic} / ${g.group}`))}</td></tr>`,
 )}</table>
 <p class="note">${inspection.groups.length} groups, sampled ${isoTime(inspection.at)}${inspection.complete ? '' : ' (only the groups named with --group: this broker cannot list them)'}${error ? ` — last sample failed: ${error}` : ''}</p>
 ${
@@ -251,7 +248,7 @@ ${inspection.topics.map((t) => html`<tr><td><a href="/tail?topic=${encodeURIComp
   )
   app.get('/events/lag', (c) =>
     streamSSE(c, async (stream) => {
-      const stop = deps.onSample(() => {
+      const stop = deps.lag.onSample(() => {
         void (async () => stream.writeSSE({ event: 'html', data: String(await lagHtml()) }))()
       })
       await new Promise<void>((resolve) => stream.onAbort(resolve))
