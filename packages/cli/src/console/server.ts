@@ -68,7 +68,7 @@ header a{color:#cfd8ff;text-decoration:none}header b{margin-right:1em}
 main{padding:1em 1.5em;max-width:1100px}
 table{border-collapse:collapse;background:#fff;margin:.5em 0 1em}
 td,th{border:1px solid #dde1e8;padding:.3em .6em;text-align:left;vertical-align:top}
-th{background:#eef1f6}code,pre{font:12px ui-monospace,monospace}pre{margin:0;white-space:pre-wrap}
+th{background:#eef1f6}code,pre{font:12px ui-monospace,monospace}pre{margin:0;white-space:pre-wrap;word-break:break-all;max-width:32em}
 .up{color:#167a3a}.degraded{color:#a56a00}.down{color:#b3261e}.note{color:#555}
 .flash{background:#e8f4ea;border:1px solid #9ccfa8;padding:.5em}.error{background:#fbeaea;border:1px solid #e4a3a0;padding:.5em}
 .chart{color:#3157d5;background:#fff;border:1px solid #dde1e8}
