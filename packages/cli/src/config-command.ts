@@ -25,7 +25,7 @@ export function reveal(value: unknown): unknown {
 }
 
 /** A value as printed: secrets redacted (their `toJSON`) unless revealed. */
-function shown(value: unknown, revealSecrets: boolean): unknown {
+export function shown(value: unknown, revealSecrets: boolean): unknown {
   return JSON.parse(JSON.stringify(revealSecrets ? reveal(value) : value) ?? 'null')
 }
 

@@ -11,7 +11,9 @@
  *   starts again; `x-switchyard-replayed-from` set; id, key, payload and user headers kept), awaits
  *   the broker's confirmation, and only then acks the dead letter. A failed publish leaves it.
  * - `purge` acks (removes) the chosen dead letters.
- * Letters that do not match the filters are never settled. Reading stops when no new dead letter
+ * Letters that do not match the filters are never settled, and one run replays or purges each id
+ * at most once (a replayed copy that fails again comes back to the DLQ with the same id and stays
+ * there). Reading stops when no new dead letter
  * arrived for `--wait` ms, or at `--limit` matches.
  */
 import {
@@ -93,7 +95,7 @@ export function letterRecord(letter: DeadLetter): Record<string, unknown> {
 }
 
 /** Reads the group's dead letters and applies `action` to the matching ones. */
-async function runDlq(
+export async function runDlq(
   ctx: CommandContext,
   topic: string,
   action: DlqAction,
@@ -103,6 +105,7 @@ async function runDlq(
   const { transport } = connection
   const bus = new Bus(transport)
   const matched: DeadLetter[] = []
+  const acted = new Set<string>()
   const work = new Set<Promise<void>>()
   let scanned = 0
   let settled = 0
@@ -162,6 +165,11 @@ async function runDlq(
             const letter = delivery.message.payload
             if (failure !== undefined || matched.length >= flags.limit || !matches(letter, flags.filter))
               return
+            // A replayed copy that fails again is dead-lettered again, with the same id, into the
+            // topic this run is reading: acting on it again would replay it in a loop. Each id is
+            // replayed (or purged) at most once per run; later copies stay in the DLQ.
+            if (settles && acted.has(letter.message.id)) return
+            if (settles) acted.add(letter.message.id)
             matched.push(letter)
             if (!settles) {
               if (action === 'show' && matched.length >= flags.limit) finish()

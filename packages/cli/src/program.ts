@@ -22,6 +22,8 @@ const commands = {
   tail: () => import('./tail-command.js'),
   dlq: () => import('./dlq-command.js'),
   health: () => import('./health-command.js'),
+  lag: () => import('./lag-command.js'),
+  console: () => import('./console/console-command.js'),
   config: () => import('./config-command.js'),
 }
 
@@ -70,7 +72,8 @@ export function buildProgram(options: RunOptions = {}): Command {
   program
     .description(
       'Look inside a Switchyard system from the shell: tail and publish messages, replay dead letters, ' +
-        'check transport health, read and change etcd configuration. Works on every transport.',
+        'check transport health and lag, read and change etcd configuration, or serve a web console. ' +
+        'Works on every transport.',
     )
     .version('0.1.0')
     .option('--json', 'machine-readable output: one JSON document (or one per line for streams)')
@@ -164,6 +167,55 @@ export function buildProgram(options: RunOptions = {}): Command {
     .description("connect and print the transport's health, state and capabilities")
     .action(async () => {
       await (await commands.health()).healthCommand(await ctx())
+    })
+
+  program
+    .command('topics')
+    .description('list topics with partitions and retained messages (Kafka, memory)')
+    .argument('[topic]', 'only this topic')
+    .action(async (topic: string | undefined) => {
+      await (await commands.lag()).topicsCommand(await ctx(), {
+        groups: [],
+        ...(topic === undefined ? {} : { topic }),
+      })
+    })
+
+  program
+    .command('lag')
+    .description('consumer groups with lag per partition (Kafka) or queue depth and consumers (RabbitMQ)')
+    .argument('[topic]', 'only this topic (RabbitMQ: required, with --group)')
+    .option('-g, --group <group>', 'only this group (repeatable; RabbitMQ: required)', collect, [])
+    .action(async (topic: string | undefined, flags) => {
+      await (await commands.lag()).lagCommand(await ctx(), {
+        groups: flags.group as string[],
+        ...(topic === undefined ? {} : { topic }),
+      })
+    })
+
+  program
+    .command('console')
+    .description('serve the web console on 127.0.0.1: status, lag, live tail, dead letters, configuration')
+    .option('-p, --port <port>', 'port to listen on (0: any free port)', (v) => Number(v), 8686)
+    .option(
+      '--token <token>',
+      'token that mutating actions need (env SWITCHYARD_CONSOLE_TOKEN; default: a random one, printed)',
+    )
+    .option(
+      '-g, --group <topic:group>',
+      'a group to chart on RabbitMQ, as topic:group (repeatable)',
+      collect,
+      [],
+    )
+    .option('--dlq-group <group>', 'consumer group that reads dead letters', 'dlq')
+    .option('--sample <ms>', 'how often to sample lag for the chart', positiveInt, 2000)
+    .action(async (flags) => {
+      await (await commands.console()).consoleCommand(await ctx(), {
+        port: flags.port as number,
+        groups: flags.group as string[],
+        dlqGroup: flags.dlqGroup as string,
+        sampleMs: flags.sample as number,
+        ...(flags.token === undefined ? {} : { token: flags.token as string }),
+      })
     })
 
   const config = program

@@ -18,6 +18,7 @@ import { registerDeliveryScenarios } from './delivery-scenarios.js'
 import { registerErrorScenarios } from './error-scenarios.js'
 import { registerFeatureScenarios } from './feature-scenarios.js'
 import { registerGroupScenarios } from './group-scenarios.js'
+import { registerInspectScenarios } from './inspect-scenarios.js'
 import { registerLifecycleScenarios } from './lifecycle-scenarios.js'
 import { registerRestartScenario } from './restart-scenario.js'
 import { registerSettlementScenarios } from './settlement-scenarios.js'
@@ -68,6 +69,7 @@ export function transportContract(
     describe('capabilities', () => registerFeatureScenarios(h))
     describe('bus policies', () => registerBusScenarios(h))
     describe('lifecycle', () => registerLifecycleScenarios(h))
+    describe('inspect', () => registerInspectScenarios(h))
     if (resolved.restartBroker !== undefined && capabilities.persistent) {
       describe('broker restart', () => registerRestartScenario(h))
     }

@@ -28,6 +28,8 @@ import type {
   Capabilities,
   CloseOptions,
   HealthReport,
+  Inspection,
+  InspectOptions,
   ProvisionOptions,
   SubscribeOptions,
   Transport,
@@ -219,6 +221,7 @@ export class DriverTransport implements DerivedTransport {
         this.#subscriptions.delete(subscription)
       },
     }
+    if (driver.inspect !== undefined) this.inspect = (options) => this.#inspect(options ?? {})
   }
 
   /** Connects, or rejects with `BrokerUnavailableError` after the connect timeout (retries go on). */
@@ -310,6 +313,12 @@ export class DriverTransport implements DerivedTransport {
     })
   }
 
+  /**
+   * Topics and groups with lag or depth; see {@link Transport.inspect}. Present exactly when the
+   * driver implements `inspect`.
+   */
+  readonly inspect?: (options?: InspectOptions) => Promise<Inspection>
+
   /** Resolves once every subscription unsubscribed so far has fully detached. */
   async whenDetached(): Promise<void> {
     while (this.#detaching.size > 0) await Promise.allSettled([...this.#detaching])
@@ -388,6 +397,20 @@ export class DriverTransport implements DerivedTransport {
       // A driver's close must resolve; nothing is left that could be lost here.
     }
     this.#status.set('closed')
+  }
+
+  async #inspect(options: InspectOptions): Promise<Inspection> {
+    if (options.topic !== undefined) this.#checkTopology(options.topic, options, 'inspect')
+    else if (this.#closing !== undefined) throw this.#closedError('inspect')
+    else for (const group of options.groups ?? []) validateGroup(group)
+    await this.#connected()
+    const at = Date.now()
+    try {
+      const found = await (this.#driver.inspect as NonNullable<TransportDriver['inspect']>)(options)
+      return { ...found, at }
+    } catch (error) {
+      throw driverError(this.kind, error, 'inspect')
+    }
   }
 
   #connected(): Promise<void> {

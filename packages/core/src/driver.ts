@@ -13,7 +13,7 @@
 import type { Observable } from 'rxjs'
 import type { SwitchyardError } from './errors.js'
 import type { Message, OutgoingMessage } from './message.js'
-import type { Capabilities } from './transport.js'
+import type { Capabilities, Inspection, InspectOptions } from './transport.js'
 
 /**
  * What the broker does by itself, so the core knows which fallbacks to run.
@@ -225,6 +225,13 @@ export interface TransportDriver {
    * failures.
    */
   consume(topic: string, spec: ConsumeSpec, sink: DeliverySink): Promise<DriverConsumer> | DriverConsumer
+
+  /**
+   * Optional: topics and groups with lag or depth, for `Transport.inspect` (present on the derived
+   * transport exactly when the driver has it). The core validates `options.topic` and
+   * `options.groups` and connects first. Read-only: must not create anything at the broker.
+   */
+  inspect?(options: InspectOptions): Promise<Omit<Inspection, 'at'>> | Omit<Inspection, 'at'>
 
   /** Facts for `health().details` (broker version, queue counts …); never credentials. */
   health?(): Promise<Readonly<Record<string, unknown>>> | Readonly<Record<string, unknown>>

@@ -106,6 +106,55 @@ export interface SubscriptionHealth {
   readonly consumers?: number
 }
 
+/** One topic as the broker lists it (see {@link Transport.inspect}). Fields a broker cannot tell are absent. */
+export interface TopicInfo {
+  readonly name: string
+  /** Kafka: the topic's partitions. */
+  readonly partitions?: number
+  /** Messages the broker retains for the topic (Kafka: high minus low watermark; memory: the retained log). */
+  readonly messages?: number
+}
+
+/** One consumer group on one topic (see {@link Transport.inspect}). Fields a broker cannot tell are absent. */
+export interface GroupInfo {
+  readonly group: string
+  readonly topic: string
+  /**
+   * Messages this group has not yet settled. Kafka: end offset minus committed offset, summed
+   * over partitions (includes deliveries in flight); RabbitMQ: messages ready in the group's queue
+   * (excludes unacknowledged ones); memory: waiting plus delayed messages of the group's queue.
+   */
+  readonly lag?: number
+  /** Kafka: lag per partition. */
+  readonly partitions?: readonly { readonly partition: number; readonly lag: number }[]
+  /** Consumers attached now (Kafka: members of the group; RabbitMQ and memory: consumers on the queue). */
+  readonly consumers?: number
+}
+
+/** What {@link Transport.inspect} should look at. */
+export interface InspectOptions {
+  /** Only this topic and its groups. RabbitMQ needs it: AMQP cannot list queues. */
+  readonly topic?: string
+  /**
+   * Only these groups. RabbitMQ needs them (with `topic`) and reports exactly these; the others
+   * list every group they find and filter by this.
+   */
+  readonly groups?: readonly string[]
+}
+
+/** A snapshot of the broker's topics and consumer groups, from {@link Transport.inspect}. */
+export interface Inspection {
+  readonly topics: readonly TopicInfo[]
+  readonly groups: readonly GroupInfo[]
+  /**
+   * `true` when the broker listed everything matching the options; `false` when it can only
+   * report what it was asked for by name (RabbitMQ: the named groups of the named topic).
+   */
+  readonly complete: boolean
+  /** When the snapshot was taken, ms since the epoch. */
+  readonly at: number
+}
+
 export interface HealthReport {
   /** `up`: connected; `degraded`: reconnecting or rebalancing; `down`: not connected or closed. */
   readonly status: 'up' | 'degraded' | 'down'
@@ -235,6 +284,16 @@ export interface Transport {
 
   /** A snapshot of connection and subscription health; never throws for a broker outage. */
   health(): Promise<HealthReport>
+
+  /**
+   * Lists topics and consumer groups with their lag (Kafka: per partition) or depth and consumers
+   * (RabbitMQ), for operator tools. Optional: present when the broker can tell (memory, Kafka,
+   * RabbitMQ); check for it before calling. Read-only: it never creates a topic, queue or group.
+   * Rejects with `InvalidTopicError` for a bad name, `CapabilityError` when the broker needs a
+   * `topic` and `groups` it was not given (RabbitMQ), `BrokerUnavailableError` or
+   * `TransportClosedError`.
+   */
+  inspect?(options?: InspectOptions): Promise<Inspection>
 
   /** Closes, draining by default (see {@link CloseOptions}). Idempotent; concurrent calls share one close. */
   close(options?: CloseOptions): Promise<void>

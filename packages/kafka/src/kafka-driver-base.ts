@@ -23,6 +23,8 @@ import {
   type DriverConsumer,
   type DriverEvent,
   type DriverFeatures,
+  type Inspection,
+  type InspectOptions,
   MessageTooLargeError,
   type OutgoingMessage,
   type SwitchyardError,
@@ -33,6 +35,7 @@ import { type Observable, Subject } from 'rxjs'
 import { anyReachable } from './broker-probe.js'
 import type { ErrorSite } from './errors.js'
 import { GroupOffsetWriter } from './group-offsets.js'
+import { inspectKafka } from './inspect.js'
 import type { ConsumerHost, ConsumerSpec } from './kafka-consumer-base.js'
 import { createLogCreator, kafkaLogLevel } from './logger.js'
 import type { ResolvedKafkaOptions } from './options.js'
@@ -244,6 +247,18 @@ export abstract class KafkaDriverBase<Batch> implements TransportDriver {
     )
     consumer.start()
     return consumer
+  }
+
+  /** Topics and groups with lag per partition (the admin client only, on both clients). */
+  async inspect(options: InspectOptions): Promise<Omit<Inspection, 'at'>> {
+    try {
+      return await inspectKafka(this.#admin, options)
+    } catch (error) {
+      throw this.#map(error, {
+        operation: 'inspect',
+        ...(options.topic === undefined ? {} : { topic: options.topic }),
+      })
+    }
   }
 
   health(): Readonly<{ [key: string]: unknown }> {

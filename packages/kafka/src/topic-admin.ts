@@ -8,6 +8,7 @@ import { ExponentialBackoff, handleWhen, retry } from 'cockatiel'
 import type { Admin } from 'kafkajs'
 import { type ErrorSite, isConnectionFailure } from './errors.js'
 import type { GroupOffsetWriter } from './group-offsets.js'
+import { partitionLag } from './inspect.js'
 import type { ResolvedKafkaOptions } from './options.js'
 
 export interface TopicAdminDeps {
@@ -86,14 +87,7 @@ export class TopicAdmin {
       const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] })
       const ends = await admin.fetchTopicOffsets(topic)
       const byPartition = new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]))
-      const partitions = ends
-        .map((e) => {
-          const at = byPartition.get(e.partition) ?? -1
-          const start = at >= 0 ? at : Number(e.low)
-          return { partition: e.partition, lag: Math.max(0, Number(e.high) - start) }
-        })
-        .sort((a, b) => a.partition - b.partition)
-      return { lag: partitions.reduce((sum, p) => sum + p.lag, 0), partitions }
+      return partitionLag(ends, byPartition)
     })().catch(() => undefined)
     return Promise.race([ask, timeout])
   }

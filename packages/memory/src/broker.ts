@@ -9,7 +9,14 @@
  * re-enters itself for one queue, so a consumer that acks inside `deliver` cannot grow the stack.
  * Delays run on the scheduler it is given, so tests can use virtual time.
  */
-import type { DeliverySink, Message, OutgoingMessage } from '@switchyard/core/spi'
+import type {
+  DeliverySink,
+  GroupInfo,
+  Inspection,
+  Message,
+  OutgoingMessage,
+  TopicInfo,
+} from '@switchyard/core/spi'
 import { topicMatches } from '@switchyard/core/spi'
 import type { SchedulerLike, Subscription } from 'rxjs'
 import { Consumer, InFlight, type SettlementTarget } from './consumer.js'
@@ -176,6 +183,32 @@ export class MemoryBroker implements SettlementTarget {
     for (const timer of this.#timers) timer.unsubscribe()
     this.#timers.clear()
     this.#pending = []
+  }
+
+  /**
+   * Topics (retained messages) and group queues (waiting plus delayed messages, consumers), for
+   * `Transport.inspect`; only `topic` and its groups when given, only `groups` when given.
+   */
+  inspect(topic: string | undefined, groups: readonly string[] | undefined): Omit<Inspection, 'at'> {
+    const topics: TopicInfo[] = []
+    for (const [name, state] of this.#topics) {
+      if (topic === undefined || topic === name) topics.push({ name, messages: state.log.size })
+    }
+    const found: GroupInfo[] = []
+    for (const queue of this.#groups.values()) {
+      const group = queue.group as string
+      if (topic !== undefined && queue.topic !== topic) continue
+      if (groups !== undefined && !groups.includes(group)) continue
+      found.push({
+        group,
+        topic: queue.topic,
+        lag: queue.depth + queue.delayed,
+        consumers: queue.consumers.length,
+      })
+    }
+    topics.sort((a, b) => a.name.localeCompare(b.name))
+    found.sort((a, b) => a.topic.localeCompare(b.topic) || a.group.localeCompare(b.group))
+    return { topics, groups: found, complete: true }
   }
 
   /** Counts for `health().details`. */

@@ -14,6 +14,8 @@ import type {
   DeliverySink,
   DriverConsumer,
   DriverFeatures,
+  Inspection,
+  InspectOptions,
   OutgoingMessage,
   TransportDriver,
 } from '@switchyard/core/spi'
@@ -69,6 +71,10 @@ export class MemoryDriver implements TransportDriver {
     const consumer = this.#broker.attach(topic, spec.group, spec.prefetch, spec.fromBeginning, sink)
     sink.ready()
     return consumer
+  }
+
+  inspect(options: InspectOptions): Omit<Inspection, 'at'> {
+    return this.#broker.inspect(options.topic, options.groups)
   }
 
   health(): Readonly<Record<string, unknown>> {

@@ -11,10 +11,14 @@
 import {
   BrokerUnavailableError,
   type Capabilities,
+  CapabilityError,
   type ConsumeSpec,
   type DeliverySink,
   type DriverEvent,
   type DriverFeatures,
+  type GroupInfo,
+  type Inspection,
+  type InspectOptions,
   isSwitchyardError,
   MessageTooLargeError,
   type OutgoingMessage,
@@ -181,6 +185,28 @@ export class RabbitMqDriver implements TransportDriver {
     this.#consumers.add(consumer)
     void consumer.attach()
     return consumer
+  }
+
+  /**
+   * Depth and consumers of the named groups' queues on `topic`. AMQP cannot list queues, so both
+   * are required; a group whose queue does not exist is left out.
+   */
+  async inspect(options: InspectOptions): Promise<Omit<Inspection, 'at'>> {
+    const { topic, groups } = options
+    if (topic === undefined || groups === undefined) {
+      throw new CapabilityError(
+        this.kind,
+        'listing every topic and group (AMQP cannot list queues: pass `topic` and `groups`)',
+      )
+    }
+    const found: GroupInfo[] = []
+    for (const group of groups) {
+      const stats = await this.#topology.inspect(this.naming.groupQueue(topic, group))
+      if (stats !== undefined) {
+        found.push({ group, topic, lag: stats.messageCount, consumers: stats.consumerCount })
+      }
+    }
+    return { topics: [], groups: found, complete: false }
   }
 
   health(): Readonly<Record<string, unknown>> {

@@ -146,4 +146,30 @@ describe('switchyard (no broker)', { timeout: 60_000 }, () => {
     expect(r.stdout).toContain('complete -F _switchyard switchyard')
     expect(r.stdout).toContain('*dlq\\ replay*)')
   })
+  it('lag and topics on memory: empty, complete, as JSON', async () => {
+    const lag = await runCli(['--json', 'lag'], memory)
+    expect(lag.code).toBe(0)
+    expect(JSON.parse(lag.stdout)).toMatchObject({ complete: true, groups: [] })
+    const topics = await runCli(['--json', 'topics'], memory)
+    expect(topics.code).toBe(0)
+    expect(JSON.parse(topics.stdout)).toEqual([])
+  })
+
+  it('lag on an unreachable RabbitMQ exits 3', async () => {
+    const r = await runCli(
+      ['-t', 'rabbitmq', '--url', 'amqp://guest:guest@127.0.0.1:1/', 'lag', 'orders', '-g', 'billing'],
+      cliEnv(),
+    )
+    expect(r.code).toBe(3)
+    expect(r.stderr).toContain('BrokerUnavailableError')
+  })
+
+  it('console refuses a bad port and a malformed --group with exit 1, before connecting', async () => {
+    const port = await runCli(['console', '--port', '99999'], memory)
+    expect(port.code).toBe(1)
+    expect(port.stderr).toContain('--port must be')
+    const group = await runCli(['console', '--group', 'no-colon'], memory)
+    expect(group.code).toBe(1)
+    expect(group.stderr).toContain('topic:group')
+  })
 })
