@@ -13,7 +13,7 @@ export type { ContractScenarioGroup, TransportContractOptions } from './contract
 export type { MessageInit } from './create-message.js'
 export { createMessage, payloadText } from './create-message.js'
 export { expectSwitchyardError } from './expect-switchyard-error.js'
-export { SecretScan } from './secret-scan.js'
+export { connectOutcome, SecretScan } from './secret-scan.js'
 export { transportContract } from './transport-contract.js'
 export { uniqueName } from './unique-name.js'
 export type { WaitForOptions } from './wait-for.js'

@@ -41,3 +41,23 @@ export class SecretScan {
     }
   }
 }
+
+/**
+ * Makes a transport, connects it and closes it: what `connect()` threw (`undefined` when it
+ * connected) and how long the attempt took, for tests that bound how fast a mistake is reported.
+ */
+export async function connectOutcome(
+  make: () => Transport | Promise<Transport>,
+): Promise<{ readonly error: unknown; readonly ms: number }> {
+  const began = Date.now()
+  let transport: Transport | undefined
+  try {
+    transport = await make()
+    await transport.connect()
+    return { error: undefined, ms: Date.now() - began }
+  } catch (error) {
+    return { error, ms: Date.now() - began }
+  } finally {
+    await transport?.close({ drain: false }).catch(() => undefined)
+  }
+}

@@ -43,6 +43,7 @@ import { KafkaConsumer } from './kafka-consumer.js'
 import { createLogCreator, kafkaLogLevel } from './logger.js'
 import type { KafkaTransportOptions, ResolvedKafkaOptions } from './options.js'
 import { batchOverhead, brokerLimit, recordBytes } from './record-size.js'
+import { checkTls } from './tls-check.js'
 import { TopicAdmin } from './topic-admin.js'
 
 const { CompressionCodecs, CompressionTypes, Kafka } = kafkajs
@@ -136,6 +137,7 @@ export class KafkaDriver implements TransportDriver {
         { context: { transport: 'kafka', operation: 'connect' } },
       )
     }
+    await checkTls(this.options)
     try {
       await this.#admin.connect()
       await this.#producer.connect()

@@ -38,6 +38,7 @@ import type { PlatformaticKafka } from './platformatic-client.js'
 import { PlatformaticConsumer } from './platformatic-consumer.js'
 import { isPlatformaticOutage, mapPlatformaticError } from './platformatic-errors.js'
 import { batchOverhead, brokerLimit, recordBytes } from './record-size.js'
+import { checkTls } from './tls-check.js'
 import { TopicAdmin } from './topic-admin.js'
 
 /** Producer of string keys and headers and Buffer values. */
@@ -144,6 +145,7 @@ export class PlatformaticDriver implements TransportDriver {
         { context: { transport: 'kafka', operation: 'connect' } },
       )
     }
+    await checkTls(this.options)
     try {
       await this.#admin.connect()
       await this.#producer.metadata({ topics: [] })
