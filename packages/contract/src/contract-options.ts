@@ -8,8 +8,29 @@
 
 import type { Transport } from '@switchyard/core'
 
+/** The scenario groups of the contract suite (the `describe` blocks), for `TransportContractOptions.scenarios`. */
+export type ContractScenarioGroup =
+  | 'delivery'
+  | 'groups'
+  | 'settlement'
+  | 'errors'
+  | 'publish batching'
+  | 'capabilities'
+  | 'bus policies'
+  | 'lifecycle'
+  | 'inspect'
+  | 'broker restart'
+
 /** Options of {@link transportContract}. */
 export interface TransportContractOptions {
+  /**
+   * Registers only these scenario groups (default: all). For a second run of the core scenarios
+   * over another connection of the same transport (TLS, SASL), after one full run.
+   *
+   * @example
+   * scenarios: ['delivery', 'groups', 'bus policies', 'broker restart']
+   */
+  readonly scenarios?: readonly ContractScenarioGroup[]
   /**
    * Restarts the broker the transports talk to and resolves once it accepts connections again.
    * When given (and the transport claims `persistent`), the broker-restart scenario is registered.
@@ -42,6 +63,7 @@ export interface TransportContractOptions {
 
 /** Options with defaults applied, as scenarios see them. */
 export interface ResolvedContractOptions {
+  readonly scenarios: ReadonlySet<ContractScenarioGroup> | undefined
   readonly restartBroker: (() => Promise<void>) | undefined
   readonly timeScale: number
   readonly clockToleranceMs: number
@@ -61,6 +83,7 @@ export function resolveContractOptions(options: TransportContractOptions = {}): 
     )
   }
   return {
+    scenarios: options.scenarios === undefined ? undefined : new Set(options.scenarios),
     restartBroker: options.restartBroker,
     timeScale,
     clockToleranceMs,

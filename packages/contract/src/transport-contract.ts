@@ -13,7 +13,11 @@ import { afterEach, describe } from 'vitest'
 import { registerBatchingScenarios } from './batching-scenarios.js'
 import { registerBusScenarios } from './bus-scenarios.js'
 import { ContractHarness } from './contract-harness.js'
-import { resolveContractOptions, type TransportContractOptions } from './contract-options.js'
+import {
+  type ContractScenarioGroup,
+  resolveContractOptions,
+  type TransportContractOptions,
+} from './contract-options.js'
 import { registerDeliveryScenarios } from './delivery-scenarios.js'
 import { registerErrorScenarios } from './error-scenarios.js'
 import { registerFeatureScenarios } from './feature-scenarios.js'
@@ -61,17 +65,20 @@ export function transportContract(
     const h = new ContractHarness(name, capabilities, resolved, makeTransport)
     afterEach(() => h.cleanup(), h.testTimeout(30_000))
 
-    describe('delivery', () => registerDeliveryScenarios(h))
-    describe('groups', () => registerGroupScenarios(h))
-    describe('settlement', () => registerSettlementScenarios(h))
-    describe('errors', () => registerErrorScenarios(h))
-    describe('publish batching', () => registerBatchingScenarios(h))
-    describe('capabilities', () => registerFeatureScenarios(h))
-    describe('bus policies', () => registerBusScenarios(h))
-    describe('lifecycle', () => registerLifecycleScenarios(h))
-    describe('inspect', () => registerInspectScenarios(h))
+    const group = (name: ContractScenarioGroup, register: (harness: ContractHarness) => void): void => {
+      if (resolved.scenarios === undefined || resolved.scenarios.has(name)) describe(name, () => register(h))
+    }
+    group('delivery', registerDeliveryScenarios)
+    group('groups', registerGroupScenarios)
+    group('settlement', registerSettlementScenarios)
+    group('errors', registerErrorScenarios)
+    group('publish batching', registerBatchingScenarios)
+    group('capabilities', registerFeatureScenarios)
+    group('bus policies', registerBusScenarios)
+    group('lifecycle', registerLifecycleScenarios)
+    group('inspect', registerInspectScenarios)
     if (resolved.restartBroker !== undefined && capabilities.persistent) {
-      describe('broker restart', () => registerRestartScenario(h))
+      group('broker restart', registerRestartScenario)
     }
   })
 }

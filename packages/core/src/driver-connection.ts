@@ -187,8 +187,8 @@ export class DriverConnection {
     this.#lastError = error
     this.#failures++
     this.#status.set('reconnecting', error)
-    if (isSwitchyardError(error, 'AuthenticationError')) {
-      // Retrying with the same credentials cannot help: fail the waiters; the next use tries again.
+    if (isSwitchyardError(error, 'AuthenticationError') || isSwitchyardError(error, 'TlsError')) {
+      // Retrying with the same credentials or TLS settings cannot help: fail the waiters; the next use tries again.
       const waiters = [...this.#waiters]
       this.#waiters.clear()
       for (const waiter of waiters) {

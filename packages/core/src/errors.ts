@@ -169,6 +169,7 @@ export type TlsProblem =
   | 'server-name-mismatch'
   | 'client-certificate-refused'
   | 'not-a-tls-server'
+  | 'server-requires-tls'
   | 'key-mismatch'
 
 const tlsAdvice: Record<TlsProblem, string> = {
@@ -182,6 +183,8 @@ const tlsAdvice: Record<TlsProblem, string> = {
     'the server refused this client: give a client certificate and key signed by a CA the server trusts, and not expired',
   'not-a-tls-server':
     'the server did not answer TLS: this port is probably plaintext; use the TLS port, or turn TLS off',
+  'server-requires-tls':
+    'the server speaks only TLS on this port and this client connected without it: turn TLS on (with the CA that signed the server certificate), or use the plaintext port',
   'key-mismatch':
     'the private key does not belong to the client certificate: pass the key the certificate was made for',
 }

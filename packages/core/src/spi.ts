@@ -39,6 +39,7 @@ export type { NormalisedRetry } from './retry.js'
 export { backoffDelay, normaliseRetry, retryDefaults, shouldRetry } from './retry.js'
 export { StatusSubject } from './status-subject.js'
 export { tlsFailure } from './tls-errors.js'
+export { speaksTls } from './tls-probe.js'
 export { isPattern, topicMatches, validateGroup, validateTopic } from './topic.js'
 export type { CheckedTransportOptions, OptionIssue } from './transport-factory.js'
 export {

@@ -13,7 +13,7 @@ import {
   type SwitchyardError,
   TransportClosedError,
 } from '@switchyard/core'
-import { tlsFailure } from '@switchyard/core/spi'
+import { speaksTls, TlsError, tlsFailure } from '@switchyard/core/spi'
 import {
   ClientClosedError,
   EtcdAuthenticationFailedError,
@@ -89,9 +89,31 @@ export async function bounded<T>(
   try {
     return await Promise.race([promise, timeout])
   } catch (error) {
-    throw mapEtcdError(error, operation, endpoint)
+    const mapped = mapEtcdError(error, operation, endpoint)
+    throw isSwitchyardError(mapped, 'BrokerUnavailableError')
+      ? ((await tlsOnlyEndpoint(endpoint)) ?? mapped)
+      : mapped
   } finally {
     clearTimeout(timer)
     promise.catch(() => undefined)
   }
+}
+
+/**
+ * gRPC reports a plaintext (`http://`) client dropped by a TLS-only etcd as "failed to connect", like
+ * an outage. Asked after such a failure: a `TlsError` when one of the plaintext endpoints answers a
+ * TLS handshake (it wants `https://` and TLS credentials), else `undefined`.
+ */
+async function tlsOnlyEndpoint(endpoints: string): Promise<TlsError | undefined> {
+  const plain = endpoints
+    .split(',')
+    .map((e) => (URL.canParse(e.trim()) ? new URL(e.trim()) : undefined))
+    .filter((url): url is URL => url?.protocol === 'http:')
+  for (const url of plain) {
+    const host = url.hostname.replace(/^\[|\]$/g, '')
+    if (await speaksTls(host, Number(url.port || 2379), 1000)) {
+      return new TlsError(TRANSPORT, url.origin, 'server-requires-tls')
+    }
+  }
+  return undefined
 }

@@ -40,6 +40,7 @@ import type { ConsumerHost, ConsumerSpec } from './kafka-consumer-base.js'
 import { createLogCreator, kafkaLogLevel } from './logger.js'
 import type { ResolvedKafkaOptions } from './options.js'
 import { batchOverhead, brokerLimit, recordBytes } from './record-size.js'
+import { checkTls } from './tls-check.js'
 import { TopicAdmin } from './topic-admin.js'
 
 /** How a client's errors are read: its mapping, and which failed sends are worth a quick retry. */
@@ -157,6 +158,7 @@ export abstract class KafkaDriverBase<Batch> implements TransportDriver {
         { context: { transport: 'kafka', operation: 'connect' } },
       )
     }
+    await checkTls(this.options)
     try {
       await this.#admin.connect()
       await this.connectProducer()

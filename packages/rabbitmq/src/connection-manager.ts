@@ -12,7 +12,7 @@
 import { type DriverEvent, type SwitchyardError, TransportClosedError } from '@switchyard/core/spi'
 import { connect as amqpConnect, type ChannelModel } from 'amqplib'
 import { type Observable, Subject } from 'rxjs'
-import { connectionError, describe } from './errors.js'
+import { connectionError, describe, tlsConnectError } from './errors.js'
 import type { ResolvedOptions } from './options.js'
 
 export class ConnectionManager {
@@ -60,7 +60,7 @@ export class ConnectionManager {
     if (!this.#closed) this.#events.next(event)
   }
 
-  /** One connection attempt; rejects with `AuthenticationError` or `BrokerUnavailableError`. */
+  /** One connection attempt; rejects with `AuthenticationError`, `TlsError` or `BrokerUnavailableError`. */
   async open(): Promise<ChannelModel> {
     if (this.#closed) throw new TransportClosedError('connect', { context: { transport: 'rabbitmq' } })
     let model: ChannelModel
@@ -150,9 +150,11 @@ export class ConnectionManager {
         this.#node = index
         return model
       } catch (error) {
-        lastError = error
-        // A refused login is the same on every node of a cluster: report it at once.
-        if (/ACCESS_REFUSED|403/.test(String((error as Error)?.message))) break
+        const node = nodes[index] as { host: string; port: number }
+        const tls = await tlsConnectError(error, this.#options.protocol, node)
+        lastError = tls ?? error
+        // A refused login or a TLS mismatch is the same on every node of a cluster: report it at once.
+        if (tls !== undefined || /ACCESS_REFUSED|403/.test(String((error as Error)?.message))) break
       }
     }
     throw lastError

@@ -13,6 +13,9 @@ import {
   isSwitchyardError,
   PublishError,
   type SwitchyardError,
+  speaksTls,
+  TlsError,
+  tlsFailure,
 } from '@switchyard/core/spi'
 
 const kind = 'rabbitmq'
@@ -55,6 +58,26 @@ export function connectionError(error: unknown, endpoint: string): SwitchyardErr
     return new AuthenticationError(kind, detail, { cause: error })
   }
   return new BrokerUnavailableError(kind, endpoint, describe(error), { cause: error })
+}
+
+/**
+ * A `TlsError` when a failed connection attempt to `node` was a TLS problem: a refused handshake
+ * (untrusted or misnamed server certificate, a client certificate the server refused, a plaintext
+ * port under `amqps`), or a plain `amqp` client that the node dropped because that port speaks only
+ * TLS (asked with one TLS handshake, only after a non-auth failure). `undefined` otherwise.
+ */
+export async function tlsConnectError(
+  error: unknown,
+  protocol: 'amqp' | 'amqps',
+  node: { readonly host: string; readonly port: number },
+): Promise<TlsError | undefined> {
+  const endpoint = `${node.host}:${node.port}`
+  const tls = tlsFailure(kind, endpoint, error)
+  if (tls !== undefined) return tls
+  if (protocol === 'amqp' && !isAuthFailure(error) && (await speaksTls(node.host, node.port, 2000))) {
+    return new TlsError(kind, endpoint, 'server-requires-tls', { cause: error })
+  }
+  return undefined
 }
 
 /** A short, credential-free description of a driver error. */

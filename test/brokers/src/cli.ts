@@ -12,6 +12,7 @@ import { ensureNft } from './netcut.js'
 const usage = `usage: switchyard-brokers <command> [broker]
   up [kafka|rabbitmq|etcd|etcd-auth|etcd-tls|redis|nats|nats-auth|all]  start what is missing, reuse what runs, wait until ready (default all)
   up kafka-cluster | rabbitmq-cluster      three-node clusters for the fault tests (not part of all)
+  up kafka-secure | rabbitmq-secure        SASL_SSL Kafka and TLS RabbitMQ for the TLS tests (not part of all)
   down [<broker>|all]                      stop (data is kept); also kafka-cluster, rabbitmq-cluster
   status                                   what runs: pids, versions, ports, data and log folders
   restart <broker>                         stop and start with data kept; returns when ready

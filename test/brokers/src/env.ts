@@ -38,6 +38,57 @@ export const kafkaClusterConnection = {
 }
 
 /**
+ * A separate single-node Kafka for the TLS/SASL tests ("kafka-secure"): a `SASL_SSL` listener (TLS with
+ * the test CA's server certificate, SCRAM-SHA-512 users made at storage format) and a plaintext one
+ * beside it (for the "TLS client against a plaintext port" case). Started on demand
+ * (`up kafka-secure`), never by `up all`, so the shared Kafka is never restarted for it.
+ */
+export const kafkaSecureConnection = {
+  host: '127.0.0.1',
+  /** SASL_SSL clients. */
+  port: Number(env('SWITCHYARD_KAFKA_SECURE_PORT', '19392')),
+  /** Plaintext clients (no TLS, no SASL) on the same broker. */
+  plaintextPort: Number(env('SWITCHYARD_KAFKA_SECURE_PLAINTEXT_PORT', '19393')),
+  controllerPort: Number(env('SWITCHYARD_KAFKA_SECURE_CONTROLLER_PORT', '19394')),
+  /** The SCRAM-SHA-512 user the tests log in as. */
+  username: 'switchyard',
+  password: env('SWITCHYARD_KAFKA_SECURE_PASSWORD', 'switchyard-kafka-scram-secret'),
+  get brokers(): string[] {
+    return [`${this.host}:${this.port}`]
+  },
+  get plaintextBrokers(): string[] {
+    return [`${this.host}:${this.plaintextPort}`]
+  },
+}
+
+/**
+ * A separate RabbitMQ node for the TLS tests ("rabbitmq-secure", node `sysec@localhost`): AMQP over
+ * TLS on `tlsPort` with `verify_peer` and `fail_if_no_peer_cert` (clients must show a certificate from
+ * the test CA) and plain AMQP on `port`, its own epmd and Erlang cookie. User `switchyard-tls` may use
+ * only vhost `switchyard-secure`, and there only the names the transport declares with its default
+ * prefix (`switchyard.*`, `switchyard:*`), server-named exclusive queues (`amq.gen-*`) and, for writing,
+ * the default exchange (retries go back to a queue through it). Started on demand
+ * (`up rabbitmq-secure`), never by `up all`.
+ */
+export const rabbitmqSecureConnection = {
+  host: '127.0.0.1',
+  port: Number(env('SWITCHYARD_RABBITMQ_SECURE_PORT', '5691')),
+  tlsPort: Number(env('SWITCHYARD_RABBITMQ_SECURE_TLS_PORT', '5692')),
+  distPort: Number(env('SWITCHYARD_RABBITMQ_SECURE_DIST_PORT', '25691')),
+  epmdPort: Number(env('SWITCHYARD_RABBITMQ_SECURE_EPMD_PORT', '4371')),
+  nodeName: 'sysec@localhost',
+  vhost: 'switchyard-secure',
+  username: 'switchyard-tls',
+  password: env('SWITCHYARD_RABBITMQ_SECURE_PASSWORD', 'switchyard-rabbit-tls-secret'),
+  /** The permission patterns of `username` on `vhost` (configure, write, read): the documented minimum. */
+  permissions: {
+    configure: '^(switchyard[.:].*|amq\\.gen-.*)$',
+    write: '^(switchyard[.:].*|amq\\.gen-.*|amq\\.default)$',
+    read: '^(switchyard[.:].*|amq\\.gen-.*)$',
+  },
+}
+
+/**
  * A three-node RabbitMQ cluster on one host (nodes `sy1@localhost` … `sy3@localhost`) for the
  * quorum-queue fault tests: node `i` takes AMQP port `basePort + i - 1` and Erlang distribution port
  * `basePort + 20000 + i - 1`, with its own epmd on `epmdPort`. User `guest` (loopback only).
@@ -140,6 +191,8 @@ export type BrokerName =
   | 'nats-auth'
   | 'kafka-cluster'
   | 'rabbitmq-cluster'
+  | 'kafka-secure'
+  | 'rabbitmq-secure'
 
 /**
  * Where the broker manager keeps what it starts: downloaded Kafka jars, data folders, logs and pid

@@ -16,8 +16,10 @@ export {
   etcdTlsConnection,
   kafkaClusterConnection,
   kafkaConnection,
+  kafkaSecureConnection,
   rabbitmqClusterConnection,
   rabbitmqConnection,
+  rabbitmqSecureConnection,
   redisConnection,
 } from './env.js'
 export { kafkaClusterBroker } from './kafka-cluster.js'
@@ -28,3 +30,4 @@ export type { TestPki } from './pki.js'
 export { ensurePki, readPem } from './pki.js'
 export { ctlOrFail as rabbitmqctl } from './rabbitmq.js'
 export { rabbitmqClusterBroker } from './rabbitmq-cluster.js'
+export { rabbitmqSecureTls } from './rabbitmq-secure.js'

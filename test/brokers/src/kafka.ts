@@ -44,19 +44,8 @@ const paths = () => {
 
 const fail = (message: string): BrokerError => new BrokerError('kafka', message, paths().log)
 
-const serverProperties = (dataDir: string): string => {
-  const { host, port, controllerPort } = kafkaConnection
-  return `# Written by switchyard-brokers on every start; edit test/brokers/src/kafka.ts instead.
-process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@${host}:${controllerPort}
-listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}
-advertised.listeners=PLAINTEXT://${host}:${port}
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=${dataDir}
-num.partitions=1
+/** The broker settings of a single-node test Kafka: everything replicated once, topics made by the adapters. */
+export const singleNodeDefaults = `num.partitions=1
 default.replication.factor=1
 min.insync.replicas=1
 offsets.topic.replication.factor=1
@@ -71,7 +60,21 @@ group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=1000
 auto.create.topics.enable=false
 delete.topic.enable=true
-num.network.threads=2
+`
+
+const serverProperties = (dataDir: string): string => {
+  const { host, port, controllerPort } = kafkaConnection
+  return `# Written by switchyard-brokers on every start; edit test/brokers/src/kafka.ts instead.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@${host}:${controllerPort}
+listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${controllerPort}
+advertised.listeners=PLAINTEXT://${host}:${port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=${dataDir}
+${singleNodeDefaults}num.network.threads=2
 num.io.threads=4
 background.threads=4
 num.recovery.threads.per.data.dir=2

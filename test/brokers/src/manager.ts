@@ -9,9 +9,11 @@ import type { BrokerName } from './env.js'
 import { etcdAuthBroker, etcdBroker, etcdTlsBroker } from './etcd.js'
 import { kafkaBroker } from './kafka.js'
 import { kafkaClusterBroker } from './kafka-cluster.js'
+import { kafkaSecureBroker } from './kafka-secure.js'
 import { natsAuthBroker, natsBroker } from './nats.js'
 import { rabbitmqBroker } from './rabbitmq.js'
 import { rabbitmqClusterBroker } from './rabbitmq-cluster.js'
+import { rabbitmqSecureBroker } from './rabbitmq-secure.js'
 import { redisBroker } from './redis.js'
 
 /**
@@ -31,6 +33,8 @@ const drivers: Record<BrokerName, BrokerDriver> = {
   'etcd-tls': etcdTlsBroker,
   'kafka-cluster': kafkaClusterBroker,
   'rabbitmq-cluster': rabbitmqClusterBroker,
+  'kafka-secure': kafkaSecureBroker,
+  'rabbitmq-secure': rabbitmqSecureBroker,
 }
 
 /** Every target the CLI accepts. */
@@ -45,6 +49,8 @@ export const brokerTargets: readonly BrokerTarget[] = [
   'etcd-tls',
   'kafka-cluster',
   'rabbitmq-cluster',
+  'kafka-secure',
+  'rabbitmq-secure',
   'all',
 ]
 
@@ -70,9 +76,11 @@ const select = (which: BrokerTarget): BrokerDriver[] => {
     case 'nats':
     case 'nats-auth':
     case 'etcd-tls':
-    // The clusters are started on demand by the tests that need them, never by `all`.
+    // The clusters and the TLS brokers are started on demand by the tests that need them, never by `all`.
     case 'kafka-cluster':
     case 'rabbitmq-cluster':
+    case 'kafka-secure':
+    case 'rabbitmq-secure':
       return [drivers[which]]
     default:
       throw new BrokerError(
@@ -113,7 +121,15 @@ export const down = async (which: BrokerTarget = 'all'): Promise<void> => {
 
 /** What runs, versions, ports, and the data and log folders of every broker (the clusters too). */
 export const status = async (): Promise<BrokerStatus[]> =>
-  Promise.all([...select('all'), kafkaClusterBroker, rabbitmqClusterBroker].map((d) => d.status()))
+  Promise.all(
+    [
+      ...select('all'),
+      kafkaClusterBroker,
+      rabbitmqClusterBroker,
+      kafkaSecureBroker,
+      rabbitmqSecureBroker,
+    ].map((d) => d.status()),
+  )
 
 /**
  * Stops and starts a broker with its data kept, and resolves only once it is ready again — the

@@ -113,14 +113,22 @@ describe('EtcdConfigStore over TLS', () => {
     expect(ms).toBeLessThan(5_000)
   })
 
-  it('reports a plaintext client against the TLS port as unavailable, naming the TLS setting', async () => {
-    // gRPC reports only "Failed to connect" here, as for a server that is down: the message points
-    // at the TLS setting, but the error cannot be told apart from an outage.
+  it('refuses a plaintext client against the TLS port with a TlsError that says to turn TLS on', async () => {
+    // gRPC says only "failed to connect", as for an outage: the store asks the port for a TLS handshake.
     const { error, ms } = await attempt({
       endpoints: [`http://${etcdTlsConnection.host}:${etcdTlsConnection.port}`],
     })
+    expect(isSwitchyardError(error, 'TlsError')).toBe(true)
+    expect((error as { problem: TlsProblem }).problem).toBe('server-requires-tls')
+    expect((error as Error).message).toMatch(
+      /^TLS to etcd at http:\/\/127\.0\.0\.1:\d+ failed: .*turn TLS on/,
+    )
+    expect(ms).toBeLessThan(5_000)
+  })
+
+  it('still reports a plaintext endpoint where nothing listens as unavailable (not a TLS problem)', async () => {
+    const { error, ms } = await attempt({ endpoints: ['http://127.0.0.1:1'] })
     expect(isSwitchyardError(error, 'BrokerUnavailableError')).toBe(true)
-    expect((error as Error).message).toContain('TLS setting')
     expect(ms).toBeLessThan(5_000)
   })
 })

@@ -1,0 +1,153 @@
+/**
+ * The Kafka transport over SASL_SSL (TLS with the test CA, SCRAM-SHA-512) against "kafka-secure", a
+ * separate single-node Kafka the broker manager starts for this file and stops after it, on both
+ * clients: the contract's core scenarios over that connection, and every way of getting TLS or SASL
+ * wrong — each a typed error within 5 s that says what to do, never a retry loop or a hang.
+ */
+import {
+  down,
+  ensurePki,
+  kafkaSecureConnection,
+  readPem,
+  restart,
+  type TestPki,
+  up,
+} from '@switchyard/brokers'
+import { connectOutcome, SecretScan, transportContract } from '@switchyard/contract'
+import { isSwitchyardError, type TlsProblem } from '@switchyard/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { KafkaTransport } from '../kafka-transport.js'
+import type { KafkaTransportOptions } from '../options.js'
+import { announceSkippedClients, kafkaClients } from './kafka-clients.js'
+
+announceSkippedClients('kafka.secure.integration.test.ts')
+
+// Read at load: the contract suite makes a transport while it registers its tests.
+const pki: TestPki = await ensurePki()
+beforeAll(async () => {
+  await up('kafka-secure')
+}, 240_000)
+afterAll(async () => {
+  await down('kafka-secure')
+}, 120_000)
+
+const scram = (
+  password: string = kafkaSecureConnection.password,
+): NonNullable<KafkaTransportOptions['sasl']> => ({
+  mechanism: 'scram-sha-512',
+  username: kafkaSecureConnection.username,
+  password,
+})
+
+/** Connects and returns what `connect()` threw (or `undefined`), and how long it took. */
+const attempt = (options: KafkaTransportOptions) =>
+  connectOutcome(() => new KafkaTransport({ clientId: 'switchyard-secure', ...options }))
+
+for (const { client, runs } of kafkaClients) {
+  if (!runs) continue
+  const secure = (): KafkaTransport =>
+    new KafkaTransport({
+      brokers: kafkaSecureConnection.brokers,
+      clientId: 'switchyard-secure',
+      client,
+      ssl: { ca: readPem(pki.caCert) },
+      sasl: scram(),
+    })
+
+  transportContract(`kafka over SASL_SSL (${client})`, secure, {
+    scenarios: ['delivery', 'groups', 'bus policies', 'broker restart'],
+    restartBroker: async () => {
+      await restart('kafka-secure')
+    },
+    timeScale: 10,
+  })
+
+  it(`kafka (${client}): never shows the SASL password in logs (debug), health, status or errors`, async () => {
+    const scan = new SecretScan()
+    const options = (password: string): KafkaTransportOptions => ({
+      brokers: kafkaSecureConnection.brokers,
+      clientId: 'switchyard-secure',
+      client,
+      ssl: { ca: readPem(pki.caCert) },
+      sasl: scram(password),
+      logLevel: 'debug',
+      logger: scan.capture,
+    })
+    for (const password of [kafkaSecureConnection.password, 'wrong-password-a61f9c']) {
+      await scan.exercise(new KafkaTransport(options(password)))
+    }
+    expect(scan.count).toBeGreaterThan(5)
+    const text = scan.text
+    expect(text).toContain('AuthenticationError')
+    expect(text).not.toContain(kafkaSecureConnection.password)
+    expect(text).not.toContain('wrong-password-a61f9c')
+  })
+
+  describe(`kafka (${client}): wrong TLS or SASL settings`, () => {
+    const tlsCases: readonly [string, () => KafkaTransportOptions, TlsProblem][] = [
+      [
+        'a server certificate from a CA the client does not trust',
+        () => ({
+          brokers: kafkaSecureConnection.brokers,
+          ssl: { ca: readPem(pki.otherCaCert) },
+          sasl: scram(),
+        }),
+        'untrusted-server-certificate',
+      ],
+      [
+        'a server name the certificate is not issued for',
+        () => ({
+          brokers: kafkaSecureConnection.brokers,
+          ssl: { ca: readPem(pki.caCert), servername: 'kafka.example' },
+          sasl: scram(),
+        }),
+        'server-name-mismatch',
+      ],
+      [
+        'a private key that does not belong to the client certificate',
+        () => ({
+          brokers: kafkaSecureConnection.brokers,
+          ssl: { ca: readPem(pki.caCert), cert: readPem(pki.clientCert), key: readPem(pki.otherClientKey) },
+          sasl: scram(),
+        }),
+        'key-mismatch',
+      ],
+      [
+        'a TLS client against the plaintext port',
+        () => ({ brokers: kafkaSecureConnection.plaintextBrokers, ssl: { ca: readPem(pki.caCert) } }),
+        'not-a-tls-server',
+      ],
+      [
+        'a plaintext client against the SASL_SSL port',
+        () => ({ brokers: kafkaSecureConnection.brokers, sasl: scram() }),
+        'server-requires-tls',
+      ],
+    ]
+
+    it.each(tlsCases)('refuses %s with a TlsError that says what to do', async (_, options, problem) => {
+      const { error, ms } = await attempt({ ...options(), client })
+      expect(isSwitchyardError(error, 'TlsError'), String(error)).toBe(true)
+      expect((error as { problem: TlsProblem }).problem).toBe(problem)
+      expect((error as Error).message).toMatch(/^TLS to kafka at 127\.0\.0\.1:\d+ failed: .+: .+/)
+      expect((error as { retryable: boolean }).retryable).toBe(false)
+      expect(ms).toBeLessThan(5_000)
+    })
+
+    it.each([
+      ['a wrong password', () => scram('not-the-password')],
+      ['an unknown user', () => ({ mechanism: 'scram-sha-512' as const, username: 'nobody', password: 'x' })],
+    ])('refuses %s with an AuthenticationError, and never shows the password', async (_, sasl) => {
+      const { error, ms } = await attempt({
+        brokers: kafkaSecureConnection.brokers,
+        ssl: { ca: readPem(pki.caCert) },
+        sasl: sasl(),
+        client,
+      })
+      expect(isSwitchyardError(error, 'AuthenticationError'), String(error)).toBe(true)
+      expect((error as Error).message).toMatch(/^kafka refused the credentials: .+Check user, password/)
+      expect((error as Error).message).not.toContain('not-the-password')
+      expect(JSON.stringify((error as { context?: unknown }).context)).not.toContain('not-the-password')
+      expect(ms).toBeLessThan(5_000)
+    })
+  })
+}
