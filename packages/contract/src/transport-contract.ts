@@ -14,11 +14,13 @@ import { registerBatchingScenarios } from './batching-scenarios.js'
 import { registerBusScenarios } from './bus-scenarios.js'
 import { ContractHarness } from './contract-harness.js'
 import { resolveContractOptions, type TransportContractOptions } from './contract-options.js'
+import { registerDedupScenarios } from './dedup-scenarios.js'
 import { registerDeliveryScenarios } from './delivery-scenarios.js'
 import { registerErrorScenarios } from './error-scenarios.js'
 import { registerFeatureScenarios } from './feature-scenarios.js'
 import { registerGroupScenarios } from './group-scenarios.js'
 import { registerLifecycleScenarios } from './lifecycle-scenarios.js'
+import { registerRequestReplyScenarios } from './request-reply-scenarios.js'
 import { registerRestartScenario } from './restart-scenario.js'
 import { registerSettlementScenarios } from './settlement-scenarios.js'
 
@@ -68,6 +70,8 @@ export function transportContract(
     describe('capabilities', () => registerFeatureScenarios(h))
     describe('bus policies', () => registerBusScenarios(h))
     describe('lifecycle', () => registerLifecycleScenarios(h))
+    describe('request-reply', () => registerRequestReplyScenarios(h))
+    describe('idempotent consumers', () => registerDedupScenarios(h))
     if (resolved.restartBroker !== undefined && capabilities.persistent) {
       describe('broker restart', () => registerRestartScenario(h))
     }

@@ -32,6 +32,8 @@ export { bytesCodec, formatIssues, jsonCodec, schemaCodec, stringCodec } from '.
 export type { ConfigSecret } from './config-secret.js'
 export type { DeadLetter, DeadLetterDelivery } from './dead-letter.js'
 export { isDeadLetter, readDeadLetter } from './dead-letter.js'
+export type { ClaimResult, DedupOptions, DedupStore } from './dedup.js'
+export { dedupe, MemoryDedupStore } from './dedup.js'
 export type { ErrorContext, SwitchyardErrorName, SwitchyardErrorOptions, TlsProblem } from './errors.js'
 export {
   AuthenticationError,
@@ -61,6 +63,9 @@ export type { Delivery, Message, NackOptions, OutgoingMessage, Settlement } from
 export type { HandleContext, HandlerOutcome, Middleware, NextHandler } from './middleware.js'
 export { Outcome } from './middleware.js'
 export type { PublishBatchOptions } from './publish-batcher.js'
+export type { ReplyHandler, ReplyOptions, RequestOptions } from './request-reply.js'
+export { defaultRequestTimeoutMs, RequestHeaders } from './request-reply.js'
+export { NoResponderError, RemoteHandlerError } from './request-reply-errors.js'
 export type {
   Capabilities,
   CloseOptions,
