@@ -10,6 +10,7 @@
  */
 import type { Transport } from '@switchyard/core'
 import { afterEach, describe } from 'vitest'
+import { registerBatchHandlerScenarios } from './batch-handler-scenarios.js'
 import { registerBatchingScenarios } from './batching-scenarios.js'
 import { registerBusScenarios } from './bus-scenarios.js'
 import { ContractHarness } from './contract-harness.js'
@@ -72,6 +73,7 @@ export function transportContract(
     describe('lifecycle', () => registerLifecycleScenarios(h))
     describe('request-reply', () => registerRequestReplyScenarios(h))
     describe('idempotent consumers', () => registerDedupScenarios(h))
+    describe('batch handlers', () => registerBatchHandlerScenarios(h))
     if (resolved.restartBroker !== undefined && capabilities.persistent) {
       describe('broker restart', () => registerRestartScenario(h))
     }

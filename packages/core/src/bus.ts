@@ -9,6 +9,7 @@
  */
 import { defer, type Observable } from 'rxjs'
 import { toAsyncIterable } from './async-iterable.js'
+import { type BatchHandleOptions, type BatchHandler, BatchRun } from './batch-handler.js'
 import {
   asEncodeError,
   checkHandleOptions,
@@ -322,6 +323,39 @@ export class Bus {
     const chain = buildChain(this.#runtime, checked, codec, options.deadLetterTopic, own, handler)
     const run = new HandlerRun(this.#runtime, topic, checked, chain, (ended) => this.#handlers.delete(ended))
     if (!run.ended) this.#handlers.add(run)
+    return run
+  }
+
+  /**
+   * Runs `handler` on batches of up to `maxSize` messages of `topic` (or what arrived within
+   * `maxWaitMs`) and settles each message from its own outcome: `ack`, `retry` (the retry policy
+   * applies per message, ending in a dead letter after its attempts) or `dead-letter`. Resolve with
+   * nothing to ack the whole batch; throw to fail every message of it. Backpressure and drain are
+   * those of `handle` (in-flight limit at least `maxSize`; `stop()`/`close()` wait for the running
+   * batch). Throws `ConfigError` or `InvalidTopicError` at once.
+   *
+   * @example
+   * bus.handleBatch<Row>('rows', { group: 'loader', maxSize: 500, maxWaitMs: 200 }, async (messages) => {
+   *   const results = await db.insertMany(messages.map((m) => m.payload))
+   *   return results.map((r) => (r.ok ? Outcome.ack() : Outcome.retry(0, r.error)))
+   * })
+   */
+  handleBatch<T = unknown>(
+    topic: string,
+    options: BatchHandleOptions<T>,
+    handler: BatchHandler<T>,
+  ): HandlerSubscription {
+    if (this.#runtime.closed) throw this.#runtime.closedError(`handle ${topic}`)
+    this.#checkTopic(topic)
+    const run: HandlerSubscription = new BatchRun(
+      this.#runtime,
+      this.transport,
+      topic,
+      options,
+      handler,
+      () => this.#handlers.delete(run),
+    )
+    this.#handlers.add(run)
     return run
   }
 

@@ -2,6 +2,7 @@
  * `@switchyard/core`: the application API. Adapter authors also import `@switchyard/core/spi`.
  */
 
+export type { BatchContext, BatchHandleOptions, BatchHandler, BatchOutcome } from './batch-handler.js'
 export { Bus } from './bus.js'
 export type {
   BatchEntry,

@@ -3,25 +3,17 @@
  * broker, with racing consumers, is in the contract suite.
  */
 import { describe, expect, it } from 'vitest'
-import { dedupe, isSwitchyardError, MemoryDedupStore } from '../index.js'
+import { dedupe, MemoryDedupStore } from '../index.js'
+import { configErrorField } from './config-field.js'
 
 describe('dedupe options', () => {
   it('refuses a store without the DedupStore methods and bad durations, naming the field', () => {
-    const fieldOf = (make: () => unknown): unknown => {
-      try {
-        make()
-      } catch (error) {
-        expect(isSwitchyardError(error, 'ConfigError')).toBe(true)
-        return (error as { context: { field: string } }).context.field
-      }
-      throw new Error('expected ConfigError')
-    }
-    expect(fieldOf(() => dedupe({ store: {} as never }))).toBe('store')
+    expect(configErrorField(() => dedupe({ store: {} as never }))).toBe('store')
     const store = new MemoryDedupStore()
-    expect(fieldOf(() => dedupe({ store, windowMs: 0 }))).toBe('windowMs')
-    expect(fieldOf(() => dedupe({ store, leaseMs: Number.NaN }))).toBe('leaseMs')
-    expect(fieldOf(() => dedupe({ store, retryDelayMs: -1 }))).toBe('retryDelayMs')
-    expect(fieldOf(() => dedupe({ store, key: 'id' as never }))).toBe('key')
+    expect(configErrorField(() => dedupe({ store, windowMs: 0 }))).toBe('windowMs')
+    expect(configErrorField(() => dedupe({ store, leaseMs: Number.NaN }))).toBe('leaseMs')
+    expect(configErrorField(() => dedupe({ store, retryDelayMs: -1 }))).toBe('retryDelayMs')
+    expect(configErrorField(() => dedupe({ store, key: 'id' as never }))).toBe('key')
   })
 })
 
