@@ -13,6 +13,7 @@ import { afterEach, describe } from 'vitest'
 import { registerBatchHandlerScenarios } from './batch-handler-scenarios.js'
 import { registerBatchingScenarios } from './batching-scenarios.js'
 import { registerBusScenarios } from './bus-scenarios.js'
+import { registerCloudEventsScenarios } from './cloud-events-scenarios.js'
 import { ContractHarness } from './contract-harness.js'
 import { resolveContractOptions, type TransportContractOptions } from './contract-options.js'
 import { registerDedupScenarios } from './dedup-scenarios.js'
@@ -74,6 +75,7 @@ export function transportContract(
     describe('request-reply', () => registerRequestReplyScenarios(h))
     describe('idempotent consumers', () => registerDedupScenarios(h))
     describe('batch handlers', () => registerBatchHandlerScenarios(h))
+    describe('cloudevents', () => registerCloudEventsScenarios(h))
     if (resolved.restartBroker !== undefined && capabilities.persistent) {
       describe('broker restart', () => registerRestartScenario(h))
     }

@@ -29,6 +29,8 @@ export type {
   TopicPayload,
   UnregisteredTopic,
 } from './bus-options.js'
+export type { CloudEvent, CloudEventsOptions } from './cloud-events.js'
+export { cloudEvents, cloudEventsCodec, cloudEventsContentType, readCloudEvent } from './cloud-events.js'
 export { bytesCodec, formatIssues, jsonCodec, schemaCodec, stringCodec } from './codecs.js'
 export type { ConfigSecret } from './config-secret.js'
 export type { DeadLetter, DeadLetterDelivery } from './dead-letter.js'
