@@ -78,7 +78,7 @@ export function registerRequestReplyScenarios(h: ContractHarness): void {
         if (m.payload.slow) {
           slowStarted = true
           await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, h.ms(3_000))
+            const timer = setTimeout(resolve, h.ms(1_500))
             signal.addEventListener('abort', () => {
               clearTimeout(timer)
               resolve()
