@@ -7,7 +7,7 @@
  * This module registers tests only and never looks at `transport.kind`.
  */
 import { randomUUID } from 'node:crypto'
-import { Bus, type BusEvent, type Delivery, SwitchyardHeaders } from '@switchyard/core'
+import { type Bus, type BusEvent, type Delivery, SwitchyardHeaders } from '@switchyard/core'
 import { expect, it } from 'vitest'
 import type { ContractHarness } from './contract-harness.js'
 import { createMessage, payloadText } from './create-message.js'
@@ -20,11 +20,7 @@ interface Order {
 
 export function registerBusScenarios(h: ContractHarness): void {
   /** A Bus on `transport`, closed (without draining) after the test. */
-  const busOn = (transport: ConstructorParameters<typeof Bus>[0]): Bus => {
-    const bus = new Bus(transport)
-    h.track({ close: () => bus.close({ drain: false }) })
-    return bus
-  }
+  const busOn = (transport: ConstructorParameters<typeof Bus>[0]): Bus => h.bus(transport)
 
   it(
     'dead-letters a message after 3 failed attempts with the reason headers, payload and key',

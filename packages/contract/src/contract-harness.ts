@@ -6,7 +6,7 @@
  * `afterEach` closes it all and nothing leaks into the next test. It is internal to the suite;
  * adapters use the exported helpers (`collect`, `waitFor`, …) in their own tests.
  */
-import type { Capabilities, Transport } from '@switchyard/core'
+import { Bus, type BusEvent, type Capabilities, type Transport } from '@switchyard/core'
 import { type CollectOptions, type Collector, collect } from './collect.js'
 import type { ResolvedContractOptions } from './contract-options.js'
 import { uniqueName } from './unique-name.js'
@@ -115,6 +115,20 @@ export class ContractHarness {
   track<T extends Closeable>(closeable: T): T {
     this.#closeables.push(closeable)
     return closeable
+  }
+
+  /**
+   * A `Bus` on `transport`, closed (without draining) after the test. With `events`, every Bus
+   * event is pushed to it.
+   */
+  bus(transport: Transport, events?: BusEvent[]): Bus {
+    const bus = new Bus(transport)
+    if (events !== undefined) {
+      const watching = bus.events$.subscribe((e) => events.push(e))
+      this.track({ close: async () => watching.unsubscribe() })
+    }
+    this.track({ close: () => bus.close({ drain: false }) })
+    return bus
   }
 
   /** Deletes `topics` (with `.dlq` and, where patterns exist, `.*`/`.#`) and `groups` on a new transport. */

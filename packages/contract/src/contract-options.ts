@@ -19,6 +19,10 @@ export type ContractScenarioGroup =
   | 'bus policies'
   | 'lifecycle'
   | 'inspect'
+  | 'request-reply'
+  | 'idempotent consumers'
+  | 'batch handlers'
+  | 'cloudevents'
   | 'broker restart'
 
 /** Options of {@link transportContract}. */

@@ -10,20 +10,24 @@
  */
 import type { Transport } from '@switchyard/core'
 import { afterEach, describe } from 'vitest'
+import { registerBatchHandlerScenarios } from './batch-handler-scenarios.js'
 import { registerBatchingScenarios } from './batching-scenarios.js'
 import { registerBusScenarios } from './bus-scenarios.js'
+import { registerCloudEventsScenarios } from './cloud-events-scenarios.js'
 import { ContractHarness } from './contract-harness.js'
 import {
   type ContractScenarioGroup,
   resolveContractOptions,
   type TransportContractOptions,
 } from './contract-options.js'
+import { registerDedupScenarios } from './dedup-scenarios.js'
 import { registerDeliveryScenarios } from './delivery-scenarios.js'
 import { registerErrorScenarios } from './error-scenarios.js'
 import { registerFeatureScenarios } from './feature-scenarios.js'
 import { registerGroupScenarios } from './group-scenarios.js'
 import { registerInspectScenarios } from './inspect-scenarios.js'
 import { registerLifecycleScenarios } from './lifecycle-scenarios.js'
+import { registerRequestReplyScenarios } from './request-reply-scenarios.js'
 import { registerRestartScenario } from './restart-scenario.js'
 import { registerSettlementScenarios } from './settlement-scenarios.js'
 
@@ -77,6 +81,10 @@ export function transportContract(
     group('bus policies', registerBusScenarios)
     group('lifecycle', registerLifecycleScenarios)
     group('inspect', registerInspectScenarios)
+    group('request-reply', registerRequestReplyScenarios)
+    group('idempotent consumers', registerDedupScenarios)
+    group('batch handlers', registerBatchHandlerScenarios)
+    group('cloudevents', registerCloudEventsScenarios)
     if (resolved.restartBroker !== undefined && capabilities.persistent) {
       group('broker restart', registerRestartScenario)
     }

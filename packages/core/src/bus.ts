@@ -9,6 +9,7 @@
  */
 import { defer, type Observable } from 'rxjs'
 import { toAsyncIterable } from './async-iterable.js'
+import { type BatchHandleOptions, type BatchHandler, BatchRun } from './batch-handler.js'
 import {
   asEncodeError,
   checkHandleOptions,
@@ -43,6 +44,14 @@ import { SwitchyardHeaders } from './headers.js'
 import type { Delivery, OutgoingMessage } from './message.js'
 import { nextMessageId } from './message-id.js'
 import { buildChain } from './policy-middleware.js'
+import {
+  type ReplyHandler,
+  ReplyInbox,
+  type ReplyOptions,
+  type RequestBusPort,
+  type RequestOptions,
+  replyingHandler,
+} from './request-reply.js'
 import { settleWatch, type WatchedSubscribeOptions } from './settle-watch.js'
 import { validateTopic } from './topic.js'
 import type { CloseOptions, Transport } from './transport.js'
@@ -94,6 +103,8 @@ export class Bus {
   readonly #runtime: BusRuntime
   readonly #handlers = new Set<HandlerSubscription>()
   #closing: Promise<void> | undefined
+  /** The requesting side of request–reply, made on the first `request`. */
+  #inbox: ReplyInbox | undefined
   /** The last topic `publish` validated (a symbol no caller can pass, until the first one). */
   #lastTopic: string | symbol = noTopicYet
   /** The codec whose shared headers are in `#headers`. */
@@ -329,6 +340,94 @@ export class Bus {
   }
 
   /**
+   * Runs `handler` on batches of up to `maxSize` messages of `topic` (or what arrived within
+   * `maxWaitMs`) and settles each message from its own outcome: `ack`, `retry` (the retry policy
+   * applies per message, ending in a dead letter after its attempts) or `dead-letter`. Resolve with
+   * nothing to ack the whole batch; throw to fail every message of it. Backpressure and drain are
+   * those of `handle` (in-flight limit at least `maxSize`; `stop()`/`close()` wait for the running
+   * batch). Throws `ConfigError` or `InvalidTopicError` at once.
+   *
+   * @example
+   * bus.handleBatch<Row>('rows', { group: 'loader', maxSize: 500, maxWaitMs: 200 }, async (messages) => {
+   *   const results = await db.insertMany(messages.map((m) => m.payload))
+   *   return results.map((r) => (r.ok ? Outcome.ack() : Outcome.retry(0, r.error)))
+   * })
+   */
+  handleBatch<T = unknown>(
+    topic: string,
+    options: BatchHandleOptions<T>,
+    handler: BatchHandler<T>,
+  ): HandlerSubscription {
+    if (this.#runtime.closed) throw this.#runtime.closedError(`handle ${topic}`)
+    this.#checkTopic(topic)
+    const run: HandlerSubscription = new BatchRun(
+      this.#runtime,
+      this.transport,
+      topic,
+      options,
+      handler,
+      () => this.#handlers.delete(run),
+    )
+    this.#handlers.add(run)
+    return run
+  }
+
+  /**
+   * Sends a request to `topic` and resolves with the decoded payload of its reply.
+   *
+   * **Details:** the request is an ordinary message with a correlation id, this Bus's reply topic
+   * and the caller's deadline in headers (`RequestHeaders`); the reply comes back to this instance
+   * only. Rejects with `TimeoutError` when no reply arrives within `timeoutMs` (default 30,000),
+   * `NoResponderError` when the broker can tell that nothing consumes `topic` (RabbitMQ with
+   * `mandatory`), `RemoteHandlerError` (with the remote error's name and message) when the
+   * responder's handler threw, `CancelledError` when `signal` aborts, and the errors of `publish`.
+   * The first request attaches the reply subscription (a broker round trip, seconds on Kafka).
+   * A request is delivered at least once: a responder may see it twice; the first reply wins.
+   *
+   * @example
+   * const talents = await bus.request<Talent[]>('search.talents', { skill: 'bass' }, { timeoutMs: 5_000 })
+   */
+  request<R = unknown>(topic: string, payload: unknown, options?: RequestOptions<R>): Promise<R> {
+    if (this.#runtime.closed) return Promise.reject(this.#runtime.closedError('request'))
+    this.#inbox ??= new ReplyInbox(this.#requestPort())
+    return this.#inbox.request(topic, payload, options)
+  }
+
+  /**
+   * Answers requests on `topic`: `handler`'s resolved value is published to the requester as the
+   * reply; if it throws, its error's name and message travel back (`RemoteHandlerError` at the
+   * caller) and the request is acknowledged, not retried. Runs under `handle` with `options`
+   * (group, concurrency, timeout, middleware); a failure to publish the reply is retried like a
+   * handler failure. Requests whose caller's deadline has passed are acknowledged unanswered;
+   * messages without a reply address run `handler` with no reply.
+   *
+   * @example
+   * await bus.reply<Query, Talent[]>('search.talents', { group: 'search' }, (m) => index.find(m.payload)).ready
+   */
+  reply<T = unknown, R = unknown>(
+    topic: string,
+    options: ReplyOptions<T, R>,
+    handler: ReplyHandler<T, R>,
+  ): HandlerSubscription {
+    if (typeof handler !== 'function') {
+      throw new ConfigError('reply options', ['handler must be a function'], {
+        context: { field: 'handler' },
+      })
+    }
+    const handle = this.handle as (t: string, o: HandleOptions<T>, h: Handler<T>) => HandlerSubscription
+    return handle.call(this, topic, options, replyingHandler(this.#requestPort(), options, handler))
+  }
+
+  #requestPort(): RequestBusPort {
+    const publish = this.publish as (t: string, p: unknown, o: PublishOptions<unknown>) => Promise<void>
+    return {
+      transport: this.transport,
+      codec: this.#runtime.codec as Codec<unknown>,
+      publish: (topic, payload, options) => publish.call(this, topic, payload, options),
+    }
+  }
+
+  /**
    * The supervision policy (as data) and the state of every `handle` subscription it supervises:
    * `running`, `restarting` (waiting for its backoff), `failed` or `stopped`, with restart counts.
    * `escalated: true` once the restart budget was exceeded (report the process unhealthy).
@@ -358,6 +457,7 @@ export class Bus {
       ...[...this.#runtime.streams].map((stream) => stream.drain(timeoutMs ?? defaultDrainTimeoutMs)),
     ])
     try {
+      await this.#inbox?.close()
       if (this.#runtime.closeTransport) await this.transport.close(options)
     } finally {
       this.#runtime.log?.stop()

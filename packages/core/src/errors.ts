@@ -341,6 +341,8 @@ export type SwitchyardErrorName =
   | RevisionConflictError['name']
   | SecretKeyError['name']
   | LeaseLostError['name']
+  | 'NoResponderError'
+  | 'RemoteHandlerError'
 
 /**
  * True when `error` is a Switchyard error (optionally of the given name). Works across duplicated

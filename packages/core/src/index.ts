@@ -2,6 +2,7 @@
  * `@switchyard/core`: the application API. Adapter authors also import `@switchyard/core/spi`.
  */
 
+export type { BatchContext, BatchHandleOptions, BatchHandler, BatchOutcome } from './batch-handler.js'
 export { Bus } from './bus.js'
 export type {
   BatchEntry,
@@ -28,10 +29,14 @@ export type {
   TopicPayload,
   UnregisteredTopic,
 } from './bus-options.js'
+export type { CloudEvent, CloudEventsOptions } from './cloud-events.js'
+export { cloudEvents, cloudEventsCodec, cloudEventsContentType, readCloudEvent } from './cloud-events.js'
 export { bytesCodec, formatIssues, jsonCodec, schemaCodec, stringCodec } from './codecs.js'
 export type { ConfigSecret } from './config-secret.js'
 export type { DeadLetter, DeadLetterDelivery } from './dead-letter.js'
 export { isDeadLetter, readDeadLetter } from './dead-letter.js'
+export type { ClaimResult, DedupOptions, DedupStore } from './dedup.js'
+export { dedupe, MemoryDedupStore } from './dedup.js'
 export type { ErrorContext, SwitchyardErrorName, SwitchyardErrorOptions, TlsProblem } from './errors.js'
 export {
   AuthenticationError,
@@ -63,6 +68,9 @@ export type { Delivery, Message, NackOptions, OutgoingMessage, Settlement } from
 export type { HandleContext, HandlerOutcome, Middleware, NextHandler } from './middleware.js'
 export { Outcome } from './middleware.js'
 export type { PublishBatchOptions } from './publish-batcher.js'
+export type { ReplyHandler, ReplyOptions, RequestOptions } from './request-reply.js'
+export { defaultRequestTimeoutMs, RequestHeaders } from './request-reply.js'
+export { NoResponderError, RemoteHandlerError } from './request-reply-errors.js'
 export type {
   Capabilities,
   CloseOptions,

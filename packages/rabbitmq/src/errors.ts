@@ -124,7 +124,7 @@ export function unroutableError(topic: string, replyText: string): PublishError 
   return new PublishError(
     topic,
     `no queue is bound for it (${replyText}); subscribe or provision a group for the topic first, or publish without \`mandatory\``,
-    { retryable: false },
+    { retryable: false, context: { reason: 'unroutable' } },
   )
 }
 

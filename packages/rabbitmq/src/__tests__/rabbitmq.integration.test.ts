@@ -273,6 +273,22 @@ describe('RabbitMqTransport on RabbitMQ', () => {
     expect(await queueDepth(t, t.naming.groupQueue(routed, 'g'))).toBe(2)
   })
 
+  it('with mandatory, a request to a topic nothing consumes rejects with NoResponderError at once', async () => {
+    const t = transport({ mandatory: true })
+    const bus = new Bus(t)
+    open.unshift({ close: () => bus.close({ drain: false }) })
+    const nobody = topicName('rmq.no-responder')
+    const started = Date.now()
+    const error = await expectSwitchyardError(
+      bus.request(nobody, { q: 1 }, { timeoutMs: 20_000 }),
+      'NoResponderError',
+    )
+    // Refused by the broker, long before the 20 s timeout.
+    expect(Date.now() - started).toBeLessThan(10_000)
+    expect(error.context.topic).toBe(nobody)
+    expect(error.retryable).toBe(true)
+  })
+
   it('fails fast with AuthenticationError on wrong credentials, once per use, without a retry loop', async () => {
     // A 1 ms backoff: were a refused login retried, the attempts would pile up while the test runs.
     const t = new RabbitMqTransport(
