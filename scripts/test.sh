@@ -54,12 +54,12 @@ summary() { # $1: log file; prints the FAIL lines and the first error line after
 # network namespace: they test the brokers' failover, which does not change with the Node line, and
 # take minutes each.
 suites() { # $1: node binary, $2: log name, $3: 1 to run the cluster project too; then vitest args
-  local node_bin=$1 log="$logs/$2.log" cluster=$3 ok=0
+  local node_bin=$1 name=$2 cluster=$3 ok=0
   shift 3
-  "$node_bin" node_modules/vitest/vitest.mjs run --project unit --project integration "$@" 2>&1 | tee "$log" || ok=1
+  "$node_bin" node_modules/vitest/vitest.mjs run --project unit --project integration "$@" 2>&1 | tee "$logs/$name.log" || ok=1
   if [[ $cluster == 1 ]]; then
     bash scripts/in-netns.sh "$node_bin" node_modules/vitest/vitest.mjs run --project cluster --passWithNoTests "$@" 2>&1 |
-      tee "$logs/$2-cluster.log" || ok=1
+      tee "$logs/$name-cluster.log" || ok=1
   fi
   return $ok
 }
