@@ -19,6 +19,9 @@ transportContract(
       servers: natsConnection.servers,
       prefix: 'contract',
       reconnect: { initialDelayMs: 100, maxDelayMs: 1_000 },
+      // A pull cancelled on unsubscribe can leave messages with the server's pull until ack_wait
+      // (default 30 s, README); 10 s brings them back within the scenarios' waits (20 s here).
+      ackWaitMs: 10_000,
     }),
   {
     timeScale: 4,
