@@ -115,6 +115,12 @@ export abstract class KafkaConsumerBase<R extends KafkaRecordLike, S extends Par
   readonly #seenUpTo = new Map<number, number>()
   /** The core asked us to stop handing out records. */
   #paused = false
+  /**
+   * Set by a client whose stream keeps fetching during a rebalance (platformatic): nothing is handed
+   * out until the new assignment is known, so a record of a partition about to move is left to its
+   * next owner instead of being handled twice.
+   */
+  protected holding = false
   #pumping = false
   #pumpAgain = false
   #pumpQueued = false
@@ -307,10 +313,10 @@ export abstract class KafkaConsumerBase<R extends KafkaRecordLike, S extends Par
       do {
         this.#pumpAgain = false
         let progressed = true
-        while (progressed && !this.#stopping && !this.#paused) {
+        while (progressed && !this.#stopping && !this.#paused && !this.holding) {
           progressed = false
           for (const state of this.partitions.values()) {
-            if (this.#paused || this.#stopping) break
+            if (this.#paused || this.#stopping || this.holding) break
             const entry = state.flow.take()
             if (entry === undefined) continue
             progressed = true

@@ -53,6 +53,10 @@ export class PlatformaticConsumer extends KafkaConsumerBase<Record, Platformatic
   #consumer: StringConsumer | undefined
   #stream: Stream | undefined
   #pulling = false
+  /** The partitions of the topic the group assigns to this member (unknown before the first join). */
+  #assignedPartitions: ReadonlySet<number> | undefined
+  /** Ends a hold that no join ended (the broker bounds a rebalance by the rebalance timeout). */
+  #holdTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(host: ConsumerHost, link: PlatformaticLink, spec: ConsumerSpec, sink: DeliverySink) {
     super(host, spec, sink)
@@ -66,7 +70,24 @@ export class PlatformaticConsumer extends KafkaConsumerBase<Record, Platformatic
   }
 
   protected detach(): Promise<void> {
+    this.#release()
     return this.#closeClient()
+  }
+
+  #hold(): void {
+    this.holding = true
+    clearTimeout(this.#holdTimer)
+    this.#holdTimer = setTimeout(() => {
+      this.#release()
+      this.pump()
+    }, this.host.options.rebalanceTimeoutMs)
+    this.#holdTimer.unref?.()
+  }
+
+  #release(): void {
+    this.holding = false
+    clearTimeout(this.#holdTimer)
+    this.#holdTimer = undefined
   }
 
   async #closeClient(): Promise<void> {
@@ -112,8 +133,11 @@ export class PlatformaticConsumer extends KafkaConsumerBase<Record, Platformatic
     const consumer = this.#newConsumer()
     this.#consumer = consumer
     const current = (): boolean => this.#consumer === consumer && !this.stopping
+    // The stream goes on fetching the old assignment until the join: hold records back until then.
     consumer.on('consumer:group:rebalance', () => {
-      if (current()) this.rebalanceStarted()
+      if (!current()) return
+      this.#hold()
+      this.rebalanceStarted()
     })
     consumer.on('consumer:group:join', () => {
       if (current()) this.#onAssignment()
@@ -157,6 +181,8 @@ export class PlatformaticConsumer extends KafkaConsumerBase<Record, Platformatic
 
   /** The stream or client failed: drop its partitions, report an outage, start a new client later. */
   #onFailure(error: Error): void {
+    this.#release()
+    this.#assignedPartitions = undefined
     this.abandonAll()
     const mapped = this.map(error, 'consume')
     if (mapped.name === 'BrokerUnavailableError') this.host.disconnected(mapped)
@@ -169,18 +195,26 @@ export class PlatformaticConsumer extends KafkaConsumerBase<Record, Platformatic
 
   #onAssignment(): void {
     if (this.stopping) return
+    this.#release()
     this.#dropUnassigned()
     this.assigned()
+    this.#pull()
   }
 
   /** Abandons the partitions the group no longer assigns to this member. */
   #dropUnassigned(): void {
     const assignments = this.#consumer?.assignments
     if (assignments == null) return
-    this.abandonUnassigned(new Set(assignments.find((a) => a.topic === this.spec.topic)?.partitions ?? []))
+    const assigned = new Set(assignments.find((a) => a.topic === this.spec.topic)?.partitions ?? [])
+    this.#assignedPartitions = assigned
+    this.abandonUnassigned(assigned)
   }
 
   #receive(record: Record): void {
+    // Fetched before the partition moved to another member (the stream's buffer outlives the join):
+    // its new owner reads it from the commit point. Should the partition come back, the join that
+    // returns it makes the stream fetch again from the commit point, so nothing is skipped.
+    if (this.#assignedPartitions !== undefined && !this.#assignedPartitions.has(record.partition)) return
     const state = this.partitionState(record.partition, () => ({ leaderEpoch: record.leaderEpoch }))
     state.leaderEpoch = record.leaderEpoch
     this.receive(state, Number(record.offset), record.key ?? undefined, record)
@@ -189,7 +223,7 @@ export class PlatformaticConsumer extends KafkaConsumerBase<Record, Platformatic
   /** Takes records from the stream while the backlog is below the high-water mark, then pumps. */
   #pull(): void {
     const stream = this.#stream
-    if (stream === undefined || this.#pulling || this.stopping) return
+    if (stream === undefined || this.#pulling || this.stopping || this.holding) return
     this.#pulling = true
     try {
       while (this.backlog < this.#highWater) {
