@@ -13,7 +13,9 @@ import type { ConfigStore } from '@switchyard/config'
 import type { Transport } from '@switchyard/core'
 import { configStoreFromEnv, fromEnv, TransportRegistry } from '@switchyard/di'
 import { kafkaTransport } from '@switchyard/kafka'
+import { natsTransport } from '@switchyard/nats'
 import { rabbitmqTransport } from '@switchyard/rabbitmq'
+import { redisTransport } from '@switchyard/redis'
 import { CliError, ExitCode } from './exit-codes.js'
 
 /** The global connection flags (see the README's "Connecting"). */
@@ -46,7 +48,7 @@ export function environmentOf(
 
 /** The transport kinds the command can build. */
 export function transportRegistry(): TransportRegistry {
-  return new TransportRegistry([kafkaTransport, rabbitmqTransport])
+  return new TransportRegistry([kafkaTransport, rabbitmqTransport, redisTransport, natsTransport])
 }
 
 /**

@@ -77,7 +77,7 @@ export function buildProgram(options: RunOptions = {}): Command {
     )
     .version('0.1.0')
     .option('--json', 'machine-readable output: one JSON document (or one per line for streams)')
-    .option('-t, --transport <kind>', 'transport kind: kafka, rabbitmq, memory (env TRANSPORT)')
+    .option('-t, --transport <kind>', 'transport kind: kafka, rabbitmq, redis, nats, memory (env TRANSPORT)')
     .option('--brokers <list>', 'Kafka brokers, comma-separated (env SWITCHYARD_KAFKA_BROKERS)')
     .option('--url <amqp-url>', 'RabbitMQ URL (env SWITCHYARD_RABBITMQ_URL)')
     .option('--etcd <endpoints>', 'etcd endpoints, comma-separated (env SWITCHYARD_ETCD_ENDPOINTS)')
