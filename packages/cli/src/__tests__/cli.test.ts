@@ -1,7 +1,7 @@
 /**
  * The built `switchyard` binary against the in-memory transport and closed ports: what needs no
  * broker. A memory transport lives in one process, so cross-process round trips are in
- * `cli.integration.test.ts` (Kafka, RabbitMQ) instead.
+ * `cli.integration.test.ts` (Kafka, RabbitMQ, Redis, NATS) instead.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -162,6 +162,40 @@ describe('switchyard (no broker)', { timeout: 60_000 }, () => {
     )
     expect(r.code).toBe(3)
     expect(r.stderr).toContain('BrokerUnavailableError')
+  })
+
+  // A unique password per run, on every transport the command builds, through a failing connection
+  // with every log line on: it must appear in nothing the command prints.
+  const secret = `pw-${process.pid}-${Date.now().toString(36)}`
+  it.each([
+    ['rabbitmq', { TRANSPORT: 'rabbitmq', SWITCHYARD_RABBITMQ_URL: `amqp://app:${secret}@127.0.0.1:1/` }],
+    [
+      'kafka',
+      {
+        TRANSPORT: 'kafka',
+        SWITCHYARD_KAFKA_BROKERS: '127.0.0.1:1',
+        SWITCHYARD_KAFKA_SASL_MECHANISM: 'scram-sha-512',
+        SWITCHYARD_KAFKA_SASL_USERNAME: 'app',
+        SWITCHYARD_KAFKA_SASL_PASSWORD: secret,
+      },
+    ],
+    ['redis', { TRANSPORT: 'redis', SWITCHYARD_REDIS_URL: `redis://app:${secret}@127.0.0.1:1` }],
+    [
+      'nats',
+      {
+        TRANSPORT: 'nats',
+        SWITCHYARD_NATS_SERVERS: '127.0.0.1:1',
+        SWITCHYARD_NATS_USER: 'app',
+        SWITCHYARD_NATS_PASSWORD: secret,
+      },
+    ],
+  ])('never prints the %s password, even when the connection fails (every log level on)', async (_, vars) => {
+    for (const args of [['health'], ['--json', 'health'], ['publish', 'orders', '{}']]) {
+      const r = await runCli(args, cliEnv({ ...vars, SWITCHYARD_LOG_LEVEL: 'debug' }))
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(3)
+      expect(r.stderr).toContain('BrokerUnavailableError')
+      expect(`${r.stdout}${r.stderr}`).not.toContain(secret)
+    }
   })
 
   it('console refuses a bad port and a malformed --group with exit 1, before connecting', async () => {
