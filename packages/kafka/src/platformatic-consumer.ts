@@ -133,10 +133,13 @@ export class PlatformaticConsumer extends KafkaConsumerBase<Record, Platformatic
     const consumer = this.#newConsumer()
     this.#consumer = consumer
     const current = (): boolean => this.#consumer === consumer && !this.stopping
-    // The stream goes on fetching the old assignment until the join: hold records back until then.
+    // Classic groups: the stream goes on fetching the old assignment until the join, so records are
+    // held back until then. KIP-848 groups have no join after a revocation (the library pauses its
+    // streams and refreshes offsets itself, and `fetch` below drops what moved): no hold there.
+    const holds = this.host.options.groupProtocol !== 'consumer'
     consumer.on('consumer:group:rebalance', () => {
       if (!current()) return
-      this.#hold()
+      if (holds) this.#hold()
       this.rebalanceStarted()
     })
     consumer.on('consumer:group:join', () => {
