@@ -115,12 +115,9 @@ export abstract class KafkaConsumerBase<R extends KafkaRecordLike, S extends Par
   readonly #seenUpTo = new Map<number, number>()
   /** The core asked us to stop handing out records. */
   #paused = false
-  /**
-   * Set by a client whose stream keeps fetching during a rebalance (platformatic): nothing is handed
-   * out until the new assignment is known, so a record of a partition about to move is left to its
-   * next owner instead of being handled twice.
-   */
-  protected holding = false
+  /** Records are held back until the rebalance in progress assigns partitions (see {@link rebalanceStarted}). */
+  #holding = false
+  #holdTimer: ReturnType<typeof setTimeout> | undefined
   #pumping = false
   #pumpAgain = false
   #pumpQueued = false
@@ -237,8 +234,22 @@ export abstract class KafkaConsumerBase<R extends KafkaRecordLike, S extends Par
   /**
    * A rebalance starts. Kafka still accepts commits of the ending generation: commit now, so that a
    * partition that moves is not redelivered from an older offset than necessary.
+   *
+   * `hold`: for a client whose stream keeps fetching the old assignment until the join
+   * (platformatic's classic groups), nothing is handed out until {@link assigned}, so a record of a
+   * partition about to move is left to its next owner instead of being handled twice. A join that
+   * never comes ends the hold after the rebalance timeout, the broker's own bound.
    */
-  protected rebalanceStarted(): void {
+  protected rebalanceStarted(hold = false): void {
+    if (hold) {
+      this.#holding = true
+      clearTimeout(this.#holdTimer)
+      this.#holdTimer = setTimeout(() => {
+        this.#endHold()
+        this.pump()
+      }, this.host.options.rebalanceTimeoutMs)
+      this.#holdTimer.unref?.()
+    }
     this.host.rebalancing(this, true)
     clearTimeout(this.#commitTimer)
     this.#commitTimer = undefined
@@ -247,6 +258,7 @@ export abstract class KafkaConsumerBase<R extends KafkaRecordLike, S extends Par
 
   /** The group assigned partitions to this member: the rebalance is over, records flow. */
   protected assigned(): void {
+    this.#endHold()
     this.host.rebalancing(this, false)
     if (!this.#ready) {
       this.#ready = true
@@ -264,7 +276,19 @@ export abstract class KafkaConsumerBase<R extends KafkaRecordLike, S extends Par
 
   /** Abandons every partition (the client failed; its records come again from the commit points). */
   protected abandonAll(): void {
+    this.#endHold()
     for (const state of [...this.partitions.values()]) this.abandon(state)
+  }
+
+  /** Whether records are held back for a rebalance in progress: a client stops reading meanwhile. */
+  protected get holding(): boolean {
+    return this.#holding
+  }
+
+  #endHold(): void {
+    this.#holding = false
+    clearTimeout(this.#holdTimer)
+    this.#holdTimer = undefined
   }
 
   /**
@@ -313,10 +337,10 @@ export abstract class KafkaConsumerBase<R extends KafkaRecordLike, S extends Par
       do {
         this.#pumpAgain = false
         let progressed = true
-        while (progressed && !this.#stopping && !this.#paused && !this.holding) {
+        while (progressed && !this.#stopping && !this.#paused && !this.#holding) {
           progressed = false
           for (const state of this.partitions.values()) {
-            if (this.#paused || this.#stopping || this.holding) break
+            if (this.#paused || this.#stopping || this.#holding) break
             const entry = state.flow.take()
             if (entry === undefined) continue
             progressed = true
@@ -385,6 +409,7 @@ export abstract class KafkaConsumerBase<R extends KafkaRecordLike, S extends Par
     // Let a start in progress finish (or give up) first, so that no consumer is left behind.
     await this.starting
     this.quiesce()
+    this.#endHold()
     clearTimeout(this.#commitTimer)
     await this.#commit()
     this.host.rebalancing(this, false)

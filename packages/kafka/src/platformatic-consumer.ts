@@ -55,8 +55,6 @@ export class PlatformaticConsumer extends KafkaConsumerBase<Record, Platformatic
   #pulling = false
   /** The partitions of the topic the group assigns to this member (unknown before the first join). */
   #assignedPartitions: ReadonlySet<number> | undefined
-  /** Ends a hold that no join ended (the broker bounds a rebalance by the rebalance timeout). */
-  #holdTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(host: ConsumerHost, link: PlatformaticLink, spec: ConsumerSpec, sink: DeliverySink) {
     super(host, spec, sink)
@@ -70,24 +68,7 @@ export class PlatformaticConsumer extends KafkaConsumerBase<Record, Platformatic
   }
 
   protected detach(): Promise<void> {
-    this.#release()
     return this.#closeClient()
-  }
-
-  #hold(): void {
-    this.holding = true
-    clearTimeout(this.#holdTimer)
-    this.#holdTimer = setTimeout(() => {
-      this.#release()
-      this.pump()
-    }, this.host.options.rebalanceTimeoutMs)
-    this.#holdTimer.unref?.()
-  }
-
-  #release(): void {
-    this.holding = false
-    clearTimeout(this.#holdTimer)
-    this.#holdTimer = undefined
   }
 
   async #closeClient(): Promise<void> {
@@ -138,9 +119,7 @@ export class PlatformaticConsumer extends KafkaConsumerBase<Record, Platformatic
     // streams and refreshes offsets itself, and `fetch` below drops what moved): no hold there.
     const holds = this.host.options.groupProtocol !== 'consumer'
     consumer.on('consumer:group:rebalance', () => {
-      if (!current()) return
-      if (holds) this.#hold()
-      this.rebalanceStarted()
+      if (current()) this.rebalanceStarted(holds)
     })
     consumer.on('consumer:group:join', () => {
       if (current()) this.#onAssignment()
@@ -184,7 +163,6 @@ export class PlatformaticConsumer extends KafkaConsumerBase<Record, Platformatic
 
   /** The stream or client failed: drop its partitions, report an outage, start a new client later. */
   #onFailure(error: Error): void {
-    this.#release()
     this.#assignedPartitions = undefined
     this.abandonAll()
     const mapped = this.map(error, 'consume')
@@ -198,7 +176,6 @@ export class PlatformaticConsumer extends KafkaConsumerBase<Record, Platformatic
 
   #onAssignment(): void {
     if (this.stopping) return
-    this.#release()
     this.#dropUnassigned()
     this.assigned()
     this.#pull()
