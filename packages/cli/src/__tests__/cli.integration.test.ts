@@ -7,12 +7,8 @@
 import { kafkaConnection, natsConnection, rabbitmqConnection, redisConnection } from '@switchyard/brokers'
 import { uniqueName, waitFor } from '@switchyard/contract'
 import { Bus, type HandlerSubscription, SwitchyardHeaders, type Transport } from '@switchyard/core'
-import { TransportRegistry } from '@switchyard/di'
-import { kafkaTransport } from '@switchyard/kafka'
-import { natsTransport } from '@switchyard/nats'
-import { rabbitmqTransport } from '@switchyard/rabbitmq'
-import { redisTransport } from '@switchyard/redis'
 import { afterEach, describe, expect, it } from 'vitest'
+import { transportRegistry } from '../connection.js'
 import { cliEnv, jsonLines, runCli, spawnCli } from './run-cli.js'
 
 interface Target {
@@ -65,12 +61,7 @@ describe.each(targets)('switchyard on $name', (target) => {
   })
 
   async function transport(topic: string): Promise<Transport> {
-    const t = await new TransportRegistry([
-      kafkaTransport,
-      rabbitmqTransport,
-      redisTransport,
-      natsTransport,
-    ]).create(target.config)
+    const t = await transportRegistry().create(target.config)
     cleanups.push(async () => {
       await t.deprovision(topic).catch(() => undefined)
       await t.deprovision(`${topic}.dlq`).catch(() => undefined)
@@ -226,7 +217,7 @@ describe('switchyard tail --from-beginning', () => {
   it('replays retained messages on Kafka, then deletes its throwaway group', async () => {
     const topic = uniqueName('cli-replay')
     const env = targets[0]?.env as NodeJS.ProcessEnv
-    const t = await new TransportRegistry([kafkaTransport]).create(targets[0]?.config)
+    const t = await transportRegistry().create(targets[0]?.config)
     try {
       expect((await runCli(['publish', topic, '{"old":true}'], env)).code).toBe(0)
       const r = await runCli(['--json', 'tail', topic, '--from-beginning', '--count', '1'], env)
