@@ -29,6 +29,18 @@ const whileLeadersSettle = retry(
   { maxAttempts: 12, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }) },
 )
 
+/**
+ * A group's coordinator moves with its partition leader (a node restarted, a cut healed): deleting
+ * groups meanwhile fails with a retriable coordinator error. Retried as leaders settle; a group that
+ * does not exist is an answer, not a reason to retry.
+ */
+const whileCoordinatorMoves = retry(
+  handleWhen(
+    (error) => (error as { retriable?: unknown }).retriable === true && !hasOnly(error, 'GROUP_ID_NOT_FOUND'),
+  ),
+  { maxAttempts: 12, backoff: new ExponentialBackoff({ initialDelay: 50, maxDelay: 1_000 }) },
+)
+
 export class TopicAdmin {
   readonly #deps: TopicAdminDeps
   readonly #topics = new Map<string, Promise<void>>()
@@ -108,7 +120,7 @@ export class TopicAdmin {
   /** Deletes consumer groups; groups that do not exist are skipped. */
   async deleteGroups(groups: readonly string[]): Promise<void> {
     try {
-      await this.#deps.admin.deleteGroups([...groups])
+      await whileCoordinatorMoves.execute(() => this.#deps.admin.deleteGroups([...groups]))
     } catch (error) {
       if (!hasOnly(error, 'GROUP_ID_NOT_FOUND')) throw error
     }
