@@ -6,10 +6,14 @@ import { defineConfig } from 'vitest/config'
 // because some scenarios restart a broker) and `cluster` (`*.cluster.integration.test.ts`, run in a
 // private network namespace, see below).
 const conditions = ['@switchyard/source', 'node', 'import', 'default']
+// Vitest also hands the SSR conditions to its workers as Node's `--conditions` flags. `import` there
+// would make a CommonJS `require` pick a dependency's ESM build (pg's `require('pg-pool')` then gets
+// a module namespace, not a class), so the SSR list names only ours; Vite adds import/require itself.
+const ssrConditions = ['@switchyard/source', 'node']
 
 export default defineConfig({
   resolve: { conditions },
-  ssr: { resolve: { conditions, externalConditions: ['@switchyard/source'] } },
+  ssr: { resolve: { conditions: ssrConditions, externalConditions: ['@switchyard/source'] } },
   test: {
     projects: [
       {

@@ -9,12 +9,13 @@ import { Kafka, logLevel } from 'kafkajs'
 import { BrokerError } from './broker.js'
 import { kafkaConnection, rabbitmqConnection } from './env.js'
 import { cleanNatsStreams } from './nats.js'
+import { cleanPostgresSchemas } from './postgres.js'
 import { ctlOrFail, ensureVhostAndUser } from './rabbitmq.js'
 import { cleanRedisStreams } from './redis.js'
 
 /** What `clean` removed from one broker. */
 export interface CleanResult {
-  readonly broker: 'kafka' | 'rabbitmq' | 'redis' | 'nats'
+  readonly broker: 'kafka' | 'rabbitmq' | 'redis' | 'nats' | 'postgres'
   /** Kafka: topics and groups; RabbitMQ: queues and (non-default) exchanges. */
   readonly removed: Readonly<Record<string, number>>
   readonly ms: number
@@ -97,14 +98,21 @@ export const cleanNats = async (): Promise<CleanResult> => {
   return { broker: 'nats', removed: { streams: await cleanNatsStreams() }, ms: Date.now() - began }
 }
 
-/** Cleans Kafka, RabbitMQ, Redis, NATS or all (etcd keys are per-test prefixes and are left alone). */
+/** Drops every test schema (`sy_…`) of the test PostgreSQL. */
+export const cleanPostgres = async (): Promise<CleanResult> => {
+  const began = Date.now()
+  return { broker: 'postgres', removed: { schemas: await cleanPostgresSchemas() }, ms: Date.now() - began }
+}
+
+/** Cleans Kafka, RabbitMQ, Redis, NATS, PostgreSQL or all (etcd keys are per-test prefixes and are left alone). */
 export const clean = async (
-  which: 'kafka' | 'rabbitmq' | 'redis' | 'nats' | 'all' = 'all',
+  which: 'kafka' | 'rabbitmq' | 'redis' | 'nats' | 'postgres' | 'all' = 'all',
 ): Promise<CleanResult[]> => {
   const results: CleanResult[] = []
   if (which === 'all' || which === 'kafka') results.push(await cleanKafka())
   if (which === 'all' || which === 'rabbitmq') results.push(await cleanRabbitmq())
   if (which === 'all' || which === 'redis') results.push(await cleanRedis())
   if (which === 'all' || which === 'nats') results.push(await cleanNats())
+  if (which === 'all' || which === 'postgres') results.push(await cleanPostgres())
   return results
 }

@@ -10,7 +10,7 @@ import { type BrokerTarget, brokerTargets, down, logs, restart, status, up } fro
 import { ensureNft } from './netcut.js'
 
 const usage = `usage: switchyard-brokers <command> [broker]
-  up [kafka|rabbitmq|etcd|etcd-auth|etcd-tls|redis|nats|nats-auth|all]  start what is missing, reuse what runs, wait until ready (default all)
+  up [kafka|rabbitmq|etcd|etcd-auth|etcd-tls|redis|postgres|nats|nats-auth|all]  start what is missing, reuse what runs, wait until ready (default all)
   up kafka-cluster | rabbitmq-cluster      three-node clusters for the fault tests (not part of all)
   up kafka-secure | rabbitmq-secure        SASL_SSL Kafka and TLS RabbitMQ for the TLS tests (not part of all)
   down [<broker>|all]                      stop (data is kept); also kafka-cluster, rabbitmq-cluster
@@ -19,9 +19,9 @@ const usage = `usage: switchyard-brokers <command> [broker]
   logs <broker>                            the last lines of the broker's log
   install nft                              nftables (apt-get), for the network-cut scenarios of the
                                            cluster tests; run before entering their namespace
-  clean [kafka|rabbitmq|redis|nats|all]    delete every test topic and group (Kafka), everything in
-                                           the test vhost (RabbitMQ) and every stream (Redis, NATS); run before
-                                           tests, never during
+  clean [kafka|rabbitmq|redis|nats|postgres|all]  delete every test topic and group (Kafka), everything in
+                                           the test vhost (RabbitMQ), every stream (Redis, NATS) and every test
+                                           schema (PostgreSQL); run before tests, never during
 state folder: ${brokersSettings.dir} (SWITCHYARD_BROKERS_DIR)`
 
 const target = (value: string | undefined, fallback?: BrokerTarget): BrokerTarget => {
@@ -90,9 +90,10 @@ const main = async (argv: string[]): Promise<void> => {
         which !== 'rabbitmq' &&
         which !== 'redis' &&
         which !== 'nats' &&
+        which !== 'postgres' &&
         which !== 'all'
       ) {
-        throw new Error(`clean takes kafka, rabbitmq, redis, nats or all, got '${which}'\n${usage}`)
+        throw new Error(`clean takes kafka, rabbitmq, redis, nats, postgres or all, got '${which}'\n${usage}`)
       }
       for (const r of await clean(which)) {
         const removed = Object.entries(r.removed)

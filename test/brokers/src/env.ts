@@ -180,6 +180,22 @@ export const redisConnection = {
   },
 }
 
+/**
+ * The Switchyard test PostgreSQL (not the machine's own on 5432): its own cluster and data folder,
+ * TCP on 127.0.0.1 only, superuser `user` with a SCRAM password, test database `database`. The
+ * outbox and dedup-store tests of `@switchyard/postgres` make one schema each (`sy_…`) and drop it.
+ */
+export const postgresConnection = {
+  host: '127.0.0.1',
+  port: Number(env('SWITCHYARD_POSTGRES_PORT', '5442')),
+  user: env('SWITCHYARD_POSTGRES_USER', 'switchyard'),
+  password: env('SWITCHYARD_POSTGRES_PASSWORD', 'switchyard-postgres-password'),
+  database: env('SWITCHYARD_POSTGRES_DATABASE', 'switchyard'),
+  get url(): string {
+    return `postgres://${this.host}:${this.port}/${this.database}`
+  },
+}
+
 export type BrokerName =
   | 'kafka'
   | 'rabbitmq'
@@ -187,6 +203,7 @@ export type BrokerName =
   | 'etcd-auth'
   | 'etcd-tls'
   | 'redis'
+  | 'postgres'
   | 'nats'
   | 'nats-auth'
   | 'kafka-cluster'

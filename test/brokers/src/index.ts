@@ -17,6 +17,7 @@ export {
   kafkaClusterConnection,
   kafkaConnection,
   kafkaSecureConnection,
+  postgresConnection,
   rabbitmqClusterConnection,
   rabbitmqConnection,
   rabbitmqSecureConnection,

@@ -11,6 +11,7 @@ import { kafkaBroker } from './kafka.js'
 import { kafkaClusterBroker } from './kafka-cluster.js'
 import { kafkaSecureBroker } from './kafka-secure.js'
 import { natsAuthBroker, natsBroker } from './nats.js'
+import { postgresBroker } from './postgres.js'
 import { rabbitmqBroker } from './rabbitmq.js'
 import { rabbitmqClusterBroker } from './rabbitmq-cluster.js'
 import { rabbitmqSecureBroker } from './rabbitmq-secure.js'
@@ -28,6 +29,7 @@ const drivers: Record<BrokerName, BrokerDriver> = {
   etcd: etcdBroker,
   'etcd-auth': etcdAuthBroker,
   redis: redisBroker,
+  postgres: postgresBroker,
   nats: natsBroker,
   'nats-auth': natsAuthBroker,
   'etcd-tls': etcdTlsBroker,
@@ -44,6 +46,7 @@ export const brokerTargets: readonly BrokerTarget[] = [
   'etcd',
   'etcd-auth',
   'redis',
+  'postgres',
   'nats',
   'nats-auth',
   'etcd-tls',
@@ -64,6 +67,7 @@ const select = (which: BrokerTarget): BrokerDriver[] => {
         etcdAuthBroker,
         etcdTlsBroker,
         redisBroker,
+        postgresBroker,
         natsBroker,
         natsAuthBroker,
       ]
@@ -73,6 +77,7 @@ const select = (which: BrokerTarget): BrokerDriver[] => {
     case 'rabbitmq':
     case 'etcd-auth':
     case 'redis':
+    case 'postgres':
     case 'nats':
     case 'nats-auth':
     case 'etcd-tls':
