@@ -93,6 +93,8 @@ export class OutboxRelay {
   #lastError: Error | undefined
   #lastPurge = 0
   #wake: (() => void) | undefined
+  /** Listener of the relay's connection: a notification or a broken connection ends a sleep. */
+  readonly #onConnectionEvent = (): void => this.#signal()
   /** A wake-up that came while the relay was busy: its next sleep returns at once. */
   #woken = false
 
@@ -212,9 +214,14 @@ export class OutboxRelay {
   async #connect(): Promise<SqlPoolClient> {
     const client = await this.#pool.connect()
     // A checked-out pg client whose connection breaks emits 'error'; unheard, it would crash the process.
-    client.on('error', () => this.#signal())
-    client.on('notification', () => this.#signal())
+    client.on('error', this.#onConnectionEvent)
+    client.on('notification', this.#onConnectionEvent)
     this.#client = client
+    // Right after a burst of inserts the planner's row estimate for the pending index is stale, and
+    // it picks a bitmap scan that reads every pending row and sorts them for each batch (measured:
+    // 1.7 ms instead of 0.05 ms a batch of 100 with 5,000 pending). The relay's own session always
+    // wants the ordered index scan that stops after one batch.
+    await client.query('SET enable_bitmapscan = off')
     return client
   }
 
@@ -234,7 +241,8 @@ export class OutboxRelay {
     this.#client = undefined
     this.#active = false
     if (client === undefined) return
-    client.removeAllListeners('notification')
+    // The 'error' listener stays: a destroyed connection may still report its end.
+    client.removeListener('notification', this.#onConnectionEvent)
     client.release(error)
   }
 
@@ -247,10 +255,11 @@ export class OutboxRelay {
         await client.query('UNLISTEN *')
         await client.query('SELECT pg_advisory_unlock(hashtext($1))', [this.#lockName])
       }
+      await client.query('RESET enable_bitmapscan')
       this.#client = undefined
       this.#active = false
-      client.removeAllListeners('notification')
-      client.removeAllListeners('error')
+      client.removeListener('notification', this.#onConnectionEvent)
+      client.removeListener('error', this.#onConnectionEvent)
       client.release()
     } catch (error) {
       this.#drop(asSwitchyardError(error, 'outbox relay stop'))

@@ -21,7 +21,7 @@ export interface SqlPoolClient extends SqlQueryable {
   release(destroy?: boolean | Error): void
   /** The relay only needs to hear that something happened: a notification, a broken connection. */
   on(event: 'notification' | 'error', listener: () => void): unknown
-  removeAllListeners(event?: string): unknown
+  removeListener(event: 'notification' | 'error', listener: () => void): unknown
 }
 
 /** A connection pool (`pg.Pool`). */
