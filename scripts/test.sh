@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command that sets up and runs every test (README: `npm test`).
 # 1. installs dependencies if they are missing, 2. builds, lints and type-checks every package,
-# 3. starts (or reuses) real Kafka, RabbitMQ and etcd on 127.0.0.1, 4. runs every vitest project on
+# 3. starts (or reuses) real Kafka, RabbitMQ, etcd, Redis, NATS and PostgreSQL on 127.0.0.1, 4. runs every vitest project on
 # this machine's Node (the `cluster` project once, inside a private network namespace:
 # scripts/in-netns.sh, so root), then again on Node 22 and Node 24 (the LTS lines), whose binaries
 # scripts/node-lines.sh takes from the npm registry once and caches in ~/.cache/switchyard/node.
