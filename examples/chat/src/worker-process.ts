@@ -10,7 +10,9 @@ import { transportFactoryFor } from '@switchyard/core/spi'
 import { EtcdConfigStore } from '@switchyard/etcd'
 import { kafkaTransport } from '@switchyard/kafka'
 import { memoryTransport } from '@switchyard/memory'
+import { natsTransport } from '@switchyard/nats'
 import { rabbitmqTransport } from '@switchyard/rabbitmq'
+import { redisTransport } from '@switchyard/redis'
 import { ChatWorker } from './chat.js'
 
 const env = (name: string): string => {
@@ -24,6 +26,8 @@ const document = JSON.parse(env('CHAT_TRANSPORT')) as Record<string, unknown>
 const transport = transportFactoryFor(document.kind, [
   kafkaTransport,
   rabbitmqTransport,
+  redisTransport,
+  natsTransport,
   memoryTransport,
 ]).create(document as never)
 const store = new EtcdConfigStore({

@@ -58,6 +58,8 @@ export class RedisConsumer implements DriverConsumer {
   #claimCursor = '0-0'
   #nextClaim = 0
   #leaseUntil = 0
+  /** `ordered`: the lease was just won; the group's pending entries are taken over before any new one is read. */
+  #takeover = false
   #paused = false
   #stopped = false
   #ready = false
@@ -200,6 +202,14 @@ export class RedisConsumer implements DriverConsumer {
           continue
         }
         if (this.spec.ordered && !(await this.#holdLease())) return this.#waitForLease()
+        if (this.#takeover) {
+          // The previous holder's unsettled entries come first, in stream order, or the group's order
+          // breaks: everything pending that it has not touched for 2 × pollMs (it held the lease for
+          // 3 × pollMs after its last renewal, so a dead holder's entries are all older than that).
+          await this.#claim(conn, group, room, this.ctx.pollMs * 2)
+          if (this.#claimCursor === '0-0') this.#takeover = false
+          continue
+        }
         const now = Date.now()
         if (now >= this.#nextClaim) {
           this.#nextClaim = now + this.ctx.pollMs
@@ -311,18 +321,9 @@ export class RedisConsumer implements DriverConsumer {
   }
 
   /** Takes over entries idle for claimIdleMs (a dead consumer's, or returned by a stopped one). */
-  async #claim(conn: Client, group: string, room: number): Promise<void> {
+  async #claim(conn: Client, group: string, room: number, minIdleMs = this.ctx.claimIdleMs): Promise<void> {
     const reply = (await conn.sendCommand(
-      [
-        'XAUTOCLAIM',
-        this.key,
-        group,
-        this.name,
-        String(this.ctx.claimIdleMs),
-        this.#claimCursor,
-        'COUNT',
-        String(room),
-      ],
+      ['XAUTOCLAIM', this.key, group, this.name, String(minIdleMs), this.#claimCursor, 'COUNT', String(room)],
       bufferReplies,
     )) as [Buffer, RawEntry[], Buffer[]?]
     this.#claimCursor = reply[0].toString('latin1')
@@ -412,7 +413,14 @@ export class RedisConsumer implements DriverConsumer {
       this.name,
       String(leaseMs),
     ])
-    if (held !== 1) return false
+    if (held !== 1) {
+      this.#leaseUntil = 0
+      return false
+    }
+    if (this.#leaseUntil === 0) {
+      this.#takeover = true
+      this.#claimCursor = '0-0'
+    }
     this.#leaseUntil = Date.now() + this.ctx.pollMs
     return true
   }

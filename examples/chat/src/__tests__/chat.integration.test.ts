@@ -10,12 +10,20 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
-import { etcdConnection, kafkaConnection, rabbitmqConnection } from '@switchyard/brokers'
+import {
+  etcdConnection,
+  kafkaConnection,
+  natsConnection,
+  rabbitmqConnection,
+  redisConnection,
+} from '@switchyard/brokers'
 import { Bus } from '@switchyard/core'
 import { transportFactoryFor } from '@switchyard/core/spi'
 import { EtcdConfigStore } from '@switchyard/etcd'
 import { kafkaTransport } from '@switchyard/kafka'
+import { natsTransport } from '@switchyard/nats'
 import { rabbitmqTransport } from '@switchyard/rabbitmq'
+import { redisTransport } from '@switchyard/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chatTopics, type Delivered, presence$, roomsGroup } from '../chat.js'
 import { type ConversationPlan, checkRooms, converse, userName } from '../conversation.js'
@@ -90,6 +98,18 @@ const runs = [
     // `ordered` is a single active consumer on RabbitMQ: one worker handles every room, the other stands by.
     spread: false,
   },
+  {
+    name: 'redis',
+    document: { kind: 'redis', url: redisConnection.url },
+    // `ordered` is one active consumer per group on Redis (a lease key): the other worker stands by.
+    spread: false,
+  },
+  {
+    name: 'nats',
+    document: { kind: 'nats', servers: natsConnection.servers },
+    // `ordered` is `max_ack_pending` 1 on NATS: one message at a time in the group, on either worker.
+    spread: false,
+  },
 ] as const
 
 describe.each(runs)('chat example on $name', ({ name, document, spread }) => {
@@ -99,9 +119,12 @@ describe.each(runs)('chat example on $name', ({ name, document, spread }) => {
     const namespace = `/switchyard-test/${run}/`
     const topics = chatTopics(prefix)
     const plan: ConversationPlan = { users: 20, rooms: 5, perUser: 10, pauseMs: 20, run, topicPrefix: prefix }
-    const transport = transportFactoryFor(document.kind, [kafkaTransport, rabbitmqTransport]).create(
-      document as never,
-    )
+    const transport = transportFactoryFor(document.kind, [
+      kafkaTransport,
+      rabbitmqTransport,
+      redisTransport,
+      natsTransport,
+    ]).create(document as never)
     const store = new EtcdConfigStore({ endpoints: etcdConnection.endpoints, namespace })
     const bus = new Bus(transport)
     try {
@@ -115,10 +138,12 @@ describe.each(runs)('chat example on $name', ({ name, document, spread }) => {
         CHAT_TTL: String(ttlSeconds),
       }
       const users = Array.from({ length: plan.users }, (_, u) => userName(u))
-      const [, doomed] = await Promise.all([
-        startWorker('worker-1', { ...env, CHAT_USERS: users.slice(0, 10).join(',') }),
-        startWorker('worker-2', { ...env, CHAT_USERS: users.slice(10).join(',') }),
-      ])
+      const first = () => startWorker('worker-1', { ...env, CHAT_USERS: users.slice(0, 10).join(',') })
+      const second = () => startWorker('worker-2', { ...env, CHAT_USERS: users.slice(10).join(',') })
+      // Where one worker handles every room (a single active consumer), worker-2 starts first, so it
+      // is the active one and the kill takes the rooms' consumer away, not a standby.
+      const doomed = spread ? (await Promise.all([first(), second()]))[1] : await second()
+      if (!spread) await first()
       // Each user's presence as the observer sees it now (leader$ may start before etcd answered).
       const here = new Map<string, boolean>()
       /** When each user was last seen going absent (the kill is what we time it from). */
@@ -139,10 +164,9 @@ describe.each(runs)('chat example on $name', ({ name, document, spread }) => {
       const total = plan.users * plan.perUser
       let killedAt = 0
       const posts = await converse(bus, plan, (sent) => {
-        // Half-way, and (where rooms spread) once worker-2 has stored something: the kill must cut
-        // into work it was doing.
+        // Half-way, and once worker-2 has stored something: the kill must cut into work it was doing.
         if (killedAt !== 0 || sent < total / 2) return
-        if (spread && !shown.some((d) => d.worker === 'worker-2')) return
+        if (!shown.some((d) => d.worker === 'worker-2')) return
         killedAt = Date.now()
         doomed.kill('SIGKILL')
       })
@@ -170,7 +194,9 @@ describe.each(runs)('chat example on $name', ({ name, document, spread }) => {
       )
       expect(report.problems).toEqual([])
       expect(Object.values(report.rooms)).toEqual([40, 40, 40, 40, 40])
-      if (spread) expect(storedBy['worker-2']).toBeGreaterThan(0)
+      expect(storedBy['worker-2']).toBeGreaterThan(0)
+      // The survivor took over the rooms after the kill.
+      expect(storedBy['worker-1']).toBeGreaterThan(0)
       // Gone within the lease TTL, plus the time etcd takes to notice an expired lease (its checks
       // run every 500 ms) and to tell the watcher.
       expect(presenceGoneMs).toBeLessThan(ttlSeconds * 1000 + 3_000)
