@@ -7,16 +7,21 @@
  *   1. registration publishes the first half of DEMO_REGISTRATIONS (default 300) registrations;
  *   2. once they are all handled, the notification template is changed in the config store —
  *      the services pick it up live;
- *   3. the second half is published with the new template, then everything stops gracefully.
+ *   3. the second half is published with the new template;
+ *   4. the search index is asked who is listed under one category (request–reply, `bus.request`),
+ *      then everything stops gracefully.
  */
 import 'reflect-metadata' // first: tsyringe reads the decorator metadata it records
 import type { ConfigStore } from '@switchyard/config'
+import type { HandlerSubscription } from '@switchyard/core'
 import { expectedOutcome, reachedExpected, tally } from './expected-outcome.js'
 import { serviceClasses, startMarketplace } from './marketplace.js'
 import { defaultTemplate } from './notification-settings.js'
+import { NotificationsService } from './notifications-service.js'
 import { ConsoleOutcomeLog, MemoryOutcomeLog, TeeOutcomeLog } from './outcome-log.js'
 import { RegistrationService } from './registration-service.js'
-import { settingsKeys } from './topics.js'
+import { SearchIndexService } from './search-index-service.js'
+import { settingsKeys, type TalentSearchResult, topics } from './topics.js'
 import { startTracing, traceTree } from './tracing.js'
 import { waitFor } from './wait-for.js'
 
@@ -46,9 +51,13 @@ say(`\n== Talent marketplace on the ${app.transport.kind} transport, all service
 say(
   `   capabilities: ordered by key ${caps.orderedByKey}, priorities ${caps.priority}, persistent ${caps.persistent}`,
 )
-say(
-  `   handlers: ${app.handlers.map((h) => `${h.service}.${h.method} (${h.subscription.topic} / ${h.subscription.group})`).join(', ')}\n`,
-)
+// `@Handle` methods, then the handlers the services subscribe themselves in `onStart`.
+const subscriptions: [string, HandlerSubscription | undefined][] = [
+  ...app.handlers.map((h): [string, HandlerSubscription] => [`${h.service}.${h.method}`, h.subscription]),
+  ['NotificationsService.onTalentRegistered', app.container.resolve(NotificationsService).subscription],
+  ['SearchIndexService.search (replies)', app.container.resolve(SearchIndexService).replies],
+]
+say(`   handlers: ${subscriptions.map(([name, s]) => `${name} (${s?.topic} / ${s?.group})`).join(', ')}\n`)
 
 // Retries are visible on the Bus's event stream.
 let retries = 0
@@ -85,6 +94,16 @@ try {
     'every registration to be handled',
     () => reachedExpected(recorded.outcomes, expected),
     30_000,
+  )
+
+  say(`\n== 4. asking the search index who is listed under "design" (request–reply)`)
+  const found = await app.bus.request<TalentSearchResult>(
+    topics.searchTalents,
+    { category: 'design', limit: 3 },
+    { timeoutMs: 5_000 },
+  )
+  say(
+    `   ${found.total} talents; the first ${found.talents.length}: ${found.talents.map((t) => `${t.name} (v${t.version})`).join(', ')}`,
   )
 
   const t = tally(recorded.outcomes)

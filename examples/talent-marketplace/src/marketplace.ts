@@ -23,6 +23,7 @@ import { rabbitmqTransport } from '@switchyard/rabbitmq'
 import { redisTransport } from '@switchyard/redis'
 import { container as rootContainer } from 'tsyringe'
 import { DeadLetterAudit } from './dead-letter-audit.js'
+import { DEDUP_STORE, dedupStoreFor } from './dedup-store.js'
 import { FileWorker } from './file-worker.js'
 import { JobLoad } from './job-load.js'
 import { NotificationsService } from './notifications-service.js'
@@ -59,7 +60,10 @@ export interface StartOptions {
   readonly liveSwitch?: boolean | LiveSwitchOptions
 }
 
-/** Configures a fresh child container with `services` and starts them (handlers subscribed and ready). */
+/**
+ * Configures a fresh child container with `services` and starts them (handlers subscribed and
+ * ready). Also registers `DEDUP_STORE` (dedup-store.ts) for the transport the configuration chose.
+ */
 export async function startMarketplace(
   services: readonly ServiceClass[],
   options: StartOptions,
@@ -76,6 +80,8 @@ export async function startMarketplace(
     ...(options.liveSwitch ? { liveSwitch: options.liveSwitch } : {}),
   })
   options.tracing?.bind(app.transport)
+  // Resolved on start, so it can depend on the transport the configuration chose.
+  container.register(DEDUP_STORE, { useValue: dedupStoreFor(app.transport) })
   await app.start()
   return app
 }

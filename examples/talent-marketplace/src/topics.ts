@@ -7,6 +7,7 @@
  *                                   └──▶ search-index  (group `search-index`, ordered per talent)
  *                ──file.uploaded─────▶ worker pool   (group `file-workers`, competing consumers)
  *   notifications' failures ──talent.registered.dlq──▶ dead-letter audit
+ *   registration HTTP ──search.talents (request)──▶ search-index (group `search-queries`) ──reply──▶ caller
  *
  * `MARKETPLACE_PREFIX` (optional) prefixes every topic and group, so several copies of the system
  * can share one broker (the end-to-end tests use a fresh prefix per run).
@@ -18,6 +19,8 @@ export const topics = {
   /** Where the Bus puts registrations the notifications service gave up on (`<topic>.dlq`). */
   talentRegisteredDlq: `${prefix}talent.registered.dlq`,
   fileUploaded: `${prefix}file.uploaded`,
+  /** Request–reply: a {@link TalentSearch} query, answered by the search index with a {@link TalentSearchResult}. */
+  searchTalents: `${prefix}search.talents`,
 } as const
 
 export const groups = {
@@ -25,6 +28,8 @@ export const groups = {
   searchIndex: `${prefix}search-index`,
   fileWorkers: `${prefix}file-workers`,
   deadLetterAudit: `${prefix}dead-letter-audit`,
+  /** The search index's responders to `search.talents` (its own group: not the indexing group). */
+  searchQueries: `${prefix}search-queries`,
 } as const
 
 /**
@@ -48,6 +53,30 @@ export interface FileUploaded {
   readonly talentId: string
   readonly fileName: string
   readonly sizeBytes: number
+}
+
+/** One talent as the search index sees it. */
+export interface IndexedTalent {
+  readonly talentId: string
+  readonly version: number
+  readonly name: string
+  readonly category: string
+}
+
+/** A query to the search index (request–reply on `search.talents`); every field is optional. */
+export interface TalentSearch {
+  /** Exact category (`design`, `engineering`, …). */
+  readonly category?: string
+  /** Part of the name, case-insensitive. */
+  readonly name?: string
+  /** Most talents returned (default 20, at most 100); `total` counts them all. */
+  readonly limit?: number
+}
+
+/** The search index's reply: the matches (by talent id) and how many there are in all. */
+export interface TalentSearchResult {
+  readonly total: number
+  readonly talents: readonly IndexedTalent[]
 }
 
 /** Keys in the config store (relative to its namespace). */

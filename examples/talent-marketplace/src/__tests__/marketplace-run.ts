@@ -8,6 +8,7 @@ import { type ExpectedOutcome, expectedOutcome, reachedExpected } from '../expec
 import { defaultTemplate } from '../notification-settings.js'
 import type { StampedOutcome } from '../outcome-log.js'
 import { registrations } from '../talent-generator.js'
+import type { IndexedTalent, TalentSearch, TalentSearchResult } from '../topics.js'
 import { waitFor } from '../wait-for.js'
 
 export const total = 1_000
@@ -113,4 +114,48 @@ export function assertOutcome(outcomes: readonly StampedOutcome[], expected: Exp
     expect(texts.slice(first).every(Boolean)).toBe(true)
   }
   expect(sent.filter((o) => o.text.startsWith(defaultTemplate.slice(0, 8))).length).toBeGreaterThan(0)
+}
+
+/**
+ * What the search index must answer to `query` once registrations 0 … total-1 are indexed,
+ * computed from the generator alone (not from the service's own search code).
+ */
+export function expectedSearch(query: TalentSearch): TalentSearchResult {
+  const latest = new Map<string, IndexedTalent>()
+  for (const { event } of registrations(0, total)) {
+    const { talentId, version, name, category } = event
+    if ((latest.get(talentId)?.version ?? 0) < version)
+      latest.set(talentId, { talentId, version, name, category })
+  }
+  const matches = [...latest.values()]
+    .filter((t) => query.category === undefined || t.category === query.category)
+    .filter((t) => query.name === undefined || t.name.toLowerCase().includes(query.name.toLowerCase()))
+    .sort((a, b) => (a.talentId < b.talentId ? -1 : 1))
+  return { total: matches.length, talents: matches.slice(0, query.limit ?? 20) }
+}
+
+/** Queries `GET /talents` answers (request–reply to the search index) after the scenario. */
+const searches: readonly TalentSearch[] = [
+  { category: 'design', limit: 5 },
+  { name: 'ada' },
+  { category: 'design', name: 'ada' },
+  { category: 'astronomy' },
+]
+
+/**
+ * Asks the search index through the registration HTTP endpoint at `port` (which sends
+ * `bus.request` to `search.talents`) and checks each answer against {@link expectedSearch}.
+ */
+export async function assertSearch(port: number): Promise<void> {
+  for (const query of searches) {
+    const params = new URLSearchParams(
+      Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]),
+    )
+    const res = await fetch(`http://127.0.0.1:${port}/talents?${params}`)
+    const body = (await res.json()) as unknown
+    expect(res.status, JSON.stringify(body)).toBe(200)
+    expect(body, params.toString()).toEqual(expectedSearch(query))
+  }
+  // Sanity of the expectations themselves: the queries do find talents (and one finds none).
+  expect(searches.map((q) => expectedSearch(q).total)).toEqual([24, 15, 3, 0])
 }

@@ -3,7 +3,10 @@
  * from the built `dist/` exactly as in production (`node dist/notifications.js` …), with the
  * transport chosen by the transport document in etcd — the only thing that differs between the
  * Kafka and the RabbitMQ run. The same scenario and assertions as the in-memory test
- * (marketplace-run.ts); services report outcomes to one JSON-lines file per process.
+ * (marketplace-run.ts), then searches through the registration process's `GET /talents`, which
+ * asks the search-index process by request–reply; services report outcomes to one JSON-lines
+ * file per process. On Redis the notifications' dedup store is Redis (dedup-store.ts): the run
+ * checks its keys are there, then deletes them with the topics.
  *
  * Needs Kafka, RabbitMQ and etcd (`npm run brokers -- up all`). Run under the brokers lock:
  *   flock /tmp/switchyard-brokers.lock npx vitest run --project integration examples/talent-marketplace
@@ -27,14 +30,15 @@ import { EtcdConfigStore } from '@switchyard/etcd'
 import { kafkaTransport } from '@switchyard/kafka'
 import { natsTransport } from '@switchyard/nats'
 import { rabbitmqTransport } from '@switchyard/rabbitmq'
-import { redisTransport } from '@switchyard/redis'
+import { RedisTransport, redisTransport } from '@switchyard/redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { redisDedupPrefix } from '../dedup-store.js'
 import { defaultTemplate } from '../notification-settings.js'
 import type { StampedOutcome } from '../outcome-log.js'
-import { settingsKeys, topics } from '../topics.js'
+import { groups, settingsKeys, topics } from '../topics.js'
 import type { SpanLine } from '../tracing.js'
 import { waitFor } from '../wait-for.js'
-import { runMarketplaceScenario } from './marketplace-run.js'
+import { assertSearch, runMarketplaceScenario } from './marketplace-run.js'
 import { buildExample, OutcomeFile, spawnService, stopGracefully } from './service-processes.js'
 
 /** The transport documents of the runs: the only difference between them. */
@@ -64,19 +68,64 @@ const runs: { name: string; document: (store: ConfigStore) => Record<string, unk
   },
 ]
 
-/**
- * Deletes the run's topics (with their groups) through a transport built from the same document.
- * `topics` here has no prefix (this process has no MARKETPLACE_PREFIX); the services' have `prefix`.
- */
-async function deleteTopics(document: Record<string, unknown>, prefix: string): Promise<void> {
+/** Keys matching `pattern` (a Redis glob), read with SCAN. */
+async function redisKeys(transport: RedisTransport, pattern: string): Promise<string[]> {
+  const client = transport.client
+  if (client === undefined) throw new Error('redis: not connected')
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = (await client.sendCommand(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000'])) as [
+      string,
+      string[],
+    ]
+    keys.push(...batch)
+    cursor = next
+  } while (cursor !== '0')
+  return keys
+}
+
+/** Runs `use` on a connected transport built from `document`, then closes it. */
+async function withTransport<T>(
+  document: Record<string, unknown>,
+  use: (transport: Awaited<ReturnType<TransportRegistry['create']>>) => Promise<T>,
+): Promise<T> {
   const registry = new TransportRegistry([kafkaTransport, rabbitmqTransport, redisTransport, natsTransport])
   const transport = await registry.create(document, 'cleanup')
   try {
     await transport.connect()
-    for (const topic of Object.values(topics)) await transport.deprovision(`${prefix}${topic}`)
+    return await use(transport)
   } finally {
     await transport.close()
   }
+}
+
+/** Every topic of the marketplace with the groups that consume it (unprefixed, as in this process). */
+const topology: Record<string, readonly string[]> = {
+  [topics.talentRegistered]: [groups.notifications, groups.searchIndex],
+  [topics.talentRegisteredDlq]: [groups.deadLetterAudit],
+  [topics.fileUploaded]: [groups.fileWorkers],
+  [topics.searchTalents]: [groups.searchQueries],
+}
+
+/**
+ * Deletes the run's topics and groups through a transport built from the same document, and on
+ * Redis the notifications' dedup keys. `topics` here has no prefix (this process has no
+ * MARKETPLACE_PREFIX); the services' have `prefix`. The groups are named: a fresh transport
+ * knows of no group to delete (RabbitMQ's group queues, Kafka's groups); then the topic alone
+ * (Redis deletes the stream only then).
+ */
+async function deleteTopics(document: Record<string, unknown>, prefix: string): Promise<void> {
+  await withTransport(document, async (transport) => {
+    for (const [topic, consumers] of Object.entries(topology)) {
+      await transport.deprovision(`${prefix}${topic}`, { groups: consumers.map((g) => `${prefix}${g}`) })
+      await transport.deprovision(`${prefix}${topic}`)
+    }
+    if (transport instanceof RedisTransport) {
+      const keys = await redisKeys(transport, `${redisDedupPrefix}${prefix}*`)
+      for (const key of keys) await transport.client?.sendCommand(['DEL', key])
+    }
+  })
 }
 
 /** One process per service; two workers compete for jobs. */
@@ -176,6 +225,17 @@ describe.each(runs)('the marketplace on $name, one process per service', ({ name
         phaseTimeoutMs: 90_000,
       })
       console.info(`${name}: the new template was in use ${templateChangeMs} ms after the change`)
+      // Request–reply across processes: registration asks, the search index answers from its index.
+      await assertSearch(listening.port)
+      // Where the store is Redis (dedup-store.ts), it holds one key per notified registration id.
+      const notified = new Set(
+        outcomes().flatMap((o) => (o.type === 'notification-sent' ? [o.registrationId] : [])),
+      )
+      await withTransport(document(store), async (transport) => {
+        if (!(transport instanceof RedisTransport)) return
+        const keys = await redisKeys(transport, `${redisDedupPrefix}${run}.notifications:*`)
+        expect(keys.length).toBe(notified.size)
+      })
       // Both workers took part: jobs were shared between the competing consumers.
       const workers = new Set(outcomes().flatMap((o) => (o.type === 'job-processed' ? [o.worker] : [])))
       expect(workers.size).toBe(2)
