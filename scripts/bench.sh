@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `npm run bench [-- memory|kafka|rabbitmq|nats ...] [-- --quick] [other bench/src/main.ts flags]`
+# `npm run bench:request-reply [-- <transports>]` is `npm run bench -- --only request-reply`.
 #
 # Builds what the benchmark needs (turbo caches unchanged packages), resolves the brokers' own tools
 # through Maven (Kafka's kafka-tools, RabbitMQ PerfTest) on first use, then runs each transport:
@@ -78,7 +79,12 @@ resolve_tools() {
   date -u +%FT%TZ > "$tools/$name/.complete"
 }
 
-if [ "$needs_brokers" -eq 1 ]; then
+# The brokers' tools run as ceilings, which main.js skips with --only, --no-ceilings (and --tools-only needs them).
+ceilings=1
+for f in "${flags[@]}"; do
+  case "$f" in --only | --no-ceilings) ceilings=0 ;; esac
+done
+if [ "$needs_brokers" -eq 1 ] && [ "$ceilings" -eq 1 ]; then
   resolve_tools kafka-tools
   resolve_tools perf-test
 fi

@@ -17,7 +17,15 @@ import type { Side } from './client.js'
 import { describeMachine } from './machine.js'
 import type { CaseOutcome } from './outcome.js'
 import { type CaseSpec, casesFor, type TransportName, transportNames } from './plan.js'
-import { latencyTable, problems, rssTable, targets, targetsTable, throughputTable } from './report.js'
+import {
+  latencyTable,
+  problems,
+  requestReplyTable,
+  rssTable,
+  targets,
+  targetsTable,
+  throughputTable,
+} from './report.js'
 import { runWorker } from './run-worker.js'
 
 interface Args {
@@ -105,7 +113,9 @@ async function runCase(
       })
       outcome[side] = result
       const rates = result.reps.map((r) => Math.round(r.rate).toLocaleString('en-US')).join(', ')
-      log(`  ${spec.id} ${side}: ${rates} msg/s (${((Date.now() - began) / 1000).toFixed(1)} s)`)
+      log(
+        `  ${spec.id} ${side}: ${rates} ${spec.scenario.kind === 'request' ? 'requests' : 'msg'}/s (${((Date.now() - began) / 1000).toFixed(1)} s)`,
+      )
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error)
       outcome.errors.push(message)
@@ -159,6 +169,16 @@ function render(run: SavedRun): string {
     '',
     latencyTable(run.outcomes),
     '',
+    ...(run.outcomes.some((o) => o.spec.scenario.kind === 'request')
+      ? [
+          '## Request–reply round trip (request call → reply received)',
+          '',
+          'Ratios are Switchyard over raw: above 1 for latency, below 1 for requests/s, Switchyard is slower.',
+          '',
+          requestReplyTable(run.outcomes),
+          '',
+        ]
+      : []),
     '## Memory of the consuming process (RSS, Switchyard side)',
     '',
     rssTable(run.outcomes),

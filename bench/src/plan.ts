@@ -21,6 +21,8 @@ export type Scenario =
       readonly concurrency: number
     }
   | { readonly kind: 'soak'; readonly size: number; readonly window: number; readonly batch: number }
+  /** Request–reply round trips (`request-reply.ts`), `inFlight` requests outstanding at a time. */
+  | { readonly kind: 'request'; readonly size: number; readonly inFlight: number }
   | {
       readonly kind: 'burst'
       readonly size: number
@@ -115,6 +117,18 @@ const settings: Record<TransportName, TransportSettings> = {
     window: 2000,
     windowBatch: 500,
   },
+}
+
+/**
+ * The raw client's own request–reply each transport is compared with (`request-reply-raw.ts`);
+ * `undefined`: none, the Switchyard side runs alone.
+ */
+export const rawRequestReply: Record<TransportName, string | undefined> = {
+  memory: undefined,
+  kafka: undefined,
+  rabbitmq: 'amqplib, direct reply-to',
+  redis: 'node-redis, streams by hand',
+  nats: '@nats-io, core NATS request',
 }
 
 export function batchOf(transport: TransportName): number {
@@ -216,6 +230,21 @@ export function casesFor(transport: TransportName, options: PlanOptions): CaseSp
     latencyMs,
     warmupMs,
   )
+  // Request–reply round trips of 100 B: one at a time (latency), then 16 outstanding (throughput).
+  for (const [inFlight, count] of [
+    [1, 2000],
+    [16, 5000],
+  ] as const) {
+    add(
+      `request-reply.c${inFlight}`,
+      `request–reply round trip, 100 B, ${inFlight === 1 ? 'one at a time' : `${inFlight} in flight`}`,
+      { kind: 'request', size: 100, inFlight },
+      Math.round(count * scale),
+      options.quick ? 15_000 : 30_000,
+      0,
+      rawRequestReply[transport] !== undefined,
+    )
+  }
   if (transport === 'memory' || transport === 'kafka' || transport === 'rabbitmq') {
     addOtelCases(cases, transport, s, reps, options.quick ? 2000 : transport === 'memory' ? 2500 : 5000)
   }

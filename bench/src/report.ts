@@ -1,10 +1,11 @@
 /**
  * Turns the outcomes into Markdown: the throughput table with Switchyard/raw and
- * Switchyard/ceiling ratios, the latency table, the RSS soak, and the targets with met / not met.
+ * Switchyard/ceiling ratios, the latency table, the request–reply table, the RSS soak, and the
+ * targets with met / not met.
  * The same text is printed and written to BENCHMARKS.md. No I/O here.
  */
 import { type CaseOutcome, ceilingOf, errorCount, latencyOf, rateOf, ratio } from './outcome.js'
-import type { TransportName } from './plan.js'
+import { rawRequestReply, type TransportName } from './plan.js'
 import type { RunResult } from './scenarios.js'
 import { formatMicros, formatRate, formatRatio, formatSpread, type Spread } from './stats.js'
 
@@ -69,6 +70,31 @@ export function latencyTable(outcomes: readonly CaseOutcome[]): string {
   return rows.join('\n')
 }
 
+/**
+ * The request–reply table: one row per transport and load, both sides side by side. Ratios are
+ * Switchyard over raw: above 1 for latency, below 1 for requests/s, means Switchyard is slower.
+ */
+export function requestReplyTable(outcomes: readonly CaseOutcome[]): string {
+  const rows = [
+    '| transport | case | raw client | Switchyard req/s | raw req/s | req/s Switchyard/raw | Switchyard p50 | raw p50 | p50 Switchyard/raw | Switchyard p99 | raw p99 | p99 Switchyard/raw |',
+    '|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ]
+  for (const o of outcomes) {
+    if (o.spec.scenario.kind !== 'request') continue
+    const sy = latencyOf(o.switchyard)
+    const raw = latencyOf(o.raw)
+    const errors = errorCount(o)
+    const note = errors > 0 ? ` ⚠ ${errors} error(s)` : ''
+    rows.push(
+      `| ${title[o.spec.transport]} | ${o.spec.label}${note} | ${rawRequestReply[o.spec.transport] ?? 'none'} | ` +
+        `${formatSpread(rateOf(o.switchyard))} | ${formatSpread(rateOf(o.raw))} | ${formatRatio(ratio(rateOf(o.switchyard), rateOf(o.raw)))} | ` +
+        `${lat(sy?.p50)} | ${lat(raw?.p50)} | ${formatRatio(ratio(sy?.p50, raw?.p50))} | ` +
+        `${lat(sy?.p99)} | ${lat(raw?.p99)} | ${formatRatio(ratio(sy?.p99, raw?.p99))} |`,
+    )
+  }
+  return rows.join('\n')
+}
+
 /** The RSS soak of each transport's consuming process (Switchyard side). */
 export function rssTable(outcomes: readonly CaseOutcome[]): string {
   const rows = [
@@ -106,7 +132,11 @@ const find = (outcomes: readonly CaseOutcome[], id: string): CaseOutcome | undef
 export function targets(outcomes: readonly CaseOutcome[]): TargetResult[] {
   const results: TargetResult[] = []
   const paired = outcomes.filter(
-    (o) => o.spec.paired && o.spec.scenario.kind !== 'rate' && o.spec.variant === undefined,
+    (o) =>
+      o.spec.paired &&
+      o.spec.scenario.kind !== 'rate' &&
+      o.spec.scenario.kind !== 'request' && // compared in its own table, not a throughput pair
+      o.spec.variant === undefined,
   )
   const below = paired
     .map((o) => ({ o, r: ratio(rateOf(o.switchyard), rateOf(o.raw)) }))

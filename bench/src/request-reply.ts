@@ -1,95 +1,93 @@
 /**
- * Request–reply latency: `Bus.request` → `Bus.reply` → reply, round trip, on each transport named on
- * the command line (default: memory). One responder group and one caller Bus, on two transports of
- * the same broker; a warm-up, then requests one at a time (p50/p99/p99.9/max of the round trip) and
- * with 16 in flight (the same, plus requests per second).
+ * Request–reply round trips, one case and side per worker process (`worker.ts` hands the
+ * `request` cases here): a responder that echoes the payload, a caller on a second connection
+ * to the same broker, then requests of `size` bytes one at a time or with `inFlight` of them
+ * outstanding, each timed from the call to its reply (HDR histogram) — the same loop for the
+ * Switchyard side (`Bus.request` → `Bus.reply`) and the raw client's own request–reply.
  *
- * `node bench/dist/request-reply.js memory rabbitmq kafka redis nats` (brokers under the brokers
- * lock, as every broker command). Switchyard only: no raw-client comparison yet. Not part of the
- * tests.
+ * Every repetition stops at its request count or its time bound; a request that fails or times
+ * out is counted as an error, not as a latency. The clients are in `request-reply-clients.ts` and
+ * `request-reply-raw.ts`; which cases exist is `plan.ts`.
  */
 import { performance } from 'node:perf_hooks'
-import { kafkaConnection, natsConnection, rabbitmqConnection, redisConnection } from '@switchyard/brokers'
-import { Bus, bytesCodec, type Transport } from '@switchyard/core'
-import { KafkaTransport } from '@switchyard/kafka'
-import { MemoryTransport } from '@switchyard/memory'
-import { NatsTransport } from '@switchyard/nats'
-import { RabbitMqTransport } from '@switchyard/rabbitmq'
-import { RedisTransport } from '@switchyard/redis'
-import { type LatencySummary, latencyHistogram, summarise } from './latency.js'
+import type { Side } from './client.js'
+import { latencyHistogram, summarise } from './latency.js'
+import type { CaseSpec } from './plan.js'
+import type { RunResult } from './scenarios.js'
+import type { WorkerResult } from './worker-result.js'
 
-const makers: Record<string, () => Transport> = {
-  memory: () => new MemoryTransport(),
-  rabbitmq: () => new RabbitMqTransport({ url: rabbitmqConnection.url }),
-  kafka: () => new KafkaTransport({ brokers: kafkaConnection.brokers, clientId: 'bench-request-reply' }),
-  redis: () => new RedisTransport({ url: redisConnection.url, prefix: 'bench-rr:' }),
-  nats: () => new NatsTransport({ servers: natsConnection.servers, name: 'bench-request-reply' }),
+/** Longest wait for one reply, both sides. */
+export const requestTimeoutMs = 20_000
+
+/** One side's request–reply: a responder that echoes, and a caller. */
+export interface RequestReplyClient {
+  readonly side: Side
+  /** Declares the request topic, starts the responder and resolves once it is attached. */
+  start(topic: string): Promise<void>
+  /** Sends one request and resolves with the reply's payload (rejects after {@link requestTimeoutMs}). */
+  request(payload: Uint8Array): Promise<Uint8Array>
+  /** Stops the responder, deletes what `start` declared (best effort) and closes the connections. */
+  close(): Promise<void>
 }
 
-const warmup = 200
-const sequential = 2_000
-const concurrent = 5_000
-const window = 16
-const maxMs = 30_000
-
-async function measure(
-  caller: Bus,
-  topic: string,
-  count: number,
+/** Up to `count` requests within `maxMs`, `inFlight` outstanding at a time. */
+export async function requestRun(
+  client: RequestReplyClient,
+  size: number,
   inFlight: number,
-): Promise<LatencySummary & { perSecond: number }> {
+  count: number,
+  maxMs: number,
+): Promise<RunResult> {
   const histogram = latencyHistogram()
-  const payload = new Uint8Array(100)
+  const payload = new Uint8Array(size)
   const started = performance.now()
+  const end = started + maxMs
   let sent = 0
-  const worker = async (): Promise<void> => {
-    while (sent < count && performance.now() - started < maxMs) {
+  let errors = 0
+  const caller = async (): Promise<void> => {
+    while (sent < count && performance.now() < end) {
       sent++
       const t0 = performance.now()
-      await caller.request(topic, payload, { codec: bytesCodec, replyCodec: bytesCodec, timeoutMs: 20_000 })
-      histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1e6)))
+      try {
+        const reply = await client.request(payload)
+        if (reply.byteLength !== size) throw new Error(`a reply of ${reply.byteLength} bytes`)
+        histogram.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1e6)))
+      } catch {
+        errors++
+      }
     }
   }
-  await Promise.all(Array.from({ length: inFlight }, worker))
-  const elapsed = (performance.now() - started) / 1000
-  return { ...summarise(histogram), perSecond: histogram.totalCount / elapsed }
+  await Promise.all(Array.from({ length: inFlight }, caller))
+  const elapsedMs = performance.now() - started
+  const answered = histogram.totalCount
+  return {
+    rate: (answered * 1000) / elapsedMs,
+    count: answered,
+    elapsedMs,
+    latency: summarise(histogram),
+    errors,
+  }
 }
 
-async function run(name: string): Promise<void> {
-  const make = makers[name]
-  if (make === undefined) throw new Error(`unknown transport ${name}; use ${Object.keys(makers).join(', ')}`)
-  const responderTransport = make()
-  const callerTransport = name === 'memory' ? responderTransport : make()
-  const topic = `bench.rr.${Date.now().toString(36)}`
-  const group = 'bench-responder'
-  const responder = new Bus(responderTransport, { codec: bytesCodec })
-  const caller = new Bus(callerTransport, { codec: bytesCodec })
+/**
+ * Runs one `request` case on one side: a warm-up as long as one repetition (shorter ones left the
+ * first repetition well below the others: JIT, the Kafka reply topic's first fetches), then the
+ * repetitions.
+ */
+export async function requestReplyCase(spec: CaseSpec, side: Side): Promise<WorkerResult> {
+  const sc = spec.scenario
+  if (sc.kind !== 'request') throw new Error(`${spec.id} is not a request–reply case`)
+  const { requestReplyClient } = await import('./request-reply-clients.js')
+  const client = await requestReplyClient(spec.transport, side)
   try {
-    await responderTransport.provision(topic, { groups: [group] })
-    await responder.reply<Uint8Array, Uint8Array>(topic, { group, concurrency: window }, (m) => m.payload)
-      .ready
-    await measure(caller, topic, warmup, 1)
-    const one = await measure(caller, topic, sequential, 1)
-    const many = await measure(caller, topic, concurrent, window)
-    const us = (v: number): string => `${Math.round(v).toLocaleString('en-US')} µs`
-    for (const [label, r] of [
-      ['1 in flight', one],
-      [`${window} in flight`, many],
-    ] as const) {
-      console.log(
-        `| ${name} | ${label} | ${r.count} | ${us(r.p50)} | ${us(r.p99)} | ${us(r.p999)} | ${us(r.max)} | ${Math.round(r.perSecond).toLocaleString('en-US')} |`,
-      )
+    await client.start(`bench.rr.${side}.${Date.now().toString(36)}`)
+    const warmup = await requestRun(client, sc.size, sc.inFlight, spec.maxCount, spec.maxMs)
+    const reps: RunResult[] = []
+    for (let i = 0; i < spec.reps; i++) {
+      reps.push(await requestRun(client, sc.size, sc.inFlight, spec.maxCount, spec.maxMs))
     }
+    return { id: spec.id, side, warmup, reps }
   } finally {
-    await caller.close({ drain: false })
-    await responder.close({ drain: false })
-    await responderTransport.deprovision(topic, { groups: [group] }).catch(() => {})
-    await responderTransport.close({ drain: false })
-    if (callerTransport !== responderTransport) await callerTransport.close({ drain: false })
+    await client.close()
   }
 }
-
-const names = process.argv.slice(2)
-console.log('| transport | mode | requests | p50 | p99 | p99.9 | max | requests/s |')
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- |')
-for (const name of names.length === 0 ? ['memory'] : names) await run(name)

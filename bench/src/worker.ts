@@ -98,6 +98,8 @@ async function runOnce(
       await client.cleanup(topic, group)
       return result
     }
+    case 'request':
+      throw new Error(`${spec.id}: request–reply cases run in request-reply.ts`)
     case 'rate':
     case 'saturation':
     case 'e2e':
@@ -131,6 +133,12 @@ async function main(): Promise<void> {
   register('./esm-hooks.js', import.meta.url)
   const spec = JSON.parse(process.argv[2] ?? '') as CaseSpec
   const side = process.argv[3] as Side
+  if (spec.scenario.kind === 'request') {
+    // Its own clients (a responder and a caller), not a BenchClient; imported after the hooks.
+    const { requestReplyCase } = await import('./request-reply.js')
+    process.stdout.write(`${resultMarker}${JSON.stringify(await requestReplyCase(spec, side))}\n`)
+    return
+  }
   const client = await clientFor(spec.transport, side, spec.variant)
   const topic = `bench.${spec.scenario.kind}.${side}.${unique()}`
   const state: Shared = { topic, filled: false }
