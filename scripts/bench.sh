@@ -55,9 +55,9 @@ log 'building packages and the benchmark'
 if ! npx turbo run build --output-logs=errors-only \
   --filter=@switchyard/core --filter=@switchyard/memory --filter=@switchyard/kafka \
   --filter=@switchyard/rabbitmq --filter=@switchyard/redis --filter=@switchyard/nats --filter=@switchyard/brokers \
-  --filter=@switchyard/otel; then
+  --filter=@switchyard/otel --filter=@switchyard/postgres; then
   # A package being edited may not build for a moment; measure its last build if there is one.
-  for pkg in packages/core packages/memory packages/kafka packages/rabbitmq packages/redis packages/nats packages/otel test/brokers; do
+  for pkg in packages/core packages/memory packages/kafka packages/rabbitmq packages/redis packages/nats packages/otel packages/postgres test/brokers; do
     if [ ! -f "$pkg/dist/index.js" ]; then
       log "build failed and $pkg/dist is missing"
       exit 1
@@ -121,6 +121,16 @@ if [[ " ${transports[*]} " == *" kafka "* && "$only" -eq 0 && "${SWITCHYARD_BENC
   log "waiting for the brokers lock to run the Kafka clients side by side (Node $("$node22" --version))"
   flock "$lock" bash -c 'node test/brokers/dist/cli.js up kafka >&2 && shift && exec "$@"' _ \
     timeout 1800 "$node22" bench/dist/kafka-drivers.js --save "$results/kafka-drivers.json" "${quick[@]}"
+fi
+
+# Transactional outbox throughput (bench/src/outbox.ts): writes into the outbox table, the relay,
+# and direct publishBatch as its ceiling, on every transport of this run, against the broker
+# manager's PostgreSQL. Skipped with --only, or with SWITCHYARD_BENCH_OUTBOX=0. Printed, not merged:
+# BENCHMARKS.md keeps its table by hand ("Transactional outbox").
+if [[ "$only" -eq 0 && "${SWITCHYARD_BENCH_OUTBOX:-1}" != 0 ]]; then
+  log "waiting for the brokers lock to run the outbox relay on ${transports[*]}"
+  flock "$lock" bash -c 'for t in postgres "${@:2:$1}"; do [ "$t" = memory ] || node test/brokers/dist/cli.js up "$t" >&2; done; shift "$(($1 + 1))"; exec "$@"' \
+    _ "${#transports[@]}" "${transports[@]}" timeout 900 node bench/dist/outbox.js "${transports[@]}"
 fi
 
 write=()
