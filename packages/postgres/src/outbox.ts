@@ -27,6 +27,8 @@ export interface OutboxEntry<T = unknown> {
   readonly headers?: Readonly<Record<string, string>>
   /** Message id (default a random UUID). A relay that publishes a row twice sends the same id both times. */
   readonly id?: string
+  /** 0–9, passed to the Bus as `priority` (honoured where `capabilities.priority`). */
+  readonly priority?: number
 }
 
 /** What {@link PostgresOutbox.pending} reports. */
@@ -83,16 +85,16 @@ export class PostgresOutbox {
     this.table = qualifiedName('outbox options', schema, name)
     this.#name = name
     this.channel = `${schema}_${name}`.slice(0, 63)
-    const columns = `INSERT INTO ${this.table} (id, topic, key, payload, headers)`
-    this.#insert = `WITH row AS (${columns} VALUES ($1, $2, $3, $4::jsonb, $5::jsonb) RETURNING id)
-      SELECT id, pg_notify($6, '') FROM row`
+    const columns = `INSERT INTO ${this.table} (id, topic, key, payload, headers, priority)`
+    this.#insert = `WITH row AS (${columns} VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6) RETURNING id)
+      SELECT id, pg_notify($7, '') FROM row`
     this.#insertMany = `WITH rows AS (${columns}
-        SELECT id, topic, key, payload::jsonb, headers::jsonb
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])
-          WITH ORDINALITY AS e(id, topic, key, payload, headers, n)
+        SELECT id, topic, key, payload::jsonb, headers::jsonb, priority
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::smallint[])
+          WITH ORDINALITY AS e(id, topic, key, payload, headers, priority, n)
         ORDER BY n
         RETURNING 1)
-      SELECT count(*)::int AS n, pg_notify($6, '') FROM rows`
+      SELECT count(*)::int AS n, pg_notify($7, '') FROM rows`
   }
 
   /**
@@ -108,6 +110,7 @@ export class PostgresOutbox {
   payload    jsonb NOT NULL,
   headers    jsonb NOT NULL DEFAULT '{}'::jsonb,
   created_at timestamptz NOT NULL DEFAULT now(),
+  priority   smallint,
   sent_at    timestamptz
 );
 CREATE INDEX IF NOT EXISTS "${this.#name}_pending" ON ${this.table} (position) WHERE sent_at IS NULL;
@@ -155,6 +158,7 @@ CREATE INDEX IF NOT EXISTS "${this.#name}_sent" ON ${this.table} (sent_at) WHERE
         column(2),
         column(3),
         column(4),
+        column(5),
         this.channel,
       ])
     } catch (error) {
@@ -182,7 +186,7 @@ CREATE INDEX IF NOT EXISTS "${this.#name}_sent" ON ${this.table} (sent_at) WHERE
     return new OutboxRelay(this, options)
   }
 
-  #row(entry: OutboxEntry): [string, string, string | null, string, string] {
+  #row(entry: OutboxEntry): [string, string, string | null, string, string, number | null] {
     const topic = validateTopic(entry.topic)
     const issues: string[] = []
     let payload: string | undefined
@@ -197,11 +201,24 @@ CREATE INDEX IF NOT EXISTS "${this.#name}_sent" ON ${this.table} (sent_at) WHERE
     if (entry.id !== undefined && (typeof entry.id !== 'string' || entry.id === '')) {
       issues.push('id must be a non-empty string')
     }
+    if (
+      entry.priority !== undefined &&
+      !(Number.isInteger(entry.priority) && entry.priority >= 0 && entry.priority <= 9)
+    ) {
+      issues.push(`priority must be an integer 0-9, got ${String(entry.priority)}`)
+    }
     const headers = entry.headers ?? {}
     for (const [name, value] of Object.entries(headers)) {
       if (typeof value !== 'string') issues.push(`header ${JSON.stringify(name)} must be a string`)
     }
     if (issues.length > 0) throw new ConfigError('outbox entry', issues, { context: { topic } })
-    return [entry.id ?? randomUUID(), topic, entry.key ?? null, payload as string, JSON.stringify(headers)]
+    return [
+      entry.id ?? randomUUID(),
+      topic,
+      entry.key ?? null,
+      payload as string,
+      JSON.stringify(headers),
+      entry.priority ?? null,
+    ]
   }
 }

@@ -47,6 +47,7 @@ interface OutboxRow {
   key: string | null
   payload: unknown
   headers: Record<string, string>
+  priority: number | null
 }
 
 function whole(field: string, value: number | undefined, fallback: number, min: number, max: number): number {
@@ -181,7 +182,7 @@ export class OutboxRelay {
       this.#logger.info({ table: this.#outbox.table }, 'outbox relay is the active relay of its table')
     }
     const { rows } = await client.query<OutboxRow>(
-      `SELECT position::text AS pos, id, topic, key, payload, headers FROM ${this.#outbox.table}
+      `SELECT position::text AS pos, id, topic, key, payload, headers, priority FROM ${this.#outbox.table}
        WHERE sent_at IS NULL ORDER BY position LIMIT $1`,
       [this.#batchSize],
     )
@@ -197,6 +198,7 @@ export class OutboxRelay {
         id: row.id,
         headers: row.headers,
         ...(row.key === null ? {} : { key: row.key }),
+        ...(row.priority === null ? {} : { priority: row.priority }),
       })),
     )
     const positions = rows.map((row) => row.pos)

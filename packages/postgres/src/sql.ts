@@ -45,7 +45,10 @@ export function qualifiedName(what: string, schema: string, name: string): strin
   return `"${schema}"."${name}"`
 }
 
-/** Errors a broken or refused connection raises (node's socket codes and PostgreSQL's SQLSTATE class 08, 57P0x). */
+/**
+ * Errors a broken or refused connection raises: node's socket codes, PostgreSQL's SQLSTATE class 08
+ * (but not 08P01, a protocol violation: a bug to fix, not an outage) and 57P0x (server shutting down).
+ */
 const connectionCodes = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -67,7 +70,8 @@ export function asSwitchyardError(error: unknown, operation: string): Error {
   const err = error instanceof Error ? error : new Error(String(error))
   const code = (err as { code?: unknown }).code
   const isConnection =
-    (typeof code === 'string' && (connectionCodes.has(code) || code.startsWith('08'))) ||
+    (typeof code === 'string' &&
+      (connectionCodes.has(code) || (code.startsWith('08') && code !== '08P01'))) ||
     /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(
       err.message,
     )

@@ -5,7 +5,7 @@
  * database session is killed in the middle of the stream the other takes over with nothing lost
  * and at most one batch published twice.
  */
-import { uniqueName, waitFor } from '@switchyard/contract'
+import { expectSwitchyardError, uniqueName, waitFor } from '@switchyard/contract'
 import { Bus, type Transport } from '@switchyard/core'
 import { describe, expect, it } from 'vitest'
 import { type OutboxRelay, PostgresOutbox } from '../index.js'
@@ -174,4 +174,40 @@ describe.each(targets)('outbox relay on $name', (target: TransportTarget) => {
       `[outbox takeover on ${target.name}] ${total} rows, ${new Set(received.map((r) => r.id)).size} distinct consumed, ${duplicates} duplicates (batch ${batchSize})`,
     )
   }, 180_000)
+})
+
+describe('outbox rows', () => {
+  const f = postgresFixtures()
+
+  it('store what publish and publishBatch were given: id, key, headers, priority, payload', async () => {
+    const pool = f.pool()
+    const outbox = new PostgresOutbox({ schema: await f.schema() })
+    await outbox.migrate(pool)
+    await inTransaction(pool, async (client) => {
+      await outbox.publish(
+        client,
+        'jobs',
+        { n: 1 },
+        { id: 'one', key: 'k', headers: { a: 'b' }, priority: 7 },
+      )
+      await outbox.publishBatch(client, [
+        { topic: 'jobs', payload: [1, 2], id: 'two', priority: 0 },
+        { topic: 'jobs', payload: 'text', id: 'three' },
+      ])
+    })
+    const { rows } = await pool.query(
+      `SELECT id, topic, key, headers, priority, payload FROM ${outbox.table} ORDER BY position`,
+    )
+    expect(rows).toEqual([
+      { id: 'one', topic: 'jobs', key: 'k', headers: { a: 'b' }, priority: 7, payload: { n: 1 } },
+      { id: 'two', topic: 'jobs', key: null, headers: {}, priority: 0, payload: [1, 2] },
+      { id: 'three', topic: 'jobs', key: null, headers: {}, priority: null, payload: 'text' },
+    ])
+    await expectSwitchyardError(
+      inTransaction(pool, (client) =>
+        outbox.publish(client, 'jobs', 1, { priority: 10 }).then(() => undefined),
+      ),
+      'ConfigError',
+    )
+  })
 })
