@@ -5,7 +5,8 @@
  * The transport comes from the environment (`TRANSPORT=memory|kafka|rabbitmq|redis|nats`) or from the
  * transport document in the config store (`SWITCHYARD_TRANSPORT_KEY`); the config store is etcd
  * when `SWITCHYARD_ETCD_ENDPOINTS` is set, else memory. The factories of the installed adapters
- * are registered here; which one is used is still configuration, not code.
+ * are registered here; which one is used is still configuration, not code. With
+ * `MARKETPLACE_DATABASE_URL` (PostgreSQL), registration writes through the outbox (registration-db.ts).
  */
 import 'reflect-metadata'
 import type { ConfigStore } from '@switchyard/config'
@@ -28,6 +29,7 @@ import { FileWorker } from './file-worker.js'
 import { JobLoad } from './job-load.js'
 import { NotificationsService } from './notifications-service.js'
 import { OUTCOME_LOG, type OutcomeLog } from './outcome-log.js'
+import { openRegistrationDb, REGISTRATION_DB } from './registration-db.js'
 import { RegistrationHttp } from './registration-http.js'
 import { RegistrationService } from './registration-service.js'
 import { SearchIndexService } from './search-index-service.js'
@@ -82,6 +84,13 @@ export async function startMarketplace(
   options.tracing?.bind(app.transport)
   // Resolved on start, so it can depend on the transport the configuration chose.
   container.register(DEDUP_STORE, { useValue: dedupStoreFor(app.transport) })
+  const databaseUrl = env.MARKETPLACE_DATABASE_URL
+  const db =
+    databaseUrl && services.includes(RegistrationService)
+      ? await openRegistrationDb(databaseUrl, env.MARKETPLACE_DATABASE_SCHEMA)
+      : null
+  // A factory, not `useValue`: tsyringe takes a `useValue` of null for no provider at all.
+  container.register(REGISTRATION_DB, { useFactory: () => db })
   await app.start()
   return app
 }
