@@ -1,7 +1,8 @@
 /**
  * `switchyard topics` and `switchyard lag`: `Transport.inspect` printed. Kafka lists every topic
- * and group (lag per partition); memory lists what its broker holds; RabbitMQ cannot list queues
- * over AMQP, so it needs a topic and `--group` names and reports their depth and consumers.
+ * and group (lag per partition); memory lists what its broker holds; Redis its prefix's streams and
+ * their groups; NATS its stream's subjects and durable consumers; RabbitMQ cannot list queues over
+ * AMQP, so it needs a topic and `--group` names and reports their depth and consumers.
  * A transport without `inspect` fails with exit 4 (not supported).
  */
 import { CapabilityError, type Inspection, type InspectOptions, type Transport } from '@switchyard/core'

@@ -182,7 +182,7 @@ export function buildProgram(options: RunOptions = {}): Command {
 
   program
     .command('lag')
-    .description('consumer groups with lag per partition (Kafka) or queue depth and consumers (RabbitMQ)')
+    .description('consumer groups with their lag (Kafka: per partition), consumers where the broker tells')
     .argument('[topic]', 'only this topic (RabbitMQ: required, with --group)')
     .option('-g, --group <group>', 'only this group (repeatable; RabbitMQ: required)', collect, [])
     .action(async (topic: string | undefined, flags) => {

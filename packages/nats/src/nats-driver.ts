@@ -39,13 +39,16 @@ import {
   type DeliverySink,
   type DriverEvent,
   type DriverFeatures,
+  type Inspection,
+  type InspectOptions,
   type OutgoingMessage,
   PublishError,
   type TransportDriver,
 } from '@switchyard/core/spi'
 import { type Observable, Subject } from 'rxjs'
+import { inspectNats } from './inspect.js'
 import { type ConsumerContext, NatsConsumer } from './nats-consumer.js'
-import { durableName, filterOf, subjectOf, toNatsHeaders } from './nats-message.js'
+import { describeTopic, durableName, filterOf, subjectOf, toNatsHeaders } from './nats-message.js'
 import type { ResolvedNatsOptions } from './options.js'
 
 const kind = 'nats'
@@ -195,7 +198,7 @@ export class NatsDriver implements TransportDriver {
     const names = new Set<string>()
     if (groups === undefined) {
       for await (const info of jsm.consumers.list(stream)) {
-        if (info.config.description === describe(topic)) names.add(info.name)
+        if (info.config.description === describeTopic(topic)) names.add(info.name)
       }
       if (!/[*#]/.test(topic)) await jsm.streams.purge(stream, { filter: subject }).catch(ignoreMissing)
     } else {
@@ -211,6 +214,11 @@ export class NatsDriver implements TransportDriver {
     this.#consumers.add(consumer)
     void consumer.attach()
     return consumer
+  }
+
+  /** The stream's topics and the groups' durable consumers (see `inspect.ts`). */
+  inspect(options: InspectOptions): Promise<Omit<Inspection, 'at'>> {
+    return inspectNats(this.#connected().jsm, this.#options.prefix, options)
   }
 
   async health(): Promise<Readonly<Record<string, unknown>>> {
@@ -306,7 +314,7 @@ export class NatsDriver implements TransportDriver {
     }
     const config: Partial<ConsumerConfig> = {
       durable_name: name,
-      description: describe(topic),
+      description: describeTopic(topic),
       ack_policy: AckPolicy.Explicit,
       deliver_policy: spec.fromBeginning ? DeliverPolicy.All : DeliverPolicy.New,
       filter_subject: filterOf(stream, topic).subject,
@@ -322,11 +330,6 @@ export class NatsDriver implements TransportDriver {
         throw error
     }
   }
-}
-
-/** The consumer's description: the topic or pattern it serves, which `deprovision` looks for. */
-function describe(topic: string): string {
-  return `switchyard topic ${topic}`
 }
 
 function isApiError(error: unknown, code: number): boolean {

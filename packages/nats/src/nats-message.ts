@@ -56,6 +56,27 @@ export function durableName(topic: string, group: string): string {
   return `${readable}_${hash}`
 }
 
+/**
+ * The group of `name`, a durable consumer of `topic` (the inverse of {@link durableName}), or
+ * `undefined` when it is not one or cannot be read back (`<group>_<topic>` over 120 characters).
+ * Each `_` of the group's part was `_` or `.`: every way (at most 2¹⁰) is checked against the hash.
+ */
+export function groupOf(topic: string, name: string): string | undefined {
+  const tail = `_${topic.replace(/[.*#]/g, '_')}_${name.slice(-12)}`
+  const words = name.slice(0, -tail.length).split('_')
+  if (!name.endsWith(tail) || words.length > 11) return undefined
+  for (let ways = 0; ways < 1 << (words.length - 1); ways++) {
+    const group = words.reduce((g, w, i) => g + ((ways >> (i - 1)) & 1 ? '.' : '_') + w)
+    if (durableName(topic, group) === name) return group
+  }
+  return undefined
+}
+
+/** The description of a topic's consumers, which `deprovision` and `inspect` look for. */
+export function describeTopic(topic: string): string {
+  return `switchyard topic ${topic}`
+}
+
 const safeName = (name: string): boolean => /^[!-9;-~]+$/.test(name)
 const safeValue = (value: string): boolean => !/[\r\n]/.test(value) && value.trim() === value
 

@@ -12,11 +12,14 @@ import {
   type DeliverySink,
   type DriverEvent,
   type DriverFeatures,
+  type Inspection,
+  type InspectOptions,
   type OutgoingMessage,
   type TransportDriver,
 } from '@switchyard/core/spi'
 import { type Observable, Subject } from 'rxjs'
 import { type Client, connectError, kind, newClient, pairs, publishError, replyCode } from './connection.js'
+import { inspectRedis } from './inspect.js'
 import { endpointOf, type ResolvedRedisOptions } from './options.js'
 import { type ConsumerContext, RedisConsumer } from './redis-consumer.js'
 import { entryFields } from './stream-entry.js'
@@ -140,6 +143,11 @@ export class RedisDriver implements TransportDriver {
     this.#consumers.add(consumer)
     void consumer.attach()
     return consumer
+  }
+
+  /** The streams under the prefix and their groups (see `inspect.ts`). */
+  inspect(options: InspectOptions): Promise<Omit<Inspection, 'at'>> {
+    return inspectRedis(this.#connected(), this.#options.prefix, options)
   }
 
   /** The server's version and whether accepted entries survive a restart (AOF / RDB settings). */

@@ -1,10 +1,17 @@
 /** The command's pure parts: filters, times, headers, payload display, diffs, exit codes, replay copies. */
-import { ConfigError, type DeadLetter, readDeadLetter, SwitchyardHeaders } from '@switchyard/core'
+import {
+  ConfigError,
+  type DeadLetter,
+  readDeadLetter,
+  SwitchyardHeaders,
+  type Transport,
+} from '@switchyard/core'
 import { describe, expect, it } from 'vitest'
 import { diffValues } from '../config-diff.js'
 import { matches, parseTime } from '../dead-letter-filter.js'
 import { replayCopy } from '../dlq-command.js'
 import { CliError, ExitCode, exitCodeOf } from '../exit-codes.js'
+import { inspectTransport } from '../lag-command.js'
 import { showPayload } from '../payload.js'
 import { parseHeaders } from '../publish-command.js'
 
@@ -118,5 +125,14 @@ describe('exit codes', () => {
     expect(exitCodeOf(new ConfigError('x', ['y']))).toBe(ExitCode.badInput)
     expect(exitCodeOf(new CliError('nope', ExitCode.unsupported))).toBe(ExitCode.unsupported)
     expect(exitCodeOf(new Error('plain'))).toBe(ExitCode.failed)
+  })
+})
+
+describe('inspectTransport', () => {
+  it('rejects with a CapabilityError (exit 4) naming Transport.inspect when a transport has none', async () => {
+    const plain = { kind: 'plain' } as unknown as Transport
+    const error = await inspectTransport(plain, {}).catch((e: unknown) => e)
+    expect(exitCodeOf(error)).toBe(ExitCode.unsupported)
+    expect((error as Error).message).toContain('Transport.inspect')
   })
 })

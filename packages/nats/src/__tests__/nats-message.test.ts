@@ -1,7 +1,15 @@
 import type { JsMsg } from '@nats-io/jetstream'
 import type { OutgoingMessage } from '@switchyard/core'
 import { describe, expect, it } from 'vitest'
-import { durableName, encodedHeader, filterOf, fromJsMsg, subjectOf, toNatsHeaders } from '../nats-message.js'
+import {
+  durableName,
+  encodedHeader,
+  filterOf,
+  fromJsMsg,
+  groupOf,
+  subjectOf,
+  toNatsHeaders,
+} from '../nats-message.js'
 
 /** What the server hands back: the headers as the client parses them from the wire. */
 function delivered(message: OutgoingMessage, deliveryCount = 1): JsMsg {
@@ -44,6 +52,26 @@ describe('subjects and consumer names', () => {
     for (const name of [a, b, c, durableName('x'.repeat(200), 'y'.repeat(200))]) {
       expect(name).toMatch(/^[A-Za-z0-9_-]{1,140}$/)
     }
+  })
+})
+
+describe('groupOf (the group of a consumer name, for inspect)', () => {
+  it('reads back a group with dots, underscores and dashes from its consumer name', () => {
+    for (const [topic, group] of [
+      ['orders.created', 'workers'],
+      ['orders.*', 'billing.v2'],
+      ['a_b.c', 'my_group'],
+      ['eu.orders.#', 'a.b_c.d-e'],
+    ] as const) {
+      expect(groupOf(topic, durableName(topic, group))).toBe(group)
+    }
+  })
+
+  it('is undefined for a private consumer, another topic’s consumer, or a name cut at 120 characters', () => {
+    expect(groupOf('orders', 'sub_0123456789abcdef0123456789abcdef')).toBeUndefined()
+    expect(groupOf('orders', durableName('orders.x', 'g'))).toBeUndefined()
+    expect(groupOf('a.b', durableName('a_b', 'g'))).toBeUndefined()
+    expect(groupOf('t'.repeat(100), durableName('t'.repeat(100), 'g'.repeat(30)))).toBeUndefined()
   })
 })
 

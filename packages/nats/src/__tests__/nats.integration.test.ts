@@ -2,13 +2,14 @@
  * NATS-specific behaviour beyond the contract suite, against the test server of the broker
  * manager: the wire mapping (subject, headers) as a plain NATS client sees it, `#` patterns in the
  * middle of a topic, `ordered` as `max_ack_pending` 1, a durable consumer deleted under a live
- * subscription, and `deprovision` removing consumers and messages.
+ * subscription, `deprovision` removing consumers and messages, and `inspect` (messages per
+ * subject, group lag with deliveries in flight, filters, private consumers left out).
  */
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { natsConnection, up } from '@switchyard/brokers'
 import { type Collector, collect, createMessage, uniqueName, waitFor } from '@switchyard/contract'
-import { SwitchyardHeaders } from '@switchyard/core'
+import { type Delivery, type GroupInfo, SwitchyardHeaders } from '@switchyard/core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { durableName } from '../nats-message.js'
 import { NatsTransport } from '../nats-transport.js'
@@ -153,5 +154,92 @@ describe('NatsTransport on NATS JetStream', () => {
     expect(left).toBeNull()
     const kept = await jsm.streams.getMessage(prefix, { last_by_subj: `${prefix}.${other}` })
     expect(kept).not.toBeNull()
+  })
+
+  it('inspect: messages per topic, and per group what is undelivered plus what is delivered and unacked', async () => {
+    const t = transport()
+    const topic = topicName('nats.inspect')
+    await t.provision(topic, { groups: ['workers', 'billing.v2'] })
+    await t.publish(Array.from({ length: 10 }, () => createMessage(topic)))
+    const group = (name: string, lag: number): GroupInfo => ({ group: name, topic, lag })
+    expect(await t.inspect?.({ topic })).toEqual({
+      topics: [{ name: topic, messages: 10 }],
+      groups: [group('billing.v2', 10), group('workers', 10)],
+      complete: true,
+      at: expect.any(Number),
+    })
+
+    // A subscription without a group (a private consumer) is not a group.
+    const tail = track(collect(t, topic))
+    await tail.ready
+    // Four in flight at a time; three acked, the others held or not yet delivered: 7 unsettled.
+    let acking = false
+    const c = track(
+      collect(t, topic, {
+        group: 'workers',
+        inFlight: 4,
+        settle: (d: Delivery) => (acking ? d.ack() : undefined),
+      }),
+    )
+    await c.waitForDeliveries(4)
+    await Promise.all(c.deliveries.slice(0, 3).map((d) => d.ack()))
+    await c.waitForDeliveries(7)
+    const jsm = await jetstreamManager(nc)
+    const workers = await jsm.consumers.info(prefix, durableName(topic, 'workers'))
+    expect(workers.num_ack_pending).toBeGreaterThanOrEqual(4)
+    let seen: readonly GroupInfo[] | undefined
+    await waitFor(
+      async () => {
+        seen = (await t.inspect?.({ topic }))?.groups
+        return seen?.[1]?.lag === 7
+      },
+      { description: () => `workers' lag 7, saw ${JSON.stringify(seen)}` },
+    )
+    expect(seen).toEqual([group('billing.v2', 10), group('workers', 7)])
+
+    acking = true
+    await Promise.all(c.unsettled().map((d) => d.ack()))
+    await c.waitForIds(10)
+    await waitFor(
+      async () => {
+        seen = (await t.inspect?.({ topic, groups: ['workers'] }))?.groups
+        return seen?.[0]?.lag === 0
+      },
+      { description: () => `workers' lag 0, saw ${JSON.stringify(seen)}` },
+    )
+    expect(seen).toEqual([group('workers', 0)])
+  })
+
+  it('inspect lists every topic and group of the prefix, reads group names back, and filters', async () => {
+    const t = transport()
+    const a = topicName('nats.inspect-a')
+    const b = topicName('nats.inspect-b')
+    await t.provision(a, { groups: ['my_group.v2'] })
+    await t.provision(b, { groups: ['my_group.v2', 'audit'] })
+    await t.publish([createMessage(a), createMessage(b), createMessage(b)])
+    const ours = (name: string) => name === a || name === b
+
+    const all = await t.inspect?.()
+    expect(all?.complete).toBe(true)
+    expect(all?.topics.filter((x) => ours(x.name))).toEqual([
+      { name: a, messages: 1 },
+      { name: b, messages: 2 },
+    ])
+    expect(all?.groups.filter((g) => ours(g.topic))).toEqual([
+      { group: 'my_group.v2', topic: a, lag: 1 },
+      { group: 'audit', topic: b, lag: 2 },
+      { group: 'my_group.v2', topic: b, lag: 2 },
+    ])
+
+    const audit = await t.inspect?.({ groups: ['audit'] })
+    expect(audit?.groups.filter((g) => ours(g.topic))).toEqual([{ group: 'audit', topic: b, lag: 2 }])
+    expect(audit?.groups.every((g) => g.group === 'audit')).toBe(true)
+
+    const missing = topicName('nats.inspect-missing')
+    expect(await t.inspect?.({ topic: missing, groups: ['audit'] })).toMatchObject({
+      topics: [],
+      groups: [],
+      complete: true,
+    })
   })
 })

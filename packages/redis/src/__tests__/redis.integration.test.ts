@@ -1,8 +1,9 @@
 /**
  * Redis-specific behaviour beyond the contract suite, against the Switchyard test Redis: takeover
  * of a dead consumer's pending entries (XAUTOCLAIM, attempt from the delivery counter), entries
- * returned to the group on unsubscribe, retention by MAXLEN and MINID, `health()` reading the
- * persistence settings, and refused credentials. Raw node-redis plays the dead consumer and reads
+ * returned to the group on unsubscribe, retention by MAXLEN and MINID, `inspect()` (stream length,
+ * group lag with deliveries in flight, consumers, filters), `health()` reading the persistence
+ * settings, and refused credentials. Raw node-redis plays the dead consumer and reads
  * the server's state; every stream a test creates is deleted after it.
  */
 import { redisConnection, up } from '@switchyard/brokers'
@@ -180,6 +181,98 @@ describe('retention', () => {
     await producer.publish([fresh])
     const kept = await raw.xRange(prefix + t, '-', '+')
     expect((kept ?? []).map((e) => e?.message.id)).toEqual([fresh.id])
+  })
+})
+
+describe('inspect', () => {
+  it('reports length, lag (undelivered + pending) and consumers, without the parking consumer', async () => {
+    const t = topic('inspect')
+    const producer = transport()
+    await producer.provision(t, { groups: ['workers', 'billing.v2'] })
+    const sent = Array.from({ length: 10 }, () => createMessage(t))
+    await producer.publish(sent)
+    const group = (name: string, lag: number | undefined, consumers: number) => ({
+      group: name,
+      topic: t,
+      ...(lag === undefined ? {} : { lag }),
+      consumers,
+    })
+    expect(await producer.inspect?.({ topic: t })).toEqual({
+      topics: [{ name: t, messages: 10 }],
+      groups: [group('billing.v2', 10, 0), group('workers', 10, 0)],
+      complete: true,
+      at: expect.any(Number),
+    })
+
+    // The consumer holds all 10 (delivered: pending at Redis) and acks 3: 7 unsettled, none undelivered.
+    const consumer = transport({ claimIdleMs: 60_000 })
+    const c = collect(consumer, t, { group: 'workers', inFlight: 10, settle: 'hold' })
+    collectors.push(c)
+    await c.waitForDeliveries(10)
+    await Promise.all(c.deliveries.slice(0, 3).map((d) => d.ack()))
+    expect((await raw.xPending(prefix + t, 'workers')).pending).toBe(7)
+    let found = await producer.inspect?.({ topic: t, groups: ['workers'] })
+    expect(found?.groups).toEqual([group('workers', 7, 1)])
+
+    // Unsubscribed: its 7 entries wait with the parking consumer, still unsettled; 5 more are undelivered.
+    c.stop()
+    await consumer.whenDetached()
+    expect((await raw.xInfoConsumers(prefix + t, 'workers')).map((x) => x.name)).toEqual([
+      'switchyard:returned',
+    ])
+    await producer.publish(Array.from({ length: 5 }, () => createMessage(t)))
+    found = await producer.inspect?.({ topic: t })
+    expect(found?.topics).toEqual([{ name: t, messages: 15 }])
+    expect(found?.groups).toEqual([group('billing.v2', 15, 0), group('workers', 12, 0)])
+
+    // An entry deleted past a group's last delivered one: Redis cannot tell the lag (nil), so it is absent.
+    const [last] = (await raw.xRevRange(prefix + t, '+', '-', { COUNT: 1 })) ?? []
+    expect(await raw.xDel(prefix + t, last?.id as string)).toBe(1)
+    found = await producer.inspect?.({ topic: t })
+    expect(found?.topics).toEqual([{ name: t, messages: 14 }])
+    expect(found?.groups).toEqual([group('billing.v2', undefined, 0), group('workers', undefined, 0)])
+  })
+
+  it('lists the streams under its prefix only, filters by topic and group, and creates nothing', async () => {
+    const a = topic('inspect-a')
+    const b = topic('inspect-b')
+    const producer = transport()
+    await producer.provision(a, { groups: ['workers'] })
+    await producer.provision(b, { groups: ['workers', 'audit'] })
+    await producer.publish([createMessage(a), createMessage(b), createMessage(b)])
+    // Keys that are no topic of this transport: another prefix, a name no topic has, not a stream.
+    const others = [`other:${a}`, `${prefix}${a}:x`, `${prefix}${a}-string`]
+    for (const key of others) streams.add(key)
+    await raw.xAdd(others[0] as string, '*', { n: '1' })
+    await raw.xAdd(others[1] as string, '*', { n: '1' })
+    await raw.set(others[2] as string, 'x')
+
+    const all = await producer.inspect?.()
+    const ours = (name: string) => name === a || name === b
+    expect(all?.complete).toBe(true)
+    expect(all?.topics.filter((x) => x.name.startsWith(a) || x.name.startsWith(b))).toEqual([
+      { name: a, messages: 1 },
+      { name: b, messages: 2 },
+    ])
+    expect(all?.groups.filter((g) => ours(g.topic)).map((g) => `${g.topic}/${g.group}/${g.lag}`)).toEqual([
+      `${a}/workers/1`,
+      `${b}/audit/2`,
+      `${b}/workers/2`,
+    ])
+
+    const audit = await producer.inspect?.({ groups: ['audit'] })
+    expect(audit?.groups.filter((g) => ours(g.topic))).toEqual([
+      { group: 'audit', topic: b, lag: 2, consumers: 0 },
+    ])
+    expect(audit?.groups.every((g) => g.group === 'audit')).toBe(true)
+
+    const missing = topic('inspect-missing')
+    expect(await producer.inspect?.({ topic: missing, groups: ['workers'] })).toMatchObject({
+      topics: [],
+      groups: [],
+      complete: true,
+    })
+    expect(await raw.exists(prefix + missing)).toBe(0)
   })
 })
 
