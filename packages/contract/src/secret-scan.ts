@@ -1,20 +1,62 @@
 /**
- * `SecretScan`: collects what a transport shows a user — errors (with their context), `health()`,
- * every `status$` value, log entries — as text, so a test can assert that a password appears nowhere.
+ * `SecretScan`: collects what a transport shows a user — errors (with their context and causes),
+ * `health()`, every `status$` value, log entries, event payloads, pages and whatever the process
+ * writes to stdout/stderr — as text, so a test can assert that a password appears nowhere.
  */
+import { inspect } from 'node:util'
 import type { Transport } from '@switchyard/core'
 
 /** Everything captured so far, as one text to search. */
 export class SecretScan {
   readonly #seen: string[] = []
 
-  /** Records a value: an error as name, message and JSON (context included), anything else as JSON. */
+  /**
+   * Records a value: an error as name, message, JSON (context included) and `util.inspect` (its
+   * `cause` chain, nested errors and own fields), anything else as JSON and `util.inspect`.
+   */
   readonly capture = (value: unknown): void => {
+    const deep = inspect(value, { depth: 8, breakLength: Number.POSITIVE_INFINITY })
     this.#seen.push(
       value instanceof Error
-        ? `${value.name}: ${value.message} ${JSON.stringify(value)}`
-        : JSON.stringify(value),
+        ? `${value.name}: ${value.message} ${JSON.stringify(value)} ${deep}`
+        : `${JSON.stringify(value)} ${deep}`,
     )
+  }
+
+  /** Records text as it is (a page, a command's output). */
+  readonly captureText = (text: string): void => {
+    this.#seen.push(text)
+  }
+
+  /**
+   * Records everything written to `process.stdout`, `process.stderr` and the `console` methods
+   * from now on (still passing it through), until the returned function is called.
+   */
+  captureOutput(): () => void {
+    const restore: (() => void)[] = []
+    for (const stream of [process.stdout, process.stderr]) {
+      const write = stream.write
+      stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+        this.#seen.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8'))
+        return (write as (...args: unknown[]) => boolean).call(stream, chunk, ...rest)
+      }) as typeof stream.write
+      restore.push(() => {
+        stream.write = write
+      })
+    }
+    for (const level of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) {
+      const original = console[level]
+      console[level] = (...args: unknown[]) => {
+        this.#seen.push(args.map((a) => inspect(a, { depth: 8 })).join(' '))
+        original.apply(console, args)
+      }
+      restore.push(() => {
+        console[level] = original
+      })
+    }
+    return () => {
+      for (const undo of restore.splice(0).reverse()) undo()
+    }
   }
 
   /** How many values were captured (a scan of nothing proves nothing). */
@@ -24,6 +66,32 @@ export class SecretScan {
 
   get text(): string {
     return this.#seen.join('\n')
+  }
+
+  /**
+   * Where each of the named `secrets` was captured: one line per capture that holds one, naming the
+   * secret and showing the capture's first line and the text around the find with every secret
+   * masked, so a failing assertion says where the leak is without printing the secret. Empty when
+   * nothing leaked. Empty secrets are ignored.
+   *
+   * @example
+   * expect(scan.leaks({ 'etcd password': password })).toEqual([])
+   */
+  leaks(secrets: Readonly<Record<string, string>>): string[] {
+    const named = Object.entries(secrets).filter(([, value]) => value !== '')
+    const mask = (text: string): string =>
+      named.reduce((masked, [name, value]) => masked.replaceAll(value, `<${name}>`), text)
+    const found: string[] = []
+    this.#seen.forEach((captured, index) => {
+      for (const [name, value] of named) {
+        const at = captured.indexOf(value)
+        if (at < 0) continue
+        const first = captured.split('\n', 1)[0] ?? ''
+        const around = captured.slice(Math.max(0, at - 80), at + value.length + 80)
+        found.push(`${name} in capture #${index} (${mask(first).slice(0, 120)}): …${mask(around)}…`)
+      }
+    })
+    return found
   }
 
   /**

@@ -39,9 +39,10 @@ export const kafkaClusterConnection = {
 
 /**
  * A separate single-node Kafka for the TLS/SASL tests ("kafka-secure"): a `SASL_SSL` listener (TLS with
- * the test CA's server certificate, SCRAM-SHA-512 users made at storage format) and a plaintext one
- * beside it (for the "TLS client against a plaintext port" case). Started on demand
- * (`up kafka-secure`), never by `up all`, so the shared Kafka is never restarted for it.
+ * the test CA's server certificate, SCRAM-SHA-512 users made at storage format), an `SSL` listener that
+ * requires a client certificate from the test CA (mutual TLS, no SASL), and a plaintext one beside
+ * them (for the "TLS client against a plaintext port" case). Started on demand (`up kafka-secure`),
+ * never by `up all`, so the shared Kafka is never restarted for it.
  */
 export const kafkaSecureConnection = {
   host: '127.0.0.1',
@@ -50,6 +51,8 @@ export const kafkaSecureConnection = {
   /** Plaintext clients (no TLS, no SASL) on the same broker. */
   plaintextPort: Number(env('SWITCHYARD_KAFKA_SECURE_PLAINTEXT_PORT', '19393')),
   controllerPort: Number(env('SWITCHYARD_KAFKA_SECURE_CONTROLLER_PORT', '19394')),
+  /** `SSL` clients that show a certificate signed by the test CA (`ssl.client.auth=required`). */
+  mtlsPort: Number(env('SWITCHYARD_KAFKA_SECURE_MTLS_PORT', '19395')),
   /** The SCRAM-SHA-512 user the tests log in as. */
   username: 'switchyard',
   password: env('SWITCHYARD_KAFKA_SECURE_PASSWORD', 'switchyard-kafka-scram-secret'),
@@ -58,6 +61,9 @@ export const kafkaSecureConnection = {
   },
   get plaintextBrokers(): string[] {
     return [`${this.host}:${this.plaintextPort}`]
+  },
+  get mtlsBrokers(): string[] {
+    return [`${this.host}:${this.mtlsPort}`]
   },
 }
 

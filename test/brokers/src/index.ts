@@ -32,3 +32,9 @@ export { ensurePki, readPem } from './pki.js'
 export { ctlOrFail as rabbitmqctl } from './rabbitmq.js'
 export { rabbitmqClusterBroker } from './rabbitmq-cluster.js'
 export { rabbitmqSecureTls } from './rabbitmq-secure.js'
+export type { TemporaryUser } from './temporary-users.js'
+export {
+  temporaryEtcdUser,
+  temporaryRabbitmqSecureUser,
+  temporaryRedisUser,
+} from './temporary-users.js'

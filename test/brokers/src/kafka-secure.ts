@@ -1,15 +1,21 @@
 /**
  * "kafka-secure": a separate single-node Apache Kafka (KRaft, same jars as the shared one) for the
  * TLS/SASL tests. Clients connect with `SASL_SSL` — TLS with the test PKI's server certificate
- * (`ensurePki()`, PEM key store and trust store) and SCRAM-SHA-512 — or, on a second port, in
- * plaintext (for the "TLS client against a plaintext port" case). The SCRAM user is written into the
- * metadata log when the storage is formatted (`StorageTool format --add-scram`), so no extra tool is
- * needed. Own ports, data folder, log and pid file under `<state>/kafka-secure`; started on demand by
- * the tests that need it (`up kafka-secure`), stopped by them afterwards, never part of `up all`.
+ * (`ensurePki()`, PEM key store and trust store) and SCRAM-SHA-512 — or with `SSL` and a client
+ * certificate signed by the test CA (mutual TLS: `ssl.client.auth=required` on that listener only), or,
+ * on a third port, in plaintext (for the "TLS client against a plaintext port" case). The SCRAM user is
+ * written into the metadata log when the storage is formatted (`StorageTool format --add-scram`), so
+ * no extra tool is needed. Own ports, data folder, log and pid file under `<state>/kafka-secure`;
+ * started on demand by the tests that need it (`up kafka-secure`), stopped by them afterwards, never
+ * part of `up all`.
+ *
+ * `server.properties` is written on every start. `up` reuses a running broker only when the file it was
+ * started with is the one this version writes; otherwise (a broker started by an older version, with
+ * other listeners) it restarts it. The data folder is kept either way: listeners are not part of it.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Kafka, logLevel } from 'kafkajs'
+import { Kafka, type KafkaConfig, logLevel } from 'kafkajs'
 import { type BrokerDriver, BrokerError, type BrokerStatus, type UpResult } from './broker.js'
 import { brokersSettings, kafkaSecureConnection } from './env.js'
 import {
@@ -57,18 +63,18 @@ const paths = () => {
 const fail = (message: string): BrokerError => new BrokerError('kafka-secure', message, paths().log)
 
 const serverProperties = async (): Promise<string> => {
-  const { port, plaintextPort, controllerPort } = kafkaSecureConnection
+  const { port, plaintextPort, controllerPort, mtlsPort } = kafkaSecureConnection
   const pki = await ensurePki()
   const p = paths()
   return `# Written by switchyard-brokers on every start; edit test/brokers/src/kafka-secure.ts instead.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@${host}:${controllerPort}
-listeners=SASL_SSL://${host}:${port},PLAINTEXT://${host}:${plaintextPort},CONTROLLER://${host}:${controllerPort}
-advertised.listeners=SASL_SSL://${host}:${port},PLAINTEXT://${host}:${plaintextPort}
+listeners=SASL_SSL://${host}:${port},SSL://${host}:${mtlsPort},PLAINTEXT://${host}:${plaintextPort},CONTROLLER://${host}:${controllerPort}
+advertised.listeners=SASL_SSL://${host}:${port},SSL://${host}:${mtlsPort},PLAINTEXT://${host}:${plaintextPort}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
 sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 ssl.keystore.type=PEM
@@ -76,6 +82,7 @@ ssl.keystore.location=${p.keystore}
 ssl.truststore.type=PEM
 ssl.truststore.location=${pki.caCert}
 ssl.client.auth=none
+listener.name.ssl.ssl.client.auth=required
 log.dirs=${p.data}
 ${singleNodeDefaults}num.network.threads=2
 num.io.threads=2
@@ -106,27 +113,42 @@ const brokerPid = (): number | undefined => {
   return pid !== undefined && isKafkaCommand(commandLine(pid)) ? pid : undefined
 }
 
-/** Metadata over SASL_SSL as the SCRAM user; with `full`, a topic created and deleted and a group lookup. */
+/**
+ * Metadata over SASL_SSL as the SCRAM user and over mutual TLS with the test client certificate; with
+ * `full`, a topic created and deleted and a group lookup.
+ */
 const probe = async (full: boolean): Promise<true> => {
   const pki = await ensurePki()
-  const kafka = new Kafka({
-    clientId: 'switchyard-brokers',
-    brokers: kafkaSecureConnection.brokers,
+  const client = (brokers: string[], auth: Pick<KafkaConfig, 'ssl' | 'sasl'>) =>
+    new Kafka({
+      clientId: 'switchyard-brokers',
+      brokers,
+      ...auth,
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 2000,
+      requestTimeout: 5000,
+      retry: { retries: 0 },
+    })
+  const admin = client(kafkaSecureConnection.brokers, {
     ssl: { ca: readFileSync(pki.caCert) },
     sasl: {
       mechanism: 'scram-sha-512',
       username: kafkaSecureConnection.username,
       password: kafkaSecureConnection.password,
     },
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 2000,
-    requestTimeout: 5000,
-    retry: { retries: 0 },
-  })
-  const admin = kafka.admin({ retry: { retries: 0 } })
+  }).admin({ retry: { retries: 0 } })
+  const mtls = client(kafkaSecureConnection.mtlsBrokers, {
+    ssl: {
+      ca: readFileSync(pki.caCert),
+      cert: readFileSync(pki.clientCert),
+      key: readFileSync(pki.clientKey),
+    },
+  }).admin({ retry: { retries: 0 } })
   const check = async (): Promise<true> => {
     await admin.connect()
     await admin.describeCluster()
+    await mtls.connect()
+    await mtls.describeCluster()
     if (full) {
       const topic = `switchyard-ready-${Date.now().toString(36)}`
       await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true, timeout: 5000 })
@@ -139,18 +161,25 @@ const probe = async (full: boolean): Promise<true> => {
     return await within(full ? 20_000 : 6000, 'a kafka-secure probe', check())
   } finally {
     await admin.disconnect().catch(() => {})
+    await mtls.disconnect().catch(() => {})
   }
+}
+
+/** True when the broker's `server.properties` is the one this version writes (same listeners and settings). */
+const configIsCurrent = async (): Promise<boolean> => {
+  const path = paths().config
+  return existsSync(path) && readFileSync(path, 'utf8') === (await serverProperties())
 }
 
 const start = async (): Promise<number> => {
   const p = paths()
-  const { port, plaintextPort, controllerPort } = kafkaSecureConnection
-  for (const taken of [port, plaintextPort, controllerPort]) {
+  const { port, plaintextPort, controllerPort, mtlsPort } = kafkaSecureConnection
+  for (const taken of [port, plaintextPort, controllerPort, mtlsPort]) {
     const listener = listenerOn(taken)
     if (listener) {
       throw fail(
         `port ${taken} is taken by ${describeListener(listener)}. Stop it, or move kafka-secure with ` +
-          'SWITCHYARD_KAFKA_SECURE_PORT / _PLAINTEXT_PORT / _CONTROLLER_PORT.',
+          'SWITCHYARD_KAFKA_SECURE_PORT / _PLAINTEXT_PORT / _CONTROLLER_PORT / _MTLS_PORT.',
       )
     }
   }
@@ -201,7 +230,16 @@ export const kafkaSecureBroker: BrokerDriver = {
 
   async up(): Promise<UpResult> {
     const began = Date.now()
-    const running = brokerPid()
+    let running = brokerPid()
+    if (running !== undefined && !(await configIsCurrent())) {
+      // Started with another server.properties (an older version's listeners): restart it with this one.
+      appendFileSync(
+        paths().log,
+        '\n=== switchyard-brokers: server.properties changed, restarting kafka-secure\n',
+      )
+      await stopProcess(running, 20_000)
+      running = undefined
+    }
     if (running !== undefined && (await probe(false).catch(() => false))) {
       return {
         broker: 'kafka-secure',
@@ -238,14 +276,14 @@ export const kafkaSecureBroker: BrokerDriver = {
 
   async status(): Promise<BrokerStatus> {
     const pid = brokerPid()
-    const { port, plaintextPort, controllerPort } = kafkaSecureConnection
+    const { port, plaintextPort, controllerPort, mtlsPort } = kafkaSecureConnection
     return {
       broker: 'kafka-secure',
       running: pid !== undefined,
       managed: pid !== undefined && pid === readPid(paths().pid),
       pid,
       version: pid === undefined ? undefined : versionFromCommand(commandLine(pid)),
-      ports: { saslSsl: port, plaintext: plaintextPort, controller: controllerPort },
+      ports: { saslSsl: port, mtls: mtlsPort, plaintext: plaintextPort, controller: controllerPort },
       dataDir: paths().data,
       logFile: paths().log,
     }

@@ -61,7 +61,8 @@ const nodeEnv = (): NodeJS.ProcessEnv => {
   }
 }
 
-const ctl = async (args: string[], timeoutMs = 90_000): Promise<string> => {
+/** `rabbitmqctl` against this node; throws naming only the subcommand (arguments may hold a password). */
+export const ctl = async (args: string[], timeoutMs = 90_000): Promise<string> => {
   const result = await run(join(sbin, 'rabbitmqctl'), ['-n', conn.nodeName, ...args], {
     timeoutMs,
     env: nodeEnv(),

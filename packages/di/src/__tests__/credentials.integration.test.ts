@@ -5,7 +5,10 @@
  * configured the way an operator does it: `TRANSPORT=<kind>` plus the `SWITCHYARD_*` variables.
  *
  * - The right credentials carry messages to a group (Redis: an `ordered` group too, which needs the
- *   lease script) and report health: the documented minimum permissions are enough.
+ *   lease script) and report health: the documented minimum permissions are enough. The Redis user is
+ *   made for this run (`temporaryRedisUser`: same permissions as `up redis`'s, a password that exists
+ *   only in this run, deleted with its keys afterwards); the NATS users are the server's own (adding
+ *   one would mean reloading the shared server's configuration).
  * - Wrong credentials fail `connect()` with `AuthenticationError` within 5 s, saying what to check.
  * - The password (or nkey seed) shows nowhere: not in errors and their causes, `status$`,
  *   `events$`, `health()` or anything written to stdout/stderr meanwhile (the adapters log nothing
@@ -17,7 +20,13 @@ import 'reflect-metadata'
 import { randomBytes } from 'node:crypto'
 import { inspect } from 'node:util'
 import { createUser } from '@nats-io/nkeys'
-import { natsAuthConnection, redisConnection, up } from '@switchyard/brokers'
+import {
+  natsAuthConnection,
+  redisConnection,
+  type TemporaryUser,
+  temporaryRedisUser,
+  up,
+} from '@switchyard/brokers'
 import { collect, createMessage, expectSwitchyardError, uniqueName } from '@switchyard/contract'
 import type { Transport } from '@switchyard/core'
 import { natsTransport } from '@switchyard/nats'
@@ -40,6 +49,9 @@ interface CredentialCase {
 
 const run = randomBytes(4).toString('hex')
 const seed = () => new TextDecoder().decode(createUser().getSeed())
+/** The keys this run's Redis user may touch (and the transport's prefix). */
+const redisKeyPrefix = `${redisConnection.aclKeyPrefix}di-${run}:`
+let redisUser: TemporaryUser | undefined
 
 const cases: CredentialCase[] = [
   {
@@ -47,9 +59,9 @@ const cases: CredentialCase[] = [
     env: () => ({
       TRANSPORT: 'redis',
       SWITCHYARD_REDIS_URL: redisConnection.url,
-      SWITCHYARD_REDIS_USERNAME: redisConnection.aclUser,
-      SWITCHYARD_REDIS_PASSWORD: redisConnection.aclPassword,
-      SWITCHYARD_REDIS_PREFIX: `${redisConnection.aclKeyPrefix}di-${run}:`,
+      SWITCHYARD_REDIS_USERNAME: (redisUser as TemporaryUser).username,
+      SWITCHYARD_REDIS_PASSWORD: (redisUser as TemporaryUser).password,
+      SWITCHYARD_REDIS_PREFIX: redisKeyPrefix,
     }),
     secret: {
       variable: 'SWITCHYARD_REDIS_PASSWORD',
@@ -88,9 +100,14 @@ const apps: SwitchyardApp[] = []
 const topics: { transport: Transport; topic: string }[] = []
 
 beforeAll(async () => {
-  await up('redis') // sets the ACL user on a running server too
+  await up('redis')
   await up('nats-auth')
+  redisUser = await temporaryRedisUser(redisKeyPrefix)
 }, 180_000)
+
+afterAll(async () => {
+  await redisUser?.remove()
+})
 
 afterEach(async () => {
   for (const { transport, topic } of topics.splice(0)) await transport.deprovision(topic)
@@ -154,7 +171,8 @@ describe.each(cases)('$name through configure()', ({ env, secret, ordered }) => 
     expect(health.status).toBe('up')
     c.stop()
     const value = env()[secret.variable] as string
-    expect(rendered(health, seen, transport, written)).not.toContain(value)
+    // A boolean, so a failure does not print the secret.
+    expect(rendered(health, seen, transport, written).includes(value), 'the secret shows').toBe(false)
   }, 60_000)
 
   it('fails connect() with AuthenticationError within 5 s on a wrong secret, saying what to check', async () => {
@@ -170,7 +188,7 @@ describe.each(cases)('$name through configure()', ({ env, secret, ordered }) => 
     // status$ carries the refusal (health() only says the transport is not connected).
     const statuses = seen as { error?: { name?: string } }[]
     expect(statuses.some((s) => s.error?.name === 'AuthenticationError')).toBe(true)
-    expect(rendered(error, health, seen, transport, written)).not.toContain(wrong)
+    expect(rendered(error, health, seen, transport, written).includes(wrong), 'the secret shows').toBe(false)
   }, 30_000)
 })
 

@@ -7,6 +7,7 @@
  * prefix is refused, proving the limits are real; and every way of getting TLS or the login wrong is
  * a typed error within 5 s that says what to do.
  */
+import { randomUUID } from 'node:crypto'
 import {
   rabbitmqSecureConnection as conn,
   down,
@@ -14,6 +15,7 @@ import {
   readPem,
   restart,
   type TestPki,
+  temporaryRabbitmqSecureUser,
   up,
 } from '@switchyard/brokers'
 import { connectOutcome, SecretScan, transportContract } from '@switchyard/contract'
@@ -59,16 +61,33 @@ transportContract(
   },
 )
 
-it('never shows the password in health, status or errors', async () => {
+it('never shows the password in health, status, errors or output (a user and passwords made for this run)', async () => {
+  // A user with the documented minimum permissions whose password exists only in this run.
+  const user = await temporaryRabbitmqSecureUser()
+  const wrong = `wrong-${randomUUID()}`
   const scan = new SecretScan()
-  for (const password of [conn.password, 'wrong-password-5c2e7b']) {
-    await scan.exercise(new RabbitMqTransport({ ...login, password, port: conn.tlsPort, tls: clientTls() }))
+  const stopOutput = scan.captureOutput()
+  try {
+    for (const password of [user.password, wrong]) {
+      await scan.exercise(
+        new RabbitMqTransport({
+          ...login,
+          username: user.username,
+          password,
+          port: conn.tlsPort,
+          tls: clientTls(),
+        }),
+      )
+    }
+  } finally {
+    stopOutput()
+    await user.remove()
   }
   expect(scan.count).toBeGreaterThan(3)
-  const text = scan.text
-  expect(text).toContain('AuthenticationError')
-  expect(text).not.toContain(conn.password)
-  expect(text).not.toContain('wrong-password-5c2e7b')
+  // The right password connected (health `up`), the wrong one was refused.
+  expect(scan.text).toContain('"status":"up"')
+  expect(scan.text).toContain('AuthenticationError')
+  expect(scan.leaks({ 'the password': user.password, 'the wrong password': wrong })).toEqual([])
 })
 
 describe('rabbitmq: wrong TLS settings, credentials or permissions', () => {
