@@ -1,18 +1,20 @@
 /**
  * The broker manager against the real brokers: `up` is idempotent (reuses the same processes), and
  * `restart(broker)` keeps data — a message or key written before the restart is read after it.
- * Uses the raw clients (kafkajs, amqplib, etcd3): this package tests brokers, not Switchyard.
+ * Uses the raw clients (kafkajs, amqplib, etcd3, pg): this package tests brokers, not Switchyard.
  */
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { connect } from 'amqplib'
 import { Etcd3 } from 'etcd3'
 import { Kafka, type KafkaMessage, logLevel } from 'kafkajs'
+import pg from 'pg'
 import { beforeAll, describe, expect, it } from 'vitest'
 import {
   etcdAuthConnection,
   etcdConnection,
   kafkaConnection,
+  postgresConnection,
   rabbitmqConnection,
   restart,
   up,
@@ -44,6 +46,7 @@ describe('up', () => {
       'etcd-auth',
       'etcd-tls',
       'redis',
+      'postgres',
       'nats',
       'nats-auth',
     ])
@@ -161,6 +164,32 @@ describe('restart keeps data', () => {
     } finally {
       plain.close()
       authed.close()
+    }
+  })
+})
+
+describe('restart keeps data: postgres', () => {
+  it('a committed row is read after the restart', async () => {
+    const { host, port, user, password, database } = postgresConnection
+    const schema = `sy_restart_${suffix()}`
+    const query = async <R extends pg.QueryResultRow>(text: string): Promise<R[]> => {
+      const client = new pg.Client({ host, port, user, password, database, connectionTimeoutMillis: 5_000 })
+      await client.connect()
+      try {
+        return (await client.query<R>(text)).rows
+      } finally {
+        await client.end()
+      }
+    }
+    await query(`CREATE SCHEMA "${schema}"`)
+    try {
+      await query(`CREATE TABLE "${schema}".kept (v text)`)
+      await query(`INSERT INTO "${schema}".kept VALUES ('before-restart')`)
+      const [result] = await restart('postgres')
+      expect(result?.action).toBe('started')
+      expect(await query<{ v: string }>(`SELECT v FROM "${schema}".kept`)).toEqual([{ v: 'before-restart' }])
+    } finally {
+      await query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
     }
   })
 })
