@@ -204,7 +204,9 @@ export function registerGroupScenarios(h: ContractHarness): void {
         const batch = Array.from({ length: 40 }, (_, i) => createMessage(topic, { key: `k${i % 4}` }))
         sent.push(...batch)
         await publishInBatches(producer, batch, 10)
-        await c.waitForDeliveries(10)
+        // NATS: new messages can go to a cancelled pull of an earlier round and return only after
+        // ack_wait (10 s), sometimes twice; CI on Node 22 and 24 saw 9 of 10 after 20 s.
+        await c.waitForDeliveries(10, h.ms(45_000))
         c.stop()
       }
       const final = h.collect(consumer, topic, {
@@ -226,7 +228,7 @@ export function registerGroupScenarios(h: ContractHarness): void {
       expect([...acked].sort()).toEqual(sent.map((m) => m.id).sort())
       expect(collectors.flatMap((c) => c.settleErrors)).toEqual([])
     },
-    h.testTimeout(90_000),
+    h.testTimeout(300_000),
   )
 
   const { persistent } = h.capabilities
