@@ -4,7 +4,7 @@
  *
  * Internal to core. It normalises options into plain values; it runs nothing.
  */
-import type { Codec, ConsumeOptions, HandleOptions } from './bus-options.js'
+import type { Codec, ConsumeOptions, HandleOptions, PublishOptions } from './bus-options.js'
 import { ConfigError, DecodeError, EncodeError } from './errors.js'
 import type { Logger } from './logger.js'
 import type { Message } from './message.js'
@@ -155,4 +155,33 @@ export function checkLogger(logger: unknown): void {
       'must have debug, info, warn and error methods (a pino logger, consoleLogger(), or false)',
     )
   }
+}
+
+/**
+ * Checks the per-message options of a publish — `id`, `key`, `priority`, `headers` — for the Bus
+ * and for anything that keeps a publish to send later (an outbox), so both refuse the same input
+ * with the same words: `ConfigError` of `what` naming the field. Returns a copy of the user's
+ * headers (`undefined` when none were given).
+ */
+export function checkPublishOptions(
+  options: Pick<PublishOptions, 'id' | 'key' | 'priority' | 'headers'>,
+  what = 'publish options',
+): Record<string, string> | undefined {
+  const bad = (field: string, issue: string): never => {
+    throw new ConfigError(what, [`${field} ${issue}`], { context: { field } })
+  }
+  const { id, key, priority, headers } = options
+  if (id !== undefined && (typeof id !== 'string' || id.length === 0)) bad('id', 'must be a non-empty string')
+  if (key !== undefined && typeof key !== 'string') bad('key', 'must be a string')
+  if (priority !== undefined && !(Number.isInteger(priority) && priority >= 0 && priority <= 9)) {
+    bad('priority', `must be an integer from 0 to 9, got ${String(priority)}`)
+  }
+  if (headers === undefined) return undefined
+  const own: Record<string, string> = {}
+  for (const name in headers) {
+    const value = headers[name]
+    if (typeof value !== 'string') bad(`headers.${name}`, `must be a string, got ${typeof value}`)
+    own[name] = value as string
+  }
+  return own
 }

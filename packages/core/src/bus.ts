@@ -16,6 +16,7 @@ import {
   checkLogger,
   checkMiddleware,
   checkPublishInterceptors,
+  checkPublishOptions,
   subscribeOptionsOf,
 } from './bus-checks.js'
 import type {
@@ -60,10 +61,6 @@ const contentTypeHeader = SwitchyardHeaders.contentType
 const noTopicYet: unique symbol = Symbol('no topic validated yet')
 /** Default wait of `close()` for consume streams' handed-out deliveries (as for handlers). */
 const defaultDrainTimeoutMs = 10_000
-
-function badOption(field: string, issue: string): never {
-  throw new ConfigError('publish options', [`${field} ${issue}`], { context: { field } })
-}
 
 /**
  * Publishes, consumes and handles messages on a transport, with codecs and policies applied.
@@ -511,23 +508,12 @@ export class Bus {
         headers: this.#codecHeaders(codec as Codec<unknown>),
       }
     }
-    const { id, key, priority, headers } = options
-    if (id !== undefined && (typeof id !== 'string' || id.length === 0))
-      badOption('id', 'must be a non-empty string')
-    if (key !== undefined && typeof key !== 'string') badOption('key', 'must be a string')
-    if (priority !== undefined && !(Number.isInteger(priority) && priority >= 0 && priority <= 9)) {
-      badOption('priority', `must be an integer from 0 to 9, got ${String(priority)}`)
-    }
+    const { id, key, priority } = options
+    const own = checkPublishOptions(options)
     let all: Readonly<Record<string, string>>
-    if (headers === undefined) {
+    if (own === undefined) {
       all = this.#codecHeaders(codec as Codec<unknown>)
     } else {
-      const own: Record<string, string> = {}
-      for (const name in headers) {
-        const value = headers[name]
-        if (typeof value !== 'string') badOption(`headers.${name}`, `must be a string, got ${typeof value}`)
-        own[name] = value
-      }
       // The user's own content-type wins (e.g. a charset parameter); the codec's fills it in otherwise.
       own[contentTypeHeader] ??= codec.contentType
       all = own

@@ -3,6 +3,7 @@
  * Applications should not import this entry point.
  */
 
+export { checkPublishOptions } from './bus-checks.js'
 export type { DeliverySettler } from './delivery.js'
 export { createDelivery, normaliseNack } from './delivery.js'
 export type {
@@ -40,7 +41,7 @@ export { backoffDelay, normaliseRetry, retryDefaults, shouldRetry } from './retr
 export { StatusSubject } from './status-subject.js'
 export { tlsFailure } from './tls-errors.js'
 export { speaksTls } from './tls-probe.js'
-export { isPattern, topicMatches, validateGroup, validateTopic } from './topic.js'
+export { isPattern, isTopicName, topicMatches, validateGroup, validateTopic } from './topic.js'
 export type { CheckedTransportOptions, OptionIssue } from './transport-factory.js'
 export {
   checkTransportOptions,

@@ -21,6 +21,11 @@ export function validateTopic(topic: unknown, options: { readonly allowPatterns?
   return topic as string
 }
 
+/** Whether `name` is a valid topic name (no patterns): for listing broker objects, where a name that is not one is skipped. */
+export function isTopicName(name: unknown): name is string {
+  return nameProblem(name, false) === undefined
+}
+
 /** Why `name` is not a valid topic (or pattern, when allowed), or `undefined` when it is. */
 function nameProblem(name: unknown, allowPatterns: boolean): string | undefined {
   if (typeof name !== 'string') return 'a name must be a string'

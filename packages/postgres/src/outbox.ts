@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import { ConfigError, EncodeError } from '@switchyard/core'
-import { validateTopic } from '@switchyard/core/spi'
+import { checkPublishOptions, validateTopic } from '@switchyard/core/spi'
 import { OutboxRelay, type OutboxRelayOptions } from './relay.js'
 import { asSwitchyardError, qualifiedName, type SqlQueryable } from './sql.js'
 
@@ -186,9 +186,10 @@ CREATE INDEX IF NOT EXISTS "${this.#name}_sent" ON ${this.table} (sent_at) WHERE
     return new OutboxRelay(this, options)
   }
 
+  /** The row of `entry`: the Bus's own checks of topic and publish options, then the payload as JSON. */
   #row(entry: OutboxEntry): [string, string, string | null, string, string, number | null] {
     const topic = validateTopic(entry.topic)
-    const issues: string[] = []
+    const headers = checkPublishOptions(entry, 'outbox entry') ?? {}
     let payload: string | undefined
     try {
       payload = JSON.stringify(entry.payload)
@@ -197,26 +198,11 @@ CREATE INDEX IF NOT EXISTS "${this.#name}_sent" ON ${this.table} (sent_at) WHERE
     }
     if (payload === undefined)
       throw new EncodeError(topic, `the payload is not JSON (${typeof entry.payload})`)
-    if (entry.key !== undefined && typeof entry.key !== 'string') issues.push('key must be a string')
-    if (entry.id !== undefined && (typeof entry.id !== 'string' || entry.id === '')) {
-      issues.push('id must be a non-empty string')
-    }
-    if (
-      entry.priority !== undefined &&
-      !(Number.isInteger(entry.priority) && entry.priority >= 0 && entry.priority <= 9)
-    ) {
-      issues.push(`priority must be an integer 0-9, got ${String(entry.priority)}`)
-    }
-    const headers = entry.headers ?? {}
-    for (const [name, value] of Object.entries(headers)) {
-      if (typeof value !== 'string') issues.push(`header ${JSON.stringify(name)} must be a string`)
-    }
-    if (issues.length > 0) throw new ConfigError('outbox entry', issues, { context: { topic } })
     return [
       entry.id ?? randomUUID(),
       topic,
       entry.key ?? null,
-      payload as string,
+      payload,
       JSON.stringify(headers),
       entry.priority ?? null,
     ]

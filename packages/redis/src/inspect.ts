@@ -2,17 +2,9 @@
  * `inspectRedis`: the transport's streams and their consumer groups, for `Transport.inspect`, from
  * `SCAN`, `XLEN` and `XINFO` alone (read-only: it creates no stream, group or consumer).
  */
-import { type Inspection, type InspectOptions, validateTopic } from '@switchyard/core/spi'
+import { type Inspection, type InspectOptions, isTopicName } from '@switchyard/core/spi'
 import { type Client, pairs, replyCode } from './connection.js'
 import { parkingConsumer } from './redis-consumer.js'
-
-const isTopic = (name: string): boolean => {
-  try {
-    return validateTopic(name) === name
-  } catch {
-    return false
-  }
-}
 
 /** The reply, or `undefined` when the stream or group does not exist (any more) or the key is no stream. */
 const unlessGone = <T>(reply: Promise<unknown>): Promise<T | undefined> =>
@@ -33,7 +25,7 @@ async function topicNames(client: Client, prefix: string): Promise<string[]> {
     const scan = ['SCAN', cursor, 'MATCH', match, 'COUNT', '1000', 'TYPE', 'stream']
     const [next, keys] = (await client.sendCommand(scan)) as [string, string[]]
     cursor = next
-    for (const key of keys) if (isTopic(key.slice(prefix.length))) names.add(key.slice(prefix.length))
+    for (const key of keys) if (isTopicName(key.slice(prefix.length))) names.add(key.slice(prefix.length))
   } while (cursor !== '0')
   return [...names].sort()
 }

@@ -86,7 +86,7 @@ describe('outbox entries', () => {
       outbox.publishBatch(unreachable, [{ topic: 'a', payload: 1, headers: { tenant: 7 as never } }]),
       'ConfigError',
     )
-    expect(header.message).toContain('header "tenant" must be a string')
+    expect(header.message).toContain('Invalid outbox entry: headers.tenant must be a string, got number')
     const id = await expectSwitchyardError(outbox.publish(unreachable, 'a', 1, { id: '' }), 'ConfigError')
     expect(id.message).toContain('id must be a non-empty string')
   })

@@ -4,11 +4,10 @@
  * with SIGKILL once it has published some batches, and a second relay in this process finishes the
  * table. Every committed row is consumed; duplicates are counted, reported and at most one batch.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { uniqueName, waitFor } from '@switchyard/contract'
+import { ensureBuilt, uniqueName, waitFor } from '@switchyard/contract'
 import { Bus } from '@switchyard/core'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { PostgresOutbox } from '../index.js'
@@ -18,19 +17,7 @@ const here = dirname(fileURLToPath(import.meta.url))
 const packageDir = join(here, '..', '..')
 const worker = join(here, 'fixtures', 'relay-worker.mjs')
 
-/** Builds dist when a source file is newer than it (CI builds before testing anyway). */
-function ensureBuilt(): void {
-  const built = join(packageDir, 'dist', 'index.js')
-  const newest = Math.max(
-    ...readdirSync(join(packageDir, 'src'))
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => statSync(join(packageDir, 'src', f)).mtimeMs),
-  )
-  if (existsSync(built) && statSync(built).mtimeMs >= newest) return
-  execFileSync('npx', ['tsc', '-p', join(packageDir, 'tsconfig.build.json')], { stdio: 'inherit' })
-}
-
-beforeAll(ensureBuilt)
+beforeAll(() => ensureBuilt(packageDir))
 
 describe.each(targets.filter((t) => t.shared))('outbox relay killed with SIGKILL on $name', (target) => {
   const f = postgresFixtures()
