@@ -4,12 +4,11 @@
  * process is killed with SIGKILL (its lease expires, the other process takes over). The workers
  * import the built package, as applications do.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { etcdConnection } from '@switchyard/brokers'
-import { uniqueName, waitFor } from '@switchyard/contract'
+import { ensureBuilt, uniqueName, waitFor } from '@switchyard/contract'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { EtcdConfigStore } from '../etcd-config-store.js'
 
@@ -17,18 +16,6 @@ const here = dirname(fileURLToPath(import.meta.url))
 const packageDir = join(here, '..', '..')
 const worker = join(here, 'fixtures', 'coordination-worker.mjs')
 const endpoint = etcdConnection.endpoints[0] ?? 'http://127.0.0.1:2379'
-
-/** Builds dist when a source file is newer than it (CI builds before testing anyway). */
-function ensureBuilt(): void {
-  const built = join(packageDir, 'dist', 'index.js')
-  const newest = Math.max(
-    ...readdirSync(join(packageDir, 'src'))
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => statSync(join(packageDir, 'src', f)).mtimeMs),
-  )
-  if (existsSync(built) && statSync(built).mtimeMs >= newest) return
-  execFileSync('npx', ['tsc', '-p', join(packageDir, 'tsconfig.build.json')], { stdio: 'inherit' })
-}
 
 interface Worker {
   readonly child: ChildProcess
@@ -55,7 +42,7 @@ function start(args: string[]): Worker {
 }
 
 describe('etcd coordination across processes', () => {
-  beforeAll(() => ensureBuilt(), 120_000)
+  beforeAll(() => ensureBuilt(packageDir), 120_000)
   afterEach(() => {
     for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL')
   })

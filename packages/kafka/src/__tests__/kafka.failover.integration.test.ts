@@ -6,12 +6,11 @@
  * death only when the session timeout passes). A bound from the issue's "done when", not a speed
  * target: it holds with a wide margin at the default session timeout (6 s).
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { existsSync, readdirSync, statSync } from 'node:fs'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { kafkaConnection } from '@switchyard/brokers'
-import { expectSwitchyardError, waitFor, withDeadline } from '@switchyard/contract'
+import { ensureBuilt, expectSwitchyardError, waitFor, withDeadline } from '@switchyard/contract'
 import { Kafka, logLevel, type Producer } from 'kafkajs'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { kafkaFixtures } from './kafka-fixtures.js'
@@ -20,18 +19,6 @@ const here = dirname(fileURLToPath(import.meta.url))
 const packageDir = join(here, '..', '..')
 const worker = join(here, 'fixtures', 'consumer-worker.mjs')
 const partitions = 3
-
-/** Builds dist when a source file is newer than it (CI builds before testing anyway). */
-function ensureBuilt(): void {
-  const built = join(packageDir, 'dist', 'index.js')
-  const newest = Math.max(
-    ...readdirSync(join(packageDir, 'src'))
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => statSync(join(packageDir, 'src', f)).mtimeMs),
-  )
-  if (existsSync(built) && statSync(built).mtimeMs >= newest) return
-  execFileSync('npx', ['tsc', '-p', join(packageDir, 'tsconfig.build.json')], { stdio: 'inherit' })
-}
 
 interface Worker {
   readonly child: ChildProcess
@@ -65,7 +52,7 @@ afterEach(async () => {
 })
 
 describe('KafkaTransport failover', () => {
-  beforeAll(() => ensureBuilt(), 120_000)
+  beforeAll(() => ensureBuilt(packageDir), 120_000)
 
   it('a member killed with SIGKILL: the other one consumes its partitions within 10 s, by default', async () => {
     const topic = topicName('kafka.failover')
