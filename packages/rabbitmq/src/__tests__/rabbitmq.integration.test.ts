@@ -385,6 +385,12 @@ describe('Bus supervision on RabbitMQ', () => {
     open.push({ close: () => bus.close({ drain: false }) })
     const events: BusEvent[] = []
     bus.events$.subscribe((e) => events.push(e))
+    const states: TransportStatus[] = []
+    t.status$.subscribe((s) => states.push(s))
+    // What a timeout below reports: the Bus events and transport states seen so far.
+    const seen = (): string =>
+      `events: ${events.map((e) => ('error' in e && e.error ? `${e.type} (${e.error.name}: ${e.error.message})` : e.type)).join(', ') || 'none'}; ` +
+      `states: ${states.map((s) => (s.error ? `${s.state} (${s.error.name})` : s.state)).join(', ')}`
     const topic = topicName('rmq.supervised')
     const handled: unknown[] = []
     const sub = bus.handle(topic, { group: 'g' }, (m) => void handled.push(m.payload))
@@ -395,16 +401,18 @@ describe('Bus supervision on RabbitMQ', () => {
       await rabbitmqctl(['set_permissions', '-p', vhost, username, '^$', '.*', '.*'])
       // Deleted by the operator (the user itself may no longer configure it).
       await rabbitmqctl(['delete_queue', '-p', vhost, t.naming.groupQueue(topic, 'g')])
+      // Bounds, not speed targets: CI (Node 22 and 24 lines, after an hour of suites) once took
+      // longer than 15 s here; this test alone takes 3-5 s.
       await waitFor(() => events.some((e) => e.type === 'subscription-restarting'), {
-        timeoutMs: 15_000,
-        description: 'the supervisor restarting the failed subscription',
+        timeoutMs: 60_000,
+        description: () => `the supervisor restarting the failed subscription; ${seen()}`,
       })
     } finally {
       await rabbitmqctl(['set_permissions', '-p', vhost, username, '.*', '.*', '.*'])
     }
     await waitFor(() => events.some((e) => e.type === 'subscription-restarted'), {
-      timeoutMs: 15_000,
-      description: 'the subscription ready again',
+      timeoutMs: 60_000,
+      description: () => `the subscription ready again; ${seen()}`,
     })
     const restarting = events.find((e) => e.type === 'subscription-restarting')
     expect(restarting?.type === 'subscription-restarting' && restarting.topic).toBe(topic)
