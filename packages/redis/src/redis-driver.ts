@@ -145,9 +145,14 @@ export class RedisDriver implements TransportDriver {
     return consumer
   }
 
-  /** The streams under the prefix and their groups (see `inspect.ts`). */
+  /**
+   * The streams under the prefix and their groups (see `inspect.ts`). An ACL user without `+scan`
+   * gets `NOPERM`: an `AuthenticationError` naming the command, as on every other refusal.
+   */
   inspect(options: InspectOptions): Promise<Omit<Inspection, 'at'>> {
-    return inspectRedis(this.#connected(), this.#options.prefix, options)
+    return inspectRedis(this.#connected(), this.#options.prefix, options).catch((error: unknown) => {
+      throw connectError(error, this.endpoint)
+    })
   }
 
   /** The server's version and whether accepted entries survive a restart (AOF / RDB settings). */

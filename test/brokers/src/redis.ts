@@ -91,8 +91,13 @@ const start = async (): Promise<number> => {
   const server = await ensureInstalled()
   const p = paths()
   mkdirSync(p.data, { recursive: true })
-  // Everything on the command line: no config file, so Debian's /etc/redis/redis.conf is not read.
-  const args = ['--port', String(redisConnection.port), '--bind', redisConnection.host]
+  // A config file of our own holding only the ACL user (mode 600: its password is never on the
+  // command line), so Debian's /etc/redis/redis.conf is not read and the user exists from the first
+  // command on: a client of that user reconnecting after `restart('redis')` is not refused before
+  // `up` sets it again (as it does on a server it reuses). Everything else is on the command line.
+  const config = join(p.home, 'redis.conf')
+  writeFileSync(config, `user ${aclUserRule().join(' ')}\n`, { mode: 0o600 })
+  const args = [config, '--port', String(redisConnection.port), '--bind', redisConnection.host]
   args.push('--dir', p.data, '--daemonize', 'no', '--logfile', '', '--protected-mode', 'yes')
   args.push('--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '')
   appendFileSync(p.log, `\n=== switchyard-brokers: starting redis at ${new Date().toISOString()}\n`)
@@ -142,19 +147,18 @@ export const redisAclCommands = [
  * started the server or found it running. The password is sent in the command, never logged.
  */
 const setAclUser = (): Promise<unknown> =>
-  withRedis((client) =>
-    client.sendCommand([
-      'ACL',
-      'SETUSER',
-      redisConnection.aclUser,
-      'reset',
-      'on',
-      `>${redisConnection.aclPassword}`,
-      `~${redisConnection.aclKeyPrefix}*`,
-      'resetchannels',
-      ...redisAclCommands,
-    ]),
-  )
+  withRedis((client) => client.sendCommand(['ACL', 'SETUSER', ...aclUserRule()]))
+
+/** The ACL rule of `redisConnection`'s user: name, then `reset on >password ~prefix* …`. */
+const aclUserRule = (): string[] => [
+  redisConnection.aclUser,
+  'reset',
+  'on',
+  `>${redisConnection.aclPassword}`,
+  `~${redisConnection.aclKeyPrefix}*`,
+  'resetchannels',
+  ...redisAclCommands,
+]
 
 /** The Switchyard test Redis on 127.0.0.1:6390 (`SWITCHYARD_REDIS_PORT`). */
 export const redisBroker: BrokerDriver = {

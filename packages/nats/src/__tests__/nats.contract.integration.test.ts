@@ -1,8 +1,10 @@
 /**
  * The transport contract suite against the NATS JetStream test server of the broker manager
- * (127.0.0.1:4232, file storage), including the server restart in the middle of a stream.
+ * (127.0.0.1:4232, file storage), including the server restart in the middle of a stream; and its
+ * core scenarios again as a user with a password on the `nats-auth` server (127.0.0.1:4233, which
+ * lets nobody in without credentials), restarted in the middle of a stream too.
  */
-import { natsConnection, restart, up } from '@switchyard/brokers'
+import { natsAuthConnection, natsConnection, restart, up } from '@switchyard/brokers'
 import { transportContract } from '@switchyard/contract'
 import { beforeAll } from 'vitest'
 import { NatsTransport } from '../nats-transport.js'
@@ -10,6 +12,7 @@ import { NatsTransport } from '../nats-transport.js'
 // Starts the test NATS server or reuses the running one.
 beforeAll(async () => {
   await up('nats')
+  await up('nats-auth')
 }, 120_000)
 
 transportContract(
@@ -29,6 +32,26 @@ transportContract(
     unreachable: () => new NatsTransport({ servers: ['127.0.0.1:1'] }),
     restartBroker: async () => {
       await restart('nats')
+    },
+  },
+)
+
+transportContract(
+  'nats as a user with a password (nats-auth)',
+  () =>
+    new NatsTransport({
+      servers: natsAuthConnection.servers,
+      user: natsAuthConnection.username,
+      password: natsAuthConnection.password,
+      prefix: 'contract-auth',
+      reconnect: { initialDelayMs: 100, maxDelayMs: 1_000 },
+      ackWaitMs: 10_000,
+    }),
+  {
+    scenarios: ['delivery', 'groups', 'bus policies', 'broker restart'],
+    timeScale: 4,
+    restartBroker: async () => {
+      await restart('nats-auth')
     },
   },
 )

@@ -1,6 +1,8 @@
 /**
  * The transport contract suite against the Switchyard test Redis (`@switchyard/brokers`, port
- * 6390, AOF on), including the broker restart in the middle of 10,000 messages.
+ * 6390, AOF on), including the broker restart in the middle of 10,000 messages; and its core
+ * scenarios again as the ACL user `up redis` makes, whose rights are the README's documented
+ * minimum (keys under `switchyard:` only, the commands the transport sends), restart included.
  */
 import { redisConnection, restart, up } from '@switchyard/brokers'
 import { transportContract } from '@switchyard/contract'
@@ -23,6 +25,25 @@ transportContract(
     timeScale: 4,
     // Nothing listens on port 1 of the loopback address.
     unreachable: () => new RedisTransport({ url: `redis://${redisConnection.host}:1` }),
+    restartBroker: async () => {
+      await restart('redis')
+    },
+  },
+)
+
+transportContract(
+  'redis as an ACL user with the documented minimum permissions',
+  () =>
+    new RedisTransport({
+      url: redisConnection.url,
+      username: redisConnection.aclUser,
+      password: redisConnection.aclPassword,
+      prefix: `${redisConnection.aclKeyPrefix}contract-acl:`,
+      reconnect: { initialDelayMs: 100, maxDelayMs: 1_000 },
+    }),
+  {
+    scenarios: ['delivery', 'groups', 'bus policies', 'broker restart'],
+    timeScale: 4,
     restartBroker: async () => {
       await restart('redis')
     },

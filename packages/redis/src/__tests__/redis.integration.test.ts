@@ -294,4 +294,18 @@ describe('health and failures', () => {
     const t = transport({ username: 'nobody', password: 'wrong' })
     await expectSwitchyardError(t.connect(), 'AuthenticationError')
   })
+
+  it('inspect as an ACL user without +scan is an AuthenticationError naming SCAN, within 5 s', async () => {
+    const t = transport({
+      username: redisConnection.aclUser,
+      password: redisConnection.aclPassword,
+      prefix: `${redisConnection.aclKeyPrefix}inspect:`,
+    })
+    await t.connect()
+    const started = Date.now()
+    const error = await expectSwitchyardError(() => t.inspect?.(), 'AuthenticationError')
+    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(error.message).toMatch(/scan/i)
+    expect(error.retryable).toBe(false)
+  })
 })
