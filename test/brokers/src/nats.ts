@@ -70,7 +70,7 @@ interface NatsServerSpec {
   readonly home: string
   /** Credentials of the readiness probe. */
   readonly login: () => Partial<ConnectionOptions>
-  /** Arguments besides address, port, JetStream and store; may write files into `home`. */
+  /** Arguments besides address and port, JetStream with its store (`home`/store) included; may write files into `home`. */
   readonly args: () => string[]
 }
 
@@ -110,6 +110,9 @@ const natsServer = (spec: NatsServerSpec): BrokerDriver => {
     return readPid(paths.pid)
   }
 
+  /** The server's arguments (writing its files, for `nats-auth` its configuration). */
+  const startArgs = (): string[] => ['-a', connection.host, '-p', String(connection.port), ...spec.args()]
+
   const start = async (): Promise<number> => {
     const listener = listenerOn(connection.port)
     if (listener) {
@@ -122,8 +125,7 @@ const natsServer = (spec: NatsServerSpec): BrokerDriver => {
     const binary = findCommand(command)
     if (!binary) throw fail(`${command} is still missing after installing nats-server`)
     mkdirSync(paths.store, { recursive: true })
-    const args = ['-a', connection.host, '-p', String(connection.port), ...spec.args()]
-    args.push('-js', '-sd', paths.store)
+    const args = startArgs()
     appendFileSync(paths.log, `\n=== switchyard-brokers: starting ${name} at ${new Date().toISOString()}\n`)
     const pid = spawnDetached(binary, args, { logFile: paths.log, cwd: spec.home })
     writeFileSync(paths.pid, `${pid}\n`)
@@ -149,7 +151,18 @@ const natsServer = (spec: NatsServerSpec): BrokerDriver => {
 
     async up(): Promise<UpResult> {
       const began = Date.now()
-      const listener = listenerOn(connection.port)
+      let listener = listenerOn(connection.port)
+      // A server this manager started with other arguments (an older version of it: `nats-auth`
+      // had JetStream as flags, which a reload of its file turns off) is started again with ours.
+      const found = listener?.pid
+      if (
+        found !== undefined &&
+        found === readPid(paths.pid) &&
+        !commandLine(found).endsWith(startArgs().join(' '))
+      ) {
+        await stopProcess(found, 15_000)
+        listener = undefined
+      }
       if (listener) {
         const version = await probe().catch(() => undefined)
         if (version !== undefined)
@@ -200,7 +213,7 @@ export const natsBroker: BrokerDriver = natsServer({
   connection: natsConnection,
   home: join(brokersSettings.dir, 'nats'),
   login: () => ({}),
-  args: () => ['-n', 'switchyard-test'],
+  args: () => ['-n', 'switchyard-test', '-js', '-sd', join(brokersSettings.dir, 'nats', 'store')],
 })
 
 /** The test nkey user's seed, made on first use and kept (mode 600) in the state folder. */
@@ -222,23 +235,80 @@ export const natsAuthBroker: BrokerDriver = natsServer({
   home: authHome,
   login: () => ({ user: natsAuthConnection.username, pass: natsAuthConnection.password }),
   args: () => {
-    const publicKey = fromSeed(new TextEncoder().encode(ensureNkeySeed())).getPublicKey()
-    const config = join(authHome, 'nats-auth.conf')
-    // The password is written into the state folder only (mode 600), never onto the command line.
-    const users = [
-      `{ user: ${quoted(natsAuthConnection.username)}, password: ${quoted(natsAuthConnection.password)} }`,
-      `{ nkey: ${quoted(publicKey)} }`,
-    ]
-    writeFileSync(
-      config,
-      `server_name: switchyard-test-auth\nauthorization {\n  users: [\n    ${users.join('\n    ')}\n  ]\n}\n`,
-      {
-        mode: 0o600,
-      },
-    )
-    return ['-c', config]
+    writeAuthConfig()
+    return ['-c', authConfig]
   },
 })
+
+const authConfig = join(authHome, 'nats-auth.conf')
+/** Users made for one test run (`temporaryNatsAuthUser`), kept until removed: `{ name: password }`. */
+const runUsersFile = join(authHome, 'run-users.json')
+
+const readRunUsers = (): Record<string, string> =>
+  existsSync(runUsersFile) ? (JSON.parse(readFileSync(runUsersFile, 'utf8')) as Record<string, string>) : {}
+
+/**
+ * Writes the server's configuration: the test user, the nkey user and the users made for a run.
+ * Passwords go into the state folder only (mode 600), never onto the command line.
+ */
+const writeAuthConfig = (): void => {
+  mkdirSync(authHome, { recursive: true })
+  const publicKey = fromSeed(new TextEncoder().encode(ensureNkeySeed())).getPublicKey()
+  const users = [
+    `{ user: ${quoted(natsAuthConnection.username)}, password: ${quoted(natsAuthConnection.password)} }`,
+    `{ nkey: ${quoted(publicKey)} }`,
+    ...Object.entries(readRunUsers()).map(
+      ([user, password]) => `{ user: ${quoted(user)}, password: ${quoted(password)} }`,
+    ),
+  ]
+  // JetStream in the file, not as flags: nats-server 2.9.10 turns JetStream off when it reloads a
+  // file without it (seen after the SIGHUP of `setNatsAuthRunUser`).
+  const jetstream = `jetstream {\n  store_dir: ${quoted(join(authHome, 'store'))}\n}\n`
+  writeFileSync(
+    authConfig,
+    `server_name: switchyard-test-auth\n${jetstream}authorization {\n  users: [\n    ${users.join('\n    ')}\n  ]\n}\n`,
+    { mode: 0o600 },
+  )
+}
+
+/**
+ * Adds (`password` given) or removes a user of the running `nats-auth` server: rewrites its
+ * configuration, has the server reload it (`SIGHUP`) and waits until the user can log in, or no
+ * longer can. For `temporaryNatsAuthUser`; never logs the password.
+ */
+export async function setNatsAuthRunUser(user: string, password: string | undefined): Promise<void> {
+  const users = readRunUsers()
+  if (password === undefined) delete users[user]
+  else users[user] = password
+  mkdirSync(authHome, { recursive: true })
+  writeFileSync(runUsersFile, JSON.stringify(users), { mode: 0o600 })
+  writeAuthConfig()
+  const listener = listenerOn(natsAuthConnection.port)
+  if (listener?.pid === undefined || !isNatsCommand(listener.command)) {
+    throw new BrokerError('nats-auth', 'is not running: run `up nats-auth` first', join(authHome, 'nats.log'))
+  }
+  process.kill(listener.pid, 'SIGHUP')
+  // The login of the changed user: with a password it must work after the reload, without one fail.
+  const loginWorks = async (): Promise<boolean> => {
+    try {
+      const nc = await connect({
+        servers: natsAuthConnection.servers,
+        reconnect: false,
+        timeout: 2000,
+        user,
+        pass: password ?? 'removed',
+      })
+      await nc.close()
+      return true
+    } catch {
+      return false
+    }
+  }
+  const wanted = password !== undefined
+  await waitFor(`nats-auth ${wanted ? 'accepting' : 'refusing'} user ${user}`, 10_000, async () =>
+    (await loginWorks()) === wanted ? true : undefined,
+  )
+}
 
 /** Deletes every stream (with its consumers) on the test server; returns how many. */
 export const cleanNatsStreams = async (): Promise<number> => {

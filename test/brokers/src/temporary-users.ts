@@ -8,12 +8,14 @@
  *   (`redisAclCommands`, the documented minimum), made with `ACL SETUSER`, removed with `ACL DELUSER`.
  * - rabbitmq-secure: a user with the documented minimum permissions
  *   (`rabbitmqSecureConnection.permissions`) on its vhost, made and deleted with `rabbitmqctl`.
+ * - nats-auth: a user with a password, added to the server's configuration and reloaded (`SIGHUP`).
  *
  * Passwords are never logged and never put into an error message here.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { Etcd3, Range } from 'etcd3'
 import { etcdAuthConnection, rabbitmqSecureConnection } from './env.js'
+import { setNatsAuthRunUser } from './nats.js'
 import { within } from './proc.js'
 import { ctl as rabbitmqSecureCtl } from './rabbitmq-secure.js'
 import { redisAclCommands, withRedis } from './redis.js'
@@ -148,6 +150,27 @@ export async function temporaryRabbitmqSecureUser(): Promise<TemporaryUser> {
       if (removed) return
       removed = true
       await rabbitmqSecureCtl(['delete_user', username])
+    },
+  }
+}
+
+/**
+ * A user with a password on the `nats-auth` server (`up nats-auth` ran before), without subject
+ * limits like the server's own test user. Added to the server's configuration, which the server
+ * reloads; `remove()` takes it out again and waits until the server refuses it.
+ */
+export async function temporaryNatsAuthUser(): Promise<TemporaryUser> {
+  const username = newName()
+  const password = newPassword()
+  await setNatsAuthRunUser(username, password)
+  let removed = false
+  return {
+    username,
+    password,
+    async remove() {
+      if (removed) return
+      removed = true
+      await setNatsAuthRunUser(username, undefined)
     },
   }
 }

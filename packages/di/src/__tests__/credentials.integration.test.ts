@@ -7,8 +7,9 @@
  * - The right credentials carry messages to a group (Redis: an `ordered` group too, which needs the
  *   lease script) and report health: the documented minimum permissions are enough. The Redis user is
  *   made for this run (`temporaryRedisUser`: same permissions as `up redis`'s, a password that exists
- *   only in this run, deleted with its keys afterwards); the NATS users are the server's own (adding
- *   one would mean reloading the shared server's configuration).
+ *   only in this run, deleted with its keys afterwards); so is the NATS password user
+ *   (`temporaryNatsAuthUser`: added to the server's configuration, which it reloads, and taken out
+ *   afterwards). The nkey user is the server's own, whose seed the broker manager made once.
  * - Wrong credentials fail `connect()` with `AuthenticationError` within 5 s, saying what to check.
  * - The password (or nkey seed) shows nowhere: not in errors and their causes, `status$`,
  *   `events$`, `health()` or anything written to stdout/stderr meanwhile (the adapters log nothing
@@ -24,6 +25,7 @@ import {
   natsAuthConnection,
   redisConnection,
   type TemporaryUser,
+  temporaryNatsAuthUser,
   temporaryRedisUser,
   up,
 } from '@switchyard/brokers'
@@ -52,6 +54,8 @@ const seed = () => new TextDecoder().decode(createUser().getSeed())
 /** The keys this run's Redis user may touch (and the transport's prefix). */
 const redisKeyPrefix = `${redisConnection.aclKeyPrefix}di-${run}:`
 let redisUser: TemporaryUser | undefined
+/** A NATS user whose password exists only in this run. */
+let natsUser: TemporaryUser | undefined
 
 const cases: CredentialCase[] = [
   {
@@ -74,8 +78,8 @@ const cases: CredentialCase[] = [
     env: () => ({
       TRANSPORT: 'nats',
       SWITCHYARD_NATS_SERVERS: natsAuthConnection.servers.join(','),
-      SWITCHYARD_NATS_USER: natsAuthConnection.username,
-      SWITCHYARD_NATS_PASSWORD: natsAuthConnection.password,
+      SWITCHYARD_NATS_USER: (natsUser as TemporaryUser).username,
+      SWITCHYARD_NATS_PASSWORD: (natsUser as TemporaryUser).password,
     }),
     secret: {
       variable: 'SWITCHYARD_NATS_PASSWORD',
@@ -103,10 +107,12 @@ beforeAll(async () => {
   await up('redis')
   await up('nats-auth')
   redisUser = await temporaryRedisUser(redisKeyPrefix)
+  natsUser = await temporaryNatsAuthUser()
 }, 180_000)
 
 afterAll(async () => {
   await redisUser?.remove()
+  await natsUser?.remove()
 })
 
 afterEach(async () => {
