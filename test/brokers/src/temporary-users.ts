@@ -29,6 +29,19 @@ export interface TemporaryUser {
   remove(): Promise<void>
 }
 
+/** A `TemporaryUser` whose `remove()` runs `remove` once. */
+const temporaryUser = (username: string, password: string, remove: () => Promise<void>): TemporaryUser => {
+  let removed: Promise<void> | undefined
+  return {
+    username,
+    password,
+    remove: () => {
+      removed ??= remove()
+      return removed
+    },
+  }
+}
+
 const newName = (): string => `sy-${randomBytes(5).toString('hex')}`
 const newPassword = (): string => `sy-${randomUUID()}`
 
@@ -64,23 +77,16 @@ export async function temporaryEtcdUser(prefix: string): Promise<TemporaryUser> 
   } finally {
     etcd.close()
   }
-  let removed = false
-  return {
-    username,
-    password,
-    async remove() {
-      if (removed) return
-      removed = true
-      const root = etcdRoot()
-      try {
-        await root.delete().prefix(prefix)
-        await root.user(username).delete()
-        await root.role(username).delete()
-      } finally {
-        root.close()
-      }
-    },
-  }
+  return temporaryUser(username, password, async () => {
+    const root = etcdRoot()
+    try {
+      await root.delete().prefix(prefix)
+      await root.user(username).delete()
+      await root.role(username).delete()
+    } finally {
+      root.close()
+    }
+  })
 }
 
 /**
@@ -105,21 +111,14 @@ export async function temporaryRedisUser(keyPrefix: string): Promise<TemporaryUs
       ...redisAclCommands,
     ]),
   )
-  let removed = false
-  return {
-    username,
-    password,
-    async remove() {
-      if (removed) return
-      removed = true
-      await withRedis(async (client) => {
-        await client.sendCommand(['ACL', 'DELUSER', username])
-        for await (const keys of client.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 500 })) {
-          if (keys.length > 0) await client.unlink(keys)
-        }
-      })
-    },
-  }
+  return temporaryUser(username, password, async () => {
+    await withRedis(async (client) => {
+      await client.sendCommand(['ACL', 'DELUSER', username])
+      for await (const keys of client.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 500 })) {
+        if (keys.length > 0) await client.unlink(keys)
+      }
+    })
+  })
 }
 
 /**
@@ -142,16 +141,9 @@ export async function temporaryRabbitmqSecureUser(): Promise<TemporaryUser> {
     permissions.write,
     permissions.read,
   ])
-  let removed = false
-  return {
-    username,
-    password,
-    async remove() {
-      if (removed) return
-      removed = true
-      await rabbitmqSecureCtl(['delete_user', username])
-    },
-  }
+  return temporaryUser(username, password, async () => {
+    await rabbitmqSecureCtl(['delete_user', username])
+  })
 }
 
 /**
@@ -163,14 +155,7 @@ export async function temporaryNatsAuthUser(): Promise<TemporaryUser> {
   const username = newName()
   const password = newPassword()
   await setNatsAuthRunUser(username, password)
-  let removed = false
-  return {
-    username,
-    password,
-    async remove() {
-      if (removed) return
-      removed = true
-      await setNatsAuthRunUser(username, undefined)
-    },
-  }
+  return temporaryUser(username, password, async () => {
+    await setNatsAuthRunUser(username, undefined)
+  })
 }
