@@ -35,6 +35,7 @@ export { rabbitmqSecureTls } from './rabbitmq-secure.js'
 export type { TemporaryUser } from './temporary-users.js'
 export {
   temporaryEtcdUser,
+  temporaryKafkaSecureUser,
   temporaryNatsAuthUser,
   temporaryRabbitmqSecureUser,
   temporaryRedisUser,

@@ -15,6 +15,7 @@
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { Kafka, type KafkaConfig, logLevel } from 'kafkajs'
 import { type BrokerDriver, BrokerError, type BrokerStatus, type UpResult } from './broker.js'
 import { brokersSettings, kafkaSecureConnection } from './env.js'
@@ -288,4 +289,56 @@ export const kafkaSecureBroker: BrokerDriver = {
       logFile: paths().log,
     }
   },
+}
+
+/** `java/ScramUser.java` of this package (next to `src` and `dist`), run from source by `java`. */
+const scramUserTool = fileURLToPath(new URL('../java/ScramUser.java', import.meta.url))
+
+/**
+ * Adds (`password` given) or deletes a SCRAM-SHA-512 user of the running kafka-secure broker, through
+ * the Admin API on its plaintext listener (`java/ScramUser.java` with the broker's jars; the password
+ * goes on standard input), then waits until the user can log in over SASL_SSL, or no longer can.
+ * For `temporaryKafkaSecureUser`; never logs the password.
+ */
+export async function setKafkaSecureScramUser(username: string, password: string | undefined): Promise<void> {
+  const { plaintextBrokers } = kafkaSecureConnection
+  const action = password === undefined ? 'delete' : 'upsert'
+  const result = await run(
+    brokersSettings.javaCommand,
+    ['-Xmx128m', '-cp', `${kafkaLibDir()}/*`, scramUserTool, plaintextBrokers[0] as string, username, action],
+    { timeoutMs: 60_000, env: javaEnv(), ...(password === undefined ? {} : { input: password }) },
+  )
+  if (result.code !== 0) {
+    const output = `${result.stdout}${result.stderr}`
+    throw fail(
+      `ScramUser ${action} ${username} failed (exit ${result.code}): ${password ? output.replaceAll(password, '***') : output}`,
+    )
+  }
+  const pki = await ensurePki()
+  const loginWorks = async (): Promise<boolean> => {
+    const admin = new Kafka({
+      clientId: 'switchyard-brokers',
+      brokers: kafkaSecureConnection.brokers,
+      ssl: { ca: readFileSync(pki.caCert) },
+      sasl: { mechanism: 'scram-sha-512', username, password: password ?? 'deleted' },
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 2000,
+      requestTimeout: 5000,
+      retry: { retries: 0 },
+    }).admin({ retry: { retries: 0 } })
+    try {
+      await within(6000, 'a SCRAM login', admin.connect())
+      return true
+    } catch {
+      return false
+    } finally {
+      await admin.disconnect().catch(() => {})
+    }
+  }
+  const wanted = password !== undefined
+  await waitFor(
+    `kafka-secure ${wanted ? 'accepting' : 'refusing'} SCRAM user ${username}`,
+    20_000,
+    async () => ((await loginWorks()) === wanted ? true : undefined),
+  )
 }

@@ -9,12 +9,15 @@
  * - rabbitmq-secure: a user with the documented minimum permissions
  *   (`rabbitmqSecureConnection.permissions`) on its vhost, made and deleted with `rabbitmqctl`.
  * - nats-auth: a user with a password, added to the server's configuration and reloaded (`SIGHUP`).
+ * - kafka-secure: a SCRAM-SHA-512 user, made and deleted through the Admin API
+ *   (AlterUserScramCredentials) on the broker's plaintext listener.
  *
  * Passwords are never logged and never put into an error message here.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import { Etcd3, Range } from 'etcd3'
 import { etcdAuthConnection, rabbitmqSecureConnection } from './env.js'
+import { setKafkaSecureScramUser } from './kafka-secure.js'
 import { setNatsAuthRunUser } from './nats.js'
 import { within } from './proc.js'
 import { ctl as rabbitmqSecureCtl } from './rabbitmq-secure.js'
@@ -158,4 +161,16 @@ export async function temporaryNatsAuthUser(): Promise<TemporaryUser> {
   return temporaryUser(username, password, async () => {
     await setNatsAuthRunUser(username, undefined)
   })
+}
+
+/**
+ * A SCRAM-SHA-512 user of the kafka-secure broker (`up kafka-secure` ran before), which has no
+ * authorizer: like the broker's own test user it may do anything. `remove()` deletes its credential
+ * and waits until the broker refuses it.
+ */
+export async function temporaryKafkaSecureUser(): Promise<TemporaryUser> {
+  const username = newName()
+  const password = newPassword()
+  await setKafkaSecureScramUser(username, password)
+  return temporaryUser(username, password, () => setKafkaSecureScramUser(username, undefined))
 }

@@ -4,9 +4,11 @@
  * clients: the contract's core scenarios over that connection, a round trip over its mutual-TLS
  * listener (`SSL`, `ssl.client.auth=required`) with the test client certificate, and every way of
  * getting TLS, the client certificate or SASL wrong — each a typed error within 5 s that says what to
- * do, never a retry loop or a hang.
+ * do, never a retry loop or a hang. The secret scan logs in as a SCRAM user made for the run
+ * (`temporaryKafkaSecureUser`), so the password it looks for exists nowhere else.
  */
 
+import { randomUUID } from 'node:crypto'
 import type { ConnectionOptions } from 'node:tls'
 import {
   down,
@@ -15,6 +17,7 @@ import {
   readPem,
   restart,
   type TestPki,
+  temporaryKafkaSecureUser,
   up,
 } from '@switchyard/brokers'
 import {
@@ -76,24 +79,30 @@ for (const { client, runs } of kafkaClients) {
   })
 
   it(`kafka (${client}): never shows the SASL password in logs (debug), health, status or errors`, async () => {
-    const scan = new SecretScan()
-    const options = (password: string): KafkaTransportOptions => ({
-      brokers: kafkaSecureConnection.brokers,
-      clientId: 'switchyard-secure',
-      client,
-      ssl: { ca: readPem(pki.caCert) },
-      sasl: scram(password),
-      logLevel: 'debug',
-      logger: scan.capture,
-    })
-    for (const password of [kafkaSecureConnection.password, 'wrong-password-a61f9c']) {
-      await scan.exercise(new KafkaTransport(options(password)))
+    // A SCRAM user whose password, like the wrong one, exists only in this run.
+    const user = await temporaryKafkaSecureUser()
+    const wrong = `wrong-${randomUUID()}`
+    try {
+      const scan = new SecretScan()
+      const options = (password: string): KafkaTransportOptions => ({
+        brokers: kafkaSecureConnection.brokers,
+        clientId: 'switchyard-secure',
+        client,
+        ssl: { ca: readPem(pki.caCert) },
+        sasl: { mechanism: 'scram-sha-512', username: user.username, password },
+        logLevel: 'debug',
+        logger: scan.capture,
+      })
+      for (const password of [user.password, wrong]) {
+        await scan.exercise(new KafkaTransport(options(password)))
+      }
+      expect(scan.count).toBeGreaterThan(5)
+      const text = scan.text
+      expect(text).toContain('AuthenticationError')
+      expect(scan.leaks({ 'the password': user.password, 'the wrong password': wrong })).toEqual([])
+    } finally {
+      await user.remove()
     }
-    expect(scan.count).toBeGreaterThan(5)
-    const text = scan.text
-    expect(text).toContain('AuthenticationError')
-    expect(text).not.toContain(kafkaSecureConnection.password)
-    expect(text).not.toContain('wrong-password-a61f9c')
   })
 
   describe(`kafka (${client}): wrong TLS or SASL settings`, () => {
