@@ -1,11 +1,13 @@
 /**
  * The telemetry suite on the real brokers of `@switchyard/brokers`: the `traceparent` header must
- * survive Kafka record headers and RabbitMQ message properties, and spans and metrics must carry
- * the same names and attributes as on memory.
+ * survive Kafka record headers, RabbitMQ message properties, Redis stream entry fields and NATS
+ * headers, and spans and metrics must carry the same names and attributes as on memory.
  */
-import { kafkaConnection, rabbitmqConnection, up } from '@switchyard/brokers'
+import { kafkaConnection, natsConnection, rabbitmqConnection, redisConnection, up } from '@switchyard/brokers'
 import { KafkaTransport } from '@switchyard/kafka'
+import { NatsTransport } from '@switchyard/nats'
 import { RabbitMqTransport } from '@switchyard/rabbitmq'
+import { RedisTransport } from '@switchyard/redis'
 import { beforeAll } from 'vitest'
 import { telemetrySuite } from './telemetry-suite.js'
 
@@ -13,6 +15,8 @@ import { telemetrySuite } from './telemetry-suite.js'
 beforeAll(async () => {
   await up('kafka')
   await up('rabbitmq')
+  await up('redis')
+  await up('nats')
 }, 120_000)
 
 telemetrySuite(
@@ -29,4 +33,15 @@ telemetrySuite('rabbitmq', () => new RabbitMqTransport({ url: rabbitmqConnection
   system: 'rabbitmq',
   timeoutMs: 20_000,
   messageAttributes: (topic) => ({ 'messaging.rabbitmq.destination.routing_key': topic }),
+})
+
+// Neither is a well-known `messaging.system` of the conventions: the transport's kind is used.
+telemetrySuite('redis', () => new RedisTransport({ url: redisConnection.url, prefix: 'otel:' }), {
+  system: 'redis',
+  timeoutMs: 20_000,
+})
+
+telemetrySuite('nats', () => new NatsTransport({ servers: natsConnection.servers, prefix: 'otel' }), {
+  system: 'nats',
+  timeoutMs: 20_000,
 })

@@ -1,5 +1,5 @@
 /**
- * The telemetry suite every transport runs (memory in the unit tests, Kafka and RabbitMQ in the
+ * The telemetry suite every transport runs (memory in the unit tests, Kafka, RabbitMQ, Redis and NATS in the
  * integration tests): span names, kinds, attributes, parent/link structure, `traceparent`
  * propagation through the broker's headers, and the metrics, through a real `Bus`.
  *
