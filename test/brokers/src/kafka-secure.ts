@@ -43,6 +43,7 @@ import {
   stopProcess,
   tail,
   waitFor,
+  waitForLogin,
   within,
 } from './proc.js'
 
@@ -114,22 +115,24 @@ const brokerPid = (): number | undefined => {
   return pid !== undefined && isKafkaCommand(commandLine(pid)) ? pid : undefined
 }
 
+/** A kafkajs client of the manager's own checks: quiet, short timeouts, no retries. */
+const client = (brokers: string[], auth: Pick<KafkaConfig, 'ssl' | 'sasl'>): Kafka =>
+  new Kafka({
+    clientId: 'switchyard-brokers',
+    brokers,
+    ...auth,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 2000,
+    requestTimeout: 5000,
+    retry: { retries: 0 },
+  })
+
 /**
  * Metadata over SASL_SSL as the SCRAM user and over mutual TLS with the test client certificate; with
  * `full`, a topic created and deleted and a group lookup.
  */
 const probe = async (full: boolean): Promise<true> => {
   const pki = await ensurePki()
-  const client = (brokers: string[], auth: Pick<KafkaConfig, 'ssl' | 'sasl'>) =>
-    new Kafka({
-      clientId: 'switchyard-brokers',
-      brokers,
-      ...auth,
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: 2000,
-      requestTimeout: 5000,
-      retry: { retries: 0 },
-    })
   const admin = client(kafkaSecureConnection.brokers, {
     ssl: { ca: readFileSync(pki.caCert) },
     sasl: {
@@ -315,30 +318,15 @@ export async function setKafkaSecureScramUser(username: string, password: string
     )
   }
   const pki = await ensurePki()
-  const loginWorks = async (): Promise<boolean> => {
-    const admin = new Kafka({
-      clientId: 'switchyard-brokers',
-      brokers: kafkaSecureConnection.brokers,
+  await waitForLogin(`kafka-secure SCRAM user ${username}`, password !== undefined, 20_000, async () => {
+    const admin = client(kafkaSecureConnection.brokers, {
       ssl: { ca: readFileSync(pki.caCert) },
       sasl: { mechanism: 'scram-sha-512', username, password: password ?? 'deleted' },
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: 2000,
-      requestTimeout: 5000,
-      retry: { retries: 0 },
     }).admin({ retry: { retries: 0 } })
     try {
       await within(6000, 'a SCRAM login', admin.connect())
-      return true
-    } catch {
-      return false
     } finally {
       await admin.disconnect().catch(() => {})
     }
-  }
-  const wanted = password !== undefined
-  await waitFor(
-    `kafka-secure ${wanted ? 'accepting' : 'refusing'} SCRAM user ${username}`,
-    20_000,
-    async () => ((await loginWorks()) === wanted ? true : undefined),
-  )
+  })
 }

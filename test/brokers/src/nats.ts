@@ -27,6 +27,7 @@ import {
   stopProcess,
   tail,
   waitFor,
+  waitForLogin,
   within,
 } from './proc.js'
 
@@ -288,26 +289,16 @@ export async function setNatsAuthRunUser(user: string, password: string | undefi
     throw new BrokerError('nats-auth', 'is not running: run `up nats-auth` first', join(authHome, 'nats.log'))
   }
   process.kill(listener.pid, 'SIGHUP')
-  // The login of the changed user: with a password it must work after the reload, without one fail.
-  const loginWorks = async (): Promise<boolean> => {
-    try {
-      const nc = await connect({
-        servers: natsAuthConnection.servers,
-        reconnect: false,
-        timeout: 2000,
-        user,
-        pass: password ?? 'removed',
-      })
-      await nc.close()
-      return true
-    } catch {
-      return false
-    }
-  }
-  const wanted = password !== undefined
-  await waitFor(`nats-auth ${wanted ? 'accepting' : 'refusing'} user ${user}`, 10_000, async () =>
-    (await loginWorks()) === wanted ? true : undefined,
-  )
+  await waitForLogin(`nats-auth user ${user}`, password !== undefined, 10_000, async () => {
+    const nc = await connect({
+      servers: natsAuthConnection.servers,
+      reconnect: false,
+      timeout: 2000,
+      user,
+      pass: password ?? 'removed',
+    })
+    await nc.close()
+  })
 }
 
 /** Deletes every stream (with its consumers) on the test server; returns how many. */

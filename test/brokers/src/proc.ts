@@ -130,6 +130,23 @@ export const waitFor = async <T>(
   }
 }
 
+/**
+ * Waits until `login` succeeds (`accepted`) or fails (not `accepted`): a user just added to or removed
+ * from a server takes effect a moment later. `login` connects and throws when it is refused.
+ */
+export const waitForLogin = (
+  user: string,
+  accepted: boolean,
+  timeoutMs: number,
+  login: () => Promise<unknown>,
+): Promise<true> =>
+  waitFor(`${user} to be ${accepted ? 'accepted' : 'refused'}`, timeoutMs, () =>
+    login().then(
+      () => (accepted ? true : undefined),
+      () => (accepted ? undefined : true),
+    ),
+  )
+
 /** Thrown inside a `waitFor` check to stop waiting at once (e.g. the process died). */
 export class FatalWait extends Error {
   constructor(override readonly cause: Error) {
