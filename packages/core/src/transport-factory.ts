@@ -9,6 +9,7 @@
  * schema library: schemas are Standard Schemas, so an adapter may use zod, valibot or arktype.
  * It does not read stores or the environment.
  */
+import { readFileSync } from 'node:fs'
 import type { StandardSchemaV1 } from '@standard-schema/spec'
 import type { ConfigSecret } from './config-secret.js'
 import { ConfigError } from './errors.js'
@@ -348,6 +349,38 @@ export const environmentReaders = {
   /** A decimal number, or undefined when unset or empty. */
   number: (value: string | undefined): number | string | undefined =>
     !value ? undefined : Number.isNaN(Number(value)) ? value : Number(value),
+  /**
+   * TLS from `<prefix>_TLS` (`true`/`false`) and the PEM files `<prefix>_TLS_CA_FILE`,
+   * `…_TLS_CERT_FILE`, `…_TLS_KEY_FILE` (read here, as Kubernetes mounts them): `{ ca, cert, key }`
+   * with the files given, else the `…_TLS` value, else undefined. An unreadable file is a
+   * `ConfigError` naming the variable.
+   */
+  tls: (env: Environment, prefix: string): Record<string, Buffer> | boolean | string | undefined => {
+    const flag = environmentReaders.boolean(env[`${prefix}_TLS`])
+    const files: Record<string, Buffer> = {}
+    for (const [field, suffix] of [
+      ['ca', 'CA_FILE'],
+      ['cert', 'CERT_FILE'],
+      ['key', 'KEY_FILE'],
+    ] as const) {
+      const variable = `${prefix}_TLS_${suffix}`
+      const path = env[variable]
+      if (!path) continue
+      if (flag === false) {
+        throw new ConfigError('transport environment variables', [
+          `${prefix}_TLS: false contradicts ${variable}; unset one of them`,
+        ])
+      }
+      try {
+        files[field] = readFileSync(path)
+      } catch (error) {
+        throw new ConfigError('transport environment variables', [
+          `${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)}); give the path of a PEM file`,
+        ])
+      }
+    }
+    return Object.keys(files).length === 0 ? flag : files
+  },
   /** `raw` without its undefined entries, so optional fields stay absent. */
   defined: (raw: Readonly<Record<string, unknown>>): Record<string, unknown> =>
     Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined)),

@@ -8,7 +8,7 @@ import { environmentReaders } from '@switchyard/core/spi'
 import { NatsTransport } from './nats-transport.js'
 import { type NatsTransportOptions, natsOptionsSchema } from './options.js'
 
-const { list, number: num, defined } = environmentReaders
+const { list, number: num, defined, tls } = environmentReaders
 
 /**
  * Builds a {@link NatsTransport} from `{ kind: 'nats', ...options }`.
@@ -16,9 +16,10 @@ const { list, number: num, defined } = environmentReaders
  * **When to use**: `configure(container, { transports: [natsTransport] })` in `@switchyard/di`,
  * or `readTransportDocument(store, key, { factories: [natsTransport] })` in `@switchyard/etcd`.
  *
- * **Details**: `password`, `token` and `nkeySeed` must be secrets in a stored document.
- * `fromEnv` reads `SWITCHYARD_NATS_SERVERS` (comma-separated), `…_USER`, `…_PASSWORD`, `…_TOKEN`,
- * `…_NKEY_SEED`, `…_PREFIX` and `…_PREFETCH`.
+ * **Details**: `password`, `token`, `nkeySeed` and `tls.key`/`tls.passphrase`/`tls.pfx` must be
+ * secrets in a stored document. `fromEnv` reads `SWITCHYARD_NATS_SERVERS` (comma-separated),
+ * `…_USER`, `…_PASSWORD`, `…_TOKEN`, `…_NKEY_SEED`, `…_PREFIX`, `…_PREFETCH`, and for TLS `…_TLS`
+ * (`true`) or the PEM files `…_TLS_CA_FILE`, `…_TLS_CERT_FILE`, `…_TLS_KEY_FILE`.
  *
  * @example
  * const transport = natsTransport.create({ servers: ['10.0.0.7:4222'], prefix: 'billing' })
@@ -27,7 +28,7 @@ export const natsTransport: TransportFactory<NatsTransportOptions, unknown, 'nat
   kind: 'nats',
   packageName: '@switchyard/nats',
   optionsSchema: natsOptionsSchema,
-  secretOptions: ['password', 'token', 'nkeySeed'],
+  secretOptions: ['password', 'token', 'nkeySeed', 'tls.key', 'tls.passphrase', 'tls.pfx'],
   fromEnv: (env: Environment) =>
     defined({
       servers: list(env.SWITCHYARD_NATS_SERVERS),
@@ -37,6 +38,7 @@ export const natsTransport: TransportFactory<NatsTransportOptions, unknown, 'nat
       nkeySeed: env.SWITCHYARD_NATS_NKEY_SEED || undefined,
       prefix: env.SWITCHYARD_NATS_PREFIX || undefined,
       prefetch: num(env.SWITCHYARD_NATS_PREFETCH),
+      tls: tls(env, 'SWITCHYARD_NATS'),
     }),
   create: (options, publish) => new NatsTransport(options, publish),
 }

@@ -27,6 +27,7 @@ import {
   AuthorizationError,
   connect,
   type NatsConnection,
+  type NodeConnectionOptions,
   nanos,
   nkeyAuthenticator,
 } from '@nats-io/transport-node'
@@ -50,6 +51,7 @@ import { inspectNats } from './inspect.js'
 import { type ConsumerContext, NatsConsumer } from './nats-consumer.js'
 import { describeTopic, durableName, filterOf, subjectOf, toNatsHeaders } from './nats-message.js'
 import type { ResolvedNatsOptions } from './options.js'
+import { tlsConnectError } from './tls-check.js'
 
 const kind = 'nats'
 const consumerNotFound = 10014
@@ -130,6 +132,8 @@ export class NatsDriver implements TransportDriver {
         ...(o.nkeySeed === undefined
           ? {}
           : { authenticator: nkeyAuthenticator(new TextEncoder().encode(o.nkeySeed)) }),
+        // Node's TLS options pass through (the client merges them into `tls.connect`).
+        ...(o.tls === undefined ? {} : { tls: o.tls as NonNullable<NodeConnectionOptions['tls']> }),
         timeout: o.connectTimeoutMs,
         reconnect: false,
         pingInterval: 10_000,
@@ -138,7 +142,7 @@ export class NatsDriver implements TransportDriver {
     } catch (error) {
       if (error instanceof AuthorizationError)
         throw new AuthenticationError(kind, error.message, { cause: error })
-      throw this.#unavailable('could not connect', error)
+      throw (await tlsConnectError(error, o)) ?? this.#unavailable('could not connect', error)
     }
     try {
       const jsm = await jetstreamManager(nc, { timeout: o.connectTimeoutMs })

@@ -6,6 +6,7 @@
  * so `{ kind: 'nats', servers: [...] }` means the same everywhere. This module opens no
  * connection. Credentials (`token`, `password`) are never put into errors, logs or health reports.
  */
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import type { StandardSchemaV1 } from '@standard-schema/spec'
 import { refuseUnknownOptions, validateOptions } from '@switchyard/core/spi'
 import { z } from 'zod'
@@ -27,6 +28,13 @@ export interface NatsTransportOptions {
    * server's challenge with it, and only the public key is configured on the server. A secret.
    */
   readonly nkeySeed?: string
+  /**
+   * TLS: `true` (the system's CAs), or Node `tls.connect` options for a private CA (`ca`), a client
+   * certificate (`cert`, `key`) or `servername`. With TLS set, a server without TLS is refused
+   * (`TlsError`); without it, a server that requires TLS is too. `key` and `passphrase` are secrets
+   * in documents.
+   */
+  readonly tls?: boolean | TlsConnectionOptions
   /** Client name shown in the server's connection list (default `switchyard`). */
   readonly name?: string
   /** How long one connection attempt may take, in ms (default 4,000: within the core's 5 s report). */
@@ -74,6 +82,8 @@ export interface ResolvedNatsOptions {
   readonly password: string | undefined
   readonly token: string | undefined
   readonly nkeySeed: string | undefined
+  /** TLS options when TLS is on, else `undefined`. */
+  readonly tls: TlsConnectionOptions | undefined
   readonly name: string
   readonly connectTimeoutMs: number
   readonly prefix: string
@@ -125,6 +135,15 @@ const shape = {
     .string(issue('must be a string'))
     .regex(/^SU[A-Z2-7]{56}$/, issue('must be a user nkey seed: SU followed by 56 base32 characters'))
     .optional(),
+  tls: z
+    .union(
+      [
+        z.boolean(),
+        z.custom<TlsConnectionOptions>((v) => typeof v === 'object' && v !== null && !Array.isArray(v)),
+      ],
+      issue('must be true, false or TLS options (ca, cert, key, servername …)'),
+    )
+    .optional(),
   name: z.string(issue('must be a string')).default('switchyard'),
   connectTimeoutMs: ms(1).default(4_000),
   prefix: z
@@ -166,6 +185,7 @@ export function resolveOptions(options: NatsTransportOptions = {}): ResolvedNats
     password: o.password,
     token: o.token,
     nkeySeed: o.nkeySeed,
+    tls: o.tls === undefined || o.tls === false ? undefined : o.tls === true ? {} : o.tls,
     name: o.name,
     connectTimeoutMs: o.connectTimeoutMs,
     prefix: o.prefix,

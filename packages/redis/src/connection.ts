@@ -3,12 +3,16 @@
  * offline queue: the core retries `connect()` and a command during an outage fails at once), the
  * Buffer reply mapping for stream reads, and how client errors become Switchyard errors.
  */
+import { createConnection } from 'node:net'
 import {
   AuthenticationError,
   BrokerUnavailableError,
   isSwitchyardError,
   PublishError,
   type SwitchyardError,
+  speaksTls,
+  TlsError,
+  tlsFailure,
 } from '@switchyard/core/spi'
 import { createClient, ErrorReply, RESP_TYPES } from 'redis'
 import type { ResolvedRedisOptions } from './options.js'
@@ -24,7 +28,11 @@ export const newClient = (options: ResolvedRedisOptions) =>
     // RESP2: the driver parses stream replies itself, and they have one shape on client v5 and v6.
     RESP: 2,
     disableOfflineQueue: true,
-    socket: { connectTimeout: options.connectTimeoutMs, reconnectStrategy: false },
+    socket: {
+      connectTimeout: options.connectTimeoutMs,
+      reconnectStrategy: false,
+      ...(options.tls === undefined ? {} : { ...options.tls, tls: true as const }),
+    },
   })
 
 export type Client = ReturnType<typeof newClient>
@@ -47,6 +55,64 @@ export const connectError = (error: unknown, endpoint: string): SwitchyardError 
     return new AuthenticationError(kind, message, { cause: error })
   return new BrokerUnavailableError(kind, endpoint, message, { cause: error })
 }
+
+/**
+ * A failed connection attempt, TLS included: a handshake problem is a `TlsError` saying what to fix;
+ * a plaintext client that a TLS-only port dropped is found by one TLS handshake to that port
+ * (`server-requires-tls`). Anything else as {@link connectError}.
+ */
+export const connectFailure = async (
+  error: unknown,
+  endpoint: string,
+  options: ResolvedRedisOptions,
+): Promise<SwitchyardError> => {
+  const at = endpoint.replace(/^rediss?:\/\//, '')
+  const tls = tlsFailure(kind, at, error)
+  if (tls !== undefined) return tls
+  const refused = connectError(error, endpoint)
+  if (isSwitchyardError(refused, 'AuthenticationError')) return refused
+  const { hostname, port } = new URL(options.url)
+  if (
+    options.tls === undefined &&
+    (await speaksTls(hostname.replace(/^\[|\]$/g, ''), Number(port || 6379), 2000))
+  ) {
+    return new TlsError(kind, at, 'server-requires-tls', { cause: error })
+  }
+  return refused
+}
+
+/**
+ * For a TLS connection attempt: rejects with a `not-a-tls-server` `TlsError` as soon as the port
+ * answers a plaintext `PING` (a plaintext Redis never answers a TLS hello: it waits for the end of
+ * an inline command, so the attempt would only time out); otherwise never settles. One extra
+ * short connection per attempt; race it with the attempt.
+ */
+export const plaintextPortCheck = async (endpoint: string, options: ResolvedRedisOptions): Promise<never> => {
+  const { hostname, port } = new URL(options.url)
+  const plaintext = await answersPlaintextPing(
+    hostname.replace(/^\[|\]$/g, ''),
+    Number(port || 6379),
+    options.connectTimeoutMs,
+  )
+  if (plaintext) throw new TlsError(kind, endpoint.replace(/^rediss?:\/\//, ''), 'not-a-tls-server')
+  return new Promise<never>(() => {})
+}
+
+/** Whether `host:port` answers a plaintext `PING` as Redis does (`+PONG`, or an error such as `-NOAUTH`). */
+const answersPlaintextPing = (host: string, port: number, timeoutMs: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = createConnection({ host, port })
+    const done = (answer: boolean): void => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(answer)
+    }
+    const timer = setTimeout(() => done(false), timeoutMs)
+    socket.once('connect', () => socket.write('PING\r\n'))
+    socket.once('data', (data: Buffer) => done(/^[+-]/.test(data.toString('latin1', 0, 1))))
+    socket.once('error', () => done(false))
+    socket.once('close', () => done(false))
+  })
 
 /** A failed publish: a server refusal (OOM, wrong type) is a `PublishError`; a lost connection is retryable. */
 export const publishError = (error: unknown, topic: string, endpoint: string): SwitchyardError => {

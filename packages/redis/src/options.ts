@@ -4,6 +4,7 @@
  * The constructor, `@switchyard/di` and the etcd transport document all validate with it, so
  * `{ kind: 'redis', url: 'redis://…' }` means the same everywhere. Talks to no server.
  */
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls'
 import type { StandardSchemaV1 } from '@standard-schema/spec'
 import { refuseUnknownOptions, validateOptions } from '@switchyard/core/spi'
 import { z } from 'zod'
@@ -28,6 +29,12 @@ export interface RedisTransportOptions {
   readonly password?: string
   /** ACL user name, instead of putting it in the URL. */
   readonly username?: string
+  /**
+   * TLS: `true`, or Node `tls.connect` options for a private CA (`ca`), a client certificate
+   * (`cert`, `key`) or `servername`. Either turns TLS on even with a `redis://` URL; `rediss://`
+   * alone means TLS with the system's CAs. `key` and `passphrase` are secrets in documents.
+   */
+  readonly tls?: boolean | TlsConnectionOptions
   /** Prefix of every stream key: topic `orders` is stream `<prefix>orders` (default `switchyard:`). */
   readonly prefix?: string
   /** One connection attempt may take this long, in ms (default 3,000). */
@@ -60,6 +67,8 @@ export interface ResolvedRedisOptions {
   readonly url: string
   readonly password: string | undefined
   readonly username: string | undefined
+  /** TLS options when the connection is encrypted (`tls` set or a `rediss://` URL), else `undefined`. */
+  readonly tls: TlsConnectionOptions | undefined
   readonly prefix: string
   readonly connectTimeoutMs: number
   readonly pollMs: number
@@ -91,6 +100,15 @@ const shape = {
     .default('redis://127.0.0.1:6379'),
   password: z.string(issue('must be a string')).min(1, issue('must not be empty')).optional(),
   username: z.string(issue('must be a string')).min(1, issue('must not be empty')).optional(),
+  tls: z
+    .union(
+      [
+        z.boolean(),
+        z.custom<TlsConnectionOptions>((v) => typeof v === 'object' && v !== null && !Array.isArray(v)),
+      ],
+      issue('must be true, false or TLS options (ca, cert, key, servername …)'),
+    )
+    .optional(),
   prefix: z
     .string(issue('must be a string'))
     .regex(/^[^\s*?[\]]*$/, issue('must not hold spaces or glob characters (* ? [ ])'))
@@ -117,7 +135,10 @@ const shape = {
   }).prefault({}),
 }
 
-const schema = strict(shape)
+const schema = strict(shape).refine((o) => !(o.tls === false && o.url.startsWith('rediss:')), {
+  message: 'tls: false contradicts the rediss:// URL; use redis:// for a plaintext connection',
+  path: ['tls'],
+})
 
 /**
  * Schema of {@link RedisTransportOptions} (a Standard Schema; zod inside). Its output has every
@@ -138,10 +159,15 @@ export function resolveRedisOptions(options: RedisTransportOptions = {}): Resolv
       transport: kind,
     },
   )
+  const tls = resolved.tls as boolean | TlsConnectionOptions | undefined
+  const tlsWanted = (tls !== undefined && tls !== false) || resolved.url.startsWith('rediss:')
   return {
     ...resolved,
+    // The client takes TLS from the URL's scheme: `tls` given with `redis://` makes it `rediss://`.
+    url: tlsWanted ? resolved.url.replace(/^redis:/, 'rediss:') : resolved.url,
     password: resolved.password,
     username: resolved.username,
+    tls: tlsWanted ? (typeof tls === 'object' ? tls : {}) : undefined,
     retention: resolved.retention,
   }
 }

@@ -18,7 +18,17 @@ import {
   type TransportDriver,
 } from '@switchyard/core/spi'
 import { type Observable, Subject } from 'rxjs'
-import { type Client, connectError, kind, newClient, pairs, publishError, replyCode } from './connection.js'
+import {
+  type Client,
+  connectError,
+  connectFailure,
+  kind,
+  newClient,
+  pairs,
+  plaintextPortCheck,
+  publishError,
+  replyCode,
+} from './connection.js'
 import { inspectRedis } from './inspect.js'
 import { endpointOf, type ResolvedRedisOptions } from './options.js'
 import { type ConsumerContext, RedisConsumer } from './redis-consumer.js'
@@ -77,10 +87,12 @@ export class RedisDriver implements TransportDriver {
     client.on('error', (error: unknown) => this.#lost(client, error))
     client.on('end', () => this.#lost(client, new Error('the connection closed')))
     try {
-      await client.connect()
+      const connected = client.connect()
+      if (this.#options.tls === undefined) await connected
+      else await Promise.race([connected, plaintextPortCheck(this.endpoint, this.#options)])
     } catch (error) {
       client.destroy()
-      throw connectError(error, this.endpoint)
+      throw await connectFailure(error, this.endpoint, this.#options)
     }
     this.#client = client
     for (const consumer of this.#consumers) void consumer.attach()

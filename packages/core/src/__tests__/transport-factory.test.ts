@@ -1,9 +1,13 @@
 /** The schema-agnostic helpers behind every adapter's options schema and every transport document. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { ConfigSecret } from '../config-secret.js'
 import { isSwitchyardError } from '../errors.js'
 import {
   closestName,
+  environmentReaders,
   plainTextSecretIssues,
   redactSecrets,
   revealSecrets,
@@ -110,5 +114,44 @@ describe('transportFactoryFor', () => {
       /install the package that provides it/,
     )
     expect(() => transportFactoryFor('rabbitmq', factories)).toThrow(/transports: \[rabbitmqTransport\]/)
+  })
+})
+
+describe('environmentReaders.tls', () => {
+  const { tls } = environmentReaders
+
+  it('reads the PEM files the variables name, or the flag without them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sy-tls-env-'))
+    try {
+      writeFileSync(join(dir, 'ca.pem'), 'CA PEM')
+      writeFileSync(join(dir, 'key.pem'), 'KEY PEM')
+      const read = tls({ X_TLS_CA_FILE: join(dir, 'ca.pem'), X_TLS_KEY_FILE: join(dir, 'key.pem') }, 'X')
+      expect(read).toEqual({ ca: Buffer.from('CA PEM'), key: Buffer.from('KEY PEM') })
+      expect(tls({ X_TLS: 'true' }, 'X')).toBe(true)
+      expect(tls({}, 'X')).toBeUndefined()
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('names the variable of a file it cannot read, and refuses files with X_TLS=false', () => {
+    let caught: unknown
+    try {
+      tls({ X_TLS_CERT_FILE: '/nonexistent/client.pem' }, 'X')
+    } catch (error) {
+      caught = error
+    }
+    expect(isSwitchyardError(caught, 'ConfigError')).toBe(true)
+    expect((caught as Error).message).toMatch(
+      /X_TLS_CERT_FILE: cannot read \/nonexistent\/client.pem \(ENOENT\)/,
+    )
+    caught = undefined
+    try {
+      tls({ X_TLS: 'false', X_TLS_CA_FILE: '/nonexistent/ca.pem' }, 'X')
+    } catch (error) {
+      caught = error
+    }
+    expect(isSwitchyardError(caught, 'ConfigError')).toBe(true)
+    expect((caught as Error).message).toMatch(/X_TLS: false contradicts X_TLS_CA_FILE/)
   })
 })

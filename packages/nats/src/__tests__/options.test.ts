@@ -59,7 +59,35 @@ describe('natsTransport', () => {
       natsTransport.fromEnv?.({ SWITCHYARD_NATS_SERVERS: 'a:1,b:2', SWITCHYARD_NATS_PREFETCH: '8' }),
     ).toEqual({ servers: ['a:1', 'b:2'], prefetch: 8 })
     expect(natsTransport.fromEnv?.({ SWITCHYARD_NATS_NKEY_SEED: 'SUX' })).toEqual({ nkeySeed: 'SUX' })
-    expect(natsTransport.secretOptions).toEqual(['password', 'token', 'nkeySeed'])
+    expect(natsTransport.secretOptions).toEqual([
+      'password',
+      'token',
+      'nkeySeed',
+      'tls.key',
+      'tls.passphrase',
+      'tls.pfx',
+    ])
+    expect(natsTransport.fromEnv?.({ SWITCHYARD_NATS_TLS: 'true' })).toEqual({ tls: true })
+  })
+
+  it('turns TLS on with true or TLS options, and off when left out or false', () => {
+    expect(resolveOptions({}).tls).toBeUndefined()
+    expect(resolveOptions({ tls: false }).tls).toBeUndefined()
+    expect(resolveOptions({ tls: true }).tls).toEqual({})
+    expect(resolveOptions({ tls: { ca: 'PEM', servername: 'nats.internal' } }).tls).toEqual({
+      ca: 'PEM',
+      servername: 'nats.internal',
+    })
+    let caught: unknown
+    try {
+      resolveOptions({ tls: 'yes' as unknown as boolean })
+    } catch (error) {
+      caught = error
+    }
+    expect(isSwitchyardError(caught, 'ConfigError')).toBe(true)
+    expect((caught as { issues: string[] }).issues.join('\n')).toMatch(
+      /tls: must be true, false or TLS options/,
+    )
   })
 
   it('does not claim persistence or durable delays on memory storage', () => {

@@ -36,6 +36,34 @@ describe('resolveRedisOptions', () => {
   })
 })
 
+describe('TLS options', () => {
+  it('turns TLS on by a rediss:// URL or by tls, and says so in the URL the client gets', () => {
+    expect(resolveRedisOptions({ url: 'redis://h:6379' }).tls).toBeUndefined()
+    expect(resolveRedisOptions({ url: 'rediss://h:6380' })).toMatchObject({ url: 'rediss://h:6380', tls: {} })
+    expect(resolveRedisOptions({ url: 'redis://h:6380', tls: true })).toMatchObject({
+      url: 'rediss://h:6380',
+      tls: {},
+    })
+    expect(resolveRedisOptions({ url: 'redis://h:6380', tls: { ca: 'PEM' } })).toMatchObject({
+      url: 'rediss://h:6380',
+      tls: { ca: 'PEM' },
+    })
+  })
+
+  it('refuses tls: false with a rediss:// URL, and a tls that is not options', async () => {
+    const contradiction = await expectSwitchyardError(
+      () => resolveRedisOptions({ url: 'rediss://h:6380', tls: false }),
+      'ConfigError',
+    )
+    expect(contradiction.message).toMatch(/tls: false contradicts the rediss:\/\/ URL/)
+    const wrong = await expectSwitchyardError(
+      () => resolveRedisOptions({ tls: 'yes' as unknown as boolean }),
+      'ConfigError',
+    )
+    expect(wrong.message).toMatch(/tls: must be true, false or TLS options/)
+  })
+})
+
 describe('redisTransport', () => {
   it('reads SWITCHYARD_REDIS_* and marks the password as a secret', () => {
     expect(
@@ -44,7 +72,8 @@ describe('redisTransport', () => {
       url: 'redis://h:1',
       prefix: 'a:',
     })
-    expect(redisTransport.secretOptions).toEqual(['password'])
+    expect(redisTransport.secretOptions).toEqual(['password', 'tls.key', 'tls.passphrase', 'tls.pfx'])
+    expect(redisTransport.fromEnv?.({ SWITCHYARD_REDIS_TLS: 'true' })).toMatchObject({ tls: true })
   })
 
   it('shows the endpoint without credentials', () => {
