@@ -5,6 +5,7 @@
  */
 import { inspect } from 'node:util'
 import type { Transport } from '@switchyard/core'
+import { expect } from 'vitest'
 
 /** Everything captured so far, as one text to search. */
 export class SecretScan {
@@ -108,6 +109,41 @@ export class SecretScan {
       status.unsubscribe()
     }
   }
+}
+
+/**
+ * Connects a transport with the right password and one with a wrong one (each made by `make`),
+ * capturing what each shows and what the process writes meanwhile, and asserts that the right one
+ * came `up`, the wrong one was an `AuthenticationError`, and none of `secrets` (the two passwords
+ * and any other, such as a line of a private key) shows anywhere.
+ *
+ * @example
+ * await expectNoSecretShown((password) => new RedisTransport({ url, username, password }), {
+ *   right: user.password,
+ *   wrong: `wrong-${randomUUID()}`,
+ * })
+ */
+export async function expectNoSecretShown(
+  make: (password: string) => Transport,
+  secrets: {
+    readonly right: string
+    readonly wrong: string
+    readonly others?: Readonly<Record<string, string>>
+  },
+): Promise<void> {
+  const scan = new SecretScan()
+  const stopOutput = scan.captureOutput()
+  try {
+    for (const password of [secrets.right, secrets.wrong]) await scan.exercise(make(password))
+  } finally {
+    stopOutput()
+  }
+  expect(scan.count).toBeGreaterThan(3)
+  expect(scan.text).toContain('"status":"up"')
+  expect(scan.text).toContain('AuthenticationError')
+  expect(
+    scan.leaks({ 'the password': secrets.right, 'the wrong password': secrets.wrong, ...secrets.others }),
+  ).toEqual([])
 }
 
 /**

@@ -181,8 +181,13 @@ export const redisConnection = {
   aclPassword: env('SWITCHYARD_REDIS_ACL_PASSWORD', 'switchyard-redis-password'),
   /** The only keys the ACL user may touch: the transport's default prefix. */
   aclKeyPrefix: 'switchyard:',
+  /** The same server's TLS port: server certificate of the test PKI, client certificates required. */
+  tlsPort: Number(env('SWITCHYARD_REDIS_TLS_PORT', '6393')),
   get url(): string {
     return `redis://${this.host}:${this.port}`
+  },
+  get tlsUrl(): string {
+    return `rediss://${this.host}:${this.tlsPort}`
   },
 }
 

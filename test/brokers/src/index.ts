@@ -28,7 +28,7 @@ export type { BrokerTarget } from './manager.js'
 export { down, logs, restart, status, up } from './manager.js'
 export { natsAuthConnection, natsConnection } from './nats.js'
 export type { TestPki } from './pki.js'
-export { ensurePki, readPem } from './pki.js'
+export { ensurePki, readPem, testClientTls, testPkiFiles, testTlsMaterial } from './pki.js'
 export { ctlOrFail as rabbitmqctl } from './rabbitmq.js'
 export { rabbitmqClusterBroker } from './rabbitmq-cluster.js'
 export { rabbitmqSecureTls } from './rabbitmq-secure.js'
@@ -36,6 +36,7 @@ export type { TemporaryUser } from './temporary-users.js'
 export {
   temporaryEtcdUser,
   temporaryKafkaSecureUser,
+  temporaryNatsAuthNkeyUser,
   temporaryNatsAuthUser,
   temporaryRabbitmqSecureUser,
   temporaryRedisUser,

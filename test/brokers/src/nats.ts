@@ -1,19 +1,21 @@
 /**
  * The NATS test servers, from Debian's `nats-server` (installed when missing), each with JetStream
  * and its own store folder under the state folder, never the machine's own NATS on 4222:
- * `nats` on 127.0.0.1:4232 without authentication, and `nats-auth` on 127.0.0.1:4233 that
- * accepts only the test user (user/password) or the test nkey user (its seed is made once and kept
- * in the state folder). Readiness is a JetStream account-info round trip with the `@nats-io`
+ * `nats` on 127.0.0.1:4232 without authentication or TLS, and `nats-auth` on 127.0.0.1:4233 that
+ * speaks only TLS (the test PKI's server certificate; a client certificate from the test CA
+ * required) and accepts only the test user (user/password), the test nkey user (its seed is made
+ * once and kept in the state folder) and users made for a run. Readiness is a JetStream account-info round trip with the `@nats-io`
  * client; `clean` deletes every stream on `nats`. Not a transport: that is packages/nats.
  */
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { createUser, fromSeed } from '@nats-io/nkeys'
-import { type ConnectionOptions, connect } from '@nats-io/transport-node'
+import { type ConnectionOptions, connect, nkeyAuthenticator } from '@nats-io/transport-node'
 import { type BrokerDriver, BrokerError, type BrokerStatus, type UpResult } from './broker.js'
 import { brokersSettings } from './env.js'
 import { aptInstall } from './install.js'
+import { ensurePki, testClientTls, testPkiFiles } from './pki.js'
 import {
   commandLine,
   describeListener,
@@ -44,8 +46,9 @@ const authHome = join(brokersSettings.dir, 'nats-auth')
 const nkeyFile = join(authHome, 'user.nk')
 
 /**
- * The NATS test server with authorization (JetStream on): user `username` with `password`, or the
- * nkey user whose seed `nkeySeed()` returns (made by `up nats-auth`). Nothing else gets in.
+ * The NATS test server with TLS and authorization (JetStream on): user `username` with `password`,
+ * or the nkey user whose seed `nkeySeed()` returns (made by `up nats-auth`), each over TLS with
+ * the client certificate `tls()` gives. Nothing else gets in.
  */
 export const natsAuthConnection = {
   host: '127.0.0.1',
@@ -54,6 +57,11 @@ export const natsAuthConnection = {
   password: process.env.SWITCHYARD_NATS_AUTH_PASSWORD ?? 'switchyard-nats-password',
   get servers(): string[] {
     return [`${this.host}:${this.port}`]
+  },
+  /** Client TLS options: the test CA, the client certificate and its key (PEM text). */
+  tls(): { ca: string; cert: string; key: string } {
+    const { ca, cert, key } = testClientTls()
+    return { ca: ca.toString(), cert: cert.toString(), key: key.toString() }
   },
   /** The test nkey user's seed (`SU…`), made once by `up nats-auth` and kept in the state folder. */
   nkeySeed(): string {
@@ -73,6 +81,8 @@ interface NatsServerSpec {
   readonly login: () => Partial<ConnectionOptions>
   /** Arguments besides address and port, JetStream with its store (`home`/store) included; may write files into `home`. */
   readonly args: () => string[]
+  /** Made before the server is started or reused (the test PKI). */
+  readonly prepare?: () => Promise<unknown>
 }
 
 /** A driver for one NATS server: start, readiness, stop and status, all on its own port and folder. */
@@ -152,6 +162,7 @@ const natsServer = (spec: NatsServerSpec): BrokerDriver => {
 
     async up(): Promise<UpResult> {
       const began = Date.now()
+      await spec.prepare?.()
       let listener = listenerOn(connection.port)
       // A server this manager started with other arguments (an older version of it: `nats-auth`
       // had JetStream as flags, which a reload of its file turns off) is started again with ours.
@@ -234,19 +245,30 @@ export const natsAuthBroker: BrokerDriver = natsServer({
   name: 'nats-auth',
   connection: natsAuthConnection,
   home: authHome,
-  login: () => ({ user: natsAuthConnection.username, pass: natsAuthConnection.password }),
+  login: () => ({
+    user: natsAuthConnection.username,
+    pass: natsAuthConnection.password,
+    tls: natsAuthConnection.tls(),
+  }),
+  prepare: ensurePki,
   args: () => {
     writeAuthConfig()
     return ['-c', authConfig]
   },
 })
 
-const authConfig = join(authHome, 'nats-auth.conf')
+// Named for TLS: a server this manager started with the file of before (no TLS) has another
+// command line, so `up` starts it again.
+const authConfig = join(authHome, 'nats-auth-tls.conf')
 /** Users made for one test run (`temporaryNatsAuthUser`), kept until removed: `{ name: password }`. */
 const runUsersFile = join(authHome, 'run-users.json')
 
 const readRunUsers = (): Record<string, string> =>
   existsSync(runUsersFile) ? (JSON.parse(readFileSync(runUsersFile, 'utf8')) as Record<string, string>) : {}
+/** Public keys of nkey users made for one test run (`temporaryNatsAuthNkeyUser`). */
+const runNkeysFile = join(authHome, 'run-nkeys.json')
+const readRunNkeys = (): string[] =>
+  existsSync(runNkeysFile) ? (JSON.parse(readFileSync(runNkeysFile, 'utf8')) as string[]) : []
 
 /**
  * Writes the server's configuration: the test user, the nkey user and the users made for a run.
@@ -261,13 +283,25 @@ const writeAuthConfig = (): void => {
     ...Object.entries(readRunUsers()).map(
       ([user, password]) => `{ user: ${quoted(user)}, password: ${quoted(password)} }`,
     ),
+    ...readRunNkeys().map((key) => `{ nkey: ${quoted(key)} }`),
   ]
   // JetStream in the file, not as flags: nats-server 2.9.10 turns JetStream off when it reloads a
   // file without it (seen after the SIGHUP of `setNatsAuthRunUser`).
   const jetstream = `jetstream {\n  store_dir: ${quoted(join(authHome, 'store'))}\n}\n`
+  const pki = testPkiFiles()
+  const tls = [
+    'tls {',
+    `  cert_file: ${quoted(pki.serverCert)}`,
+    `  key_file: ${quoted(pki.serverKey)}`,
+    `  ca_file: ${quoted(pki.caCert)}`,
+    '  verify: true',
+    '  timeout: 2',
+    '}',
+    '',
+  ].join('\n')
   writeFileSync(
     authConfig,
-    `server_name: switchyard-test-auth\n${jetstream}authorization {\n  users: [\n    ${users.join('\n    ')}\n  ]\n}\n`,
+    `server_name: switchyard-test-auth\n${jetstream}${tls}authorization {\n  users: [\n    ${users.join('\n    ')}\n  ]\n}\n`,
     { mode: 0o600 },
   )
 }
@@ -283,19 +317,39 @@ export async function setNatsAuthRunUser(user: string, password: string | undefi
   else users[user] = password
   mkdirSync(authHome, { recursive: true })
   writeFileSync(runUsersFile, JSON.stringify(users), { mode: 0o600 })
+  await reloadAuth(`nats-auth user ${user}`, password !== undefined, { user, pass: password ?? 'removed' })
+}
+
+/**
+ * Adds (`add`) or removes the nkey user of `seed` on the running `nats-auth` server, like
+ * {@link setNatsAuthRunUser}: only the public key goes into the configuration.
+ */
+export async function setNatsAuthRunNkey(seed: string, add: boolean): Promise<void> {
+  const publicKey = fromSeed(new TextEncoder().encode(seed)).getPublicKey()
+  const keys = readRunNkeys().filter((key) => key !== publicKey)
+  if (add) keys.push(publicKey)
+  mkdirSync(authHome, { recursive: true })
+  writeFileSync(runNkeysFile, JSON.stringify(keys), { mode: 0o600 })
+  await reloadAuth(`nats-auth nkey user ${publicKey}`, add, {
+    authenticator: nkeyAuthenticator(new TextEncoder().encode(seed)),
+  })
+}
+
+/** Rewrites the configuration, has the server reload it (`SIGHUP`) and waits until `login` works (or no longer does). */
+async function reloadAuth(what: string, accepted: boolean, login: Partial<ConnectionOptions>): Promise<void> {
   writeAuthConfig()
   const listener = listenerOn(natsAuthConnection.port)
   if (listener?.pid === undefined || !isNatsCommand(listener.command)) {
     throw new BrokerError('nats-auth', 'is not running: run `up nats-auth` first', join(authHome, 'nats.log'))
   }
   process.kill(listener.pid, 'SIGHUP')
-  await waitForLogin(`nats-auth user ${user}`, password !== undefined, 10_000, async () => {
+  await waitForLogin(what, accepted, 10_000, async () => {
     const nc = await connect({
       servers: natsAuthConnection.servers,
       reconnect: false,
       timeout: 2000,
-      user,
-      pass: password ?? 'removed',
+      tls: natsAuthConnection.tls(),
+      ...login,
     })
     await nc.close()
   })

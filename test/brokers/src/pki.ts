@@ -49,13 +49,35 @@ const files = (dir: string): TestPki => ({
 
 const fail = (message: string): BrokerError => new BrokerError('all', `test PKI: ${message}`)
 
+/** Where the test PKI's files are (made or not: `ensurePki` makes them). */
+export const testPkiFiles = (): TestPki => files(join(brokersSettings.dir, 'pki'))
+
+/** Client TLS options of the test PKI (its CA, the client certificate and key), as Node's `tls` takes them. */
+export const testClientTls = (): { ca: Buffer; cert: Buffer; key: Buffer } => {
+  const pki = testPkiFiles()
+  return { ca: readPem(pki.caCert), cert: readPem(pki.clientCert), key: readPem(pki.clientKey) }
+}
+
+/** Every PEM of the test PKI a TLS failure test needs (the shape of `@switchyard/contract`'s `TlsMaterial`). */
+export const testTlsMaterial = () => {
+  const pki = testPkiFiles()
+  return {
+    ...testClientTls(),
+    otherCa: readPem(pki.otherCaCert),
+    otherCert: readPem(pki.otherClientCert),
+    otherKey: readPem(pki.otherClientKey),
+    expiredCert: readPem(pki.expiredClientCert),
+    expiredKey: readPem(pki.expiredClientKey),
+  }
+}
+
 /** Reads a PEM file of the PKI as a Buffer (what etcd3's and Node's TLS options take). */
 export const readPem = (path: string): Buffer => readFileSync(path)
 
 /** The test PKI, made on first call (about 1 s) and reused afterwards. */
 export async function ensurePki(): Promise<TestPki> {
-  const dir = join(brokersSettings.dir, 'pki')
-  const pki = files(dir)
+  const pki = testPkiFiles()
+  const dir = pki.dir
   if (existsSync(join(dir, '.complete'))) return pki
   const openssl = findCommand('openssl')
   if (openssl === undefined) throw fail('openssl is missing: apt-get install openssl')

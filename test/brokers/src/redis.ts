@@ -1,5 +1,6 @@
 /**
- * The Redis test server: Debian's `redis-server` (installed when missing) on 127.0.0.1:6390, with
+ * The Redis test server: Debian's `redis-server` (installed when missing) on 127.0.0.1:6390, and
+ * with TLS on 6393 (the test PKI's server certificate; client certificates required), with
  * the append-only file on (`appendfsync everysec`) so that a restart keeps accepted stream entries,
  * its data folder under the state folder. The machine's own Redis on 6379 is never used.
  * Readiness is a PING answered with PONG (a server still loading its AOF answers LOADING).
@@ -10,6 +11,7 @@ import { createClient } from 'redis'
 import { type BrokerDriver, BrokerError, type BrokerStatus, type UpResult } from './broker.js'
 import { brokersSettings, redisConnection } from './env.js'
 import { aptInstall } from './install.js'
+import { ensurePki } from './pki.js'
 import {
   commandLine,
   describeListener,
@@ -81,12 +83,17 @@ const ensureInstalled = async (): Promise<string> => {
 }
 
 const start = async (): Promise<number> => {
-  const listener = listenerOn(redisConnection.port)
-  if (listener) {
-    throw fail(
-      `port ${redisConnection.port} is taken by ${describeListener(listener)}, which does not answer as Redis. ` +
-        'Stop it, or move this Redis with SWITCHYARD_REDIS_PORT.',
-    )
+  for (const [port, variable] of [
+    [redisConnection.port, 'SWITCHYARD_REDIS_PORT'],
+    [redisConnection.tlsPort, 'SWITCHYARD_REDIS_TLS_PORT'],
+  ] as const) {
+    const listener = listenerOn(port)
+    if (listener) {
+      throw fail(
+        `port ${port} is taken by ${describeListener(listener)}, which does not answer as Redis. ` +
+          `Stop it, or move this Redis with ${variable}.`,
+      )
+    }
   }
   const server = await ensureInstalled()
   const p = paths()
@@ -97,7 +104,11 @@ const start = async (): Promise<number> => {
   // `up` sets it again (as it does on a server it reuses). Everything else is on the command line.
   const config = join(p.home, 'redis.conf')
   writeFileSync(config, `user ${aclUserRule().join(' ')}\n`, { mode: 0o600 })
+  const pki = await ensurePki()
   const args = [config, '--port', String(redisConnection.port), '--bind', redisConnection.host]
+  // TLS on a second port of the same server, client certificates from the test CA required.
+  args.push('--tls-port', String(redisConnection.tlsPort), '--tls-cert-file', pki.serverCert)
+  args.push('--tls-key-file', pki.serverKey, '--tls-ca-cert-file', pki.caCert, '--tls-auth-clients', 'yes')
   args.push('--dir', p.data, '--daemonize', 'no', '--logfile', '', '--protected-mode', 'yes')
   args.push('--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '')
   appendFileSync(p.log, `\n=== switchyard-brokers: starting redis at ${new Date().toISOString()}\n`)
@@ -174,7 +185,17 @@ export const redisBroker: BrokerDriver = {
       version,
       ms: Date.now() - began,
     })
-    const listener = listenerOn(redisConnection.port)
+    let listener = listenerOn(redisConnection.port)
+    // A server this manager started before it had a TLS port is started again with one.
+    if (
+      listener?.pid !== undefined &&
+      isRedisCommand(listener.command) &&
+      listener.pid === readPid(paths().pid) &&
+      listenerOn(redisConnection.tlsPort) === undefined
+    ) {
+      await stopProcess(listener.pid, 15_000)
+      listener = undefined
+    }
     if (listener && isRedisCommand(listener.command)) {
       const version = await waitReady(listener.pid)
       await setAclUser()
@@ -204,7 +225,7 @@ export const redisBroker: BrokerDriver = {
       managed: pid !== undefined && pid === readPid(p.pid),
       pid,
       version: pid === undefined ? undefined : await ping().catch(() => undefined),
-      ports: { client: redisConnection.port },
+      ports: { client: redisConnection.port, tls: redisConnection.tlsPort },
       dataDir: p.data,
       logFile: p.log,
     }

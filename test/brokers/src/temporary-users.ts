@@ -8,17 +8,19 @@
  *   (`redisAclCommands`, the documented minimum), made with `ACL SETUSER`, removed with `ACL DELUSER`.
  * - rabbitmq-secure: a user with the documented minimum permissions
  *   (`rabbitmqSecureConnection.permissions`) on its vhost, made and deleted with `rabbitmqctl`.
- * - nats-auth: a user with a password, added to the server's configuration and reloaded (`SIGHUP`).
+ * - nats-auth: a user with a password, or an nkey user, added to the server's configuration and
+ *   reloaded (`SIGHUP`).
  * - kafka-secure: a SCRAM-SHA-512 user, made and deleted through the Admin API
  *   (AlterUserScramCredentials) on the broker's plaintext listener.
  *
  * Passwords are never logged and never put into an error message here.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
+import { createUser } from '@nats-io/nkeys'
 import { Etcd3, Range } from 'etcd3'
 import { etcdAuthConnection, rabbitmqSecureConnection } from './env.js'
 import { setKafkaSecureScramUser } from './kafka-secure.js'
-import { setNatsAuthRunUser } from './nats.js'
+import { setNatsAuthRunNkey, setNatsAuthRunUser } from './nats.js'
 import { within } from './proc.js'
 import { ctl as rabbitmqSecureCtl } from './rabbitmq-secure.js'
 import { redisAclCommands, withRedis } from './redis.js'
@@ -161,6 +163,18 @@ export async function temporaryNatsAuthUser(): Promise<TemporaryUser> {
   return temporaryUser(username, password, async () => {
     await setNatsAuthRunUser(username, undefined)
   })
+}
+
+/**
+ * An nkey user of the `nats-auth` server made for this run: `username` is its public key (`U…`),
+ * `password` its seed (`SU…`, the secret). Only the public key goes into the server's
+ * configuration; `remove()` takes it out again and waits until the server refuses the seed.
+ */
+export async function temporaryNatsAuthNkeyUser(): Promise<TemporaryUser> {
+  const user = createUser()
+  const seed = new TextDecoder().decode(user.getSeed())
+  await setNatsAuthRunNkey(seed, true)
+  return temporaryUser(user.getPublicKey(), seed, () => setNatsAuthRunNkey(seed, false))
 }
 
 /**

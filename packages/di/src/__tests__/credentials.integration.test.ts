@@ -1,15 +1,18 @@
 /**
- * Redis and NATS through `@switchyard/di` with credentials, against the test servers that require
- * them: the Redis ACL user that `up redis` sets (limited to the keys `switchyard:*` and the commands
- * the transport sends) and the `nats-auth` server (user/password and an nkey user). Each case is
- * configured the way an operator does it: `TRANSPORT=<kind>` plus the `SWITCHYARD_*` variables.
+ * Redis and NATS through `@switchyard/di` with credentials over TLS with a client certificate,
+ * against the test servers that require them: the TLS port of the test Redis with an ACL user
+ * (limited to the keys `switchyard:*` and the commands the transport sends) and the `nats-auth`
+ * server (TLS only; user/password and an nkey user). Each case is configured the way an operator
+ * does it: `TRANSPORT=<kind>` plus the `SWITCHYARD_*` variables, the TLS files by path
+ * (`…_TLS_CA_FILE`, `…_TLS_CERT_FILE`, `…_TLS_KEY_FILE`).
  *
  * - The right credentials carry messages to a group (Redis: an `ordered` group too, which needs the
  *   lease script) and report health: the documented minimum permissions are enough. The Redis user is
  *   made for this run (`temporaryRedisUser`: same permissions as `up redis`'s, a password that exists
  *   only in this run, deleted with its keys afterwards); so is the NATS password user
  *   (`temporaryNatsAuthUser`: added to the server's configuration, which it reloads, and taken out
- *   afterwards). The nkey user is the server's own, whose seed the broker manager made once.
+ *   afterwards), and so is the nkey user (`temporaryNatsAuthNkeyUser`: its public key added the same
+ *   way, its seed made in this run).
  * - Wrong credentials fail `connect()` with `AuthenticationError` within 5 s, saying what to check.
  * - The password (or nkey seed) shows nowhere: not in errors and their causes, `status$`,
  *   `events$`, `health()` or anything written to stdout/stderr meanwhile (the adapters log nothing
@@ -22,11 +25,14 @@ import { randomBytes } from 'node:crypto'
 import { inspect } from 'node:util'
 import { createUser } from '@nats-io/nkeys'
 import {
+  ensurePki,
   natsAuthConnection,
   redisConnection,
   type TemporaryUser,
+  temporaryNatsAuthNkeyUser,
   temporaryNatsAuthUser,
   temporaryRedisUser,
+  testPkiFiles,
   up,
 } from '@switchyard/brokers'
 import { collect, createMessage, expectSwitchyardError, uniqueName } from '@switchyard/contract'
@@ -56,13 +62,16 @@ const redisKeyPrefix = `${redisConnection.aclKeyPrefix}di-${run}:`
 let redisUser: TemporaryUser | undefined
 /** A NATS user whose password exists only in this run. */
 let natsUser: TemporaryUser | undefined
+/** A NATS nkey user whose seed exists only in this run (`password` is the seed). */
+let natsNkeyUser: TemporaryUser | undefined
 
 const cases: CredentialCase[] = [
   {
     name: 'redis ACL user',
     env: () => ({
       TRANSPORT: 'redis',
-      SWITCHYARD_REDIS_URL: redisConnection.url,
+      SWITCHYARD_REDIS_URL: redisConnection.tlsUrl,
+      ...tlsFiles('SWITCHYARD_REDIS'),
       SWITCHYARD_REDIS_USERNAME: (redisUser as TemporaryUser).username,
       SWITCHYARD_REDIS_PASSWORD: (redisUser as TemporaryUser).password,
       SWITCHYARD_REDIS_PREFIX: redisKeyPrefix,
@@ -78,6 +87,7 @@ const cases: CredentialCase[] = [
     env: () => ({
       TRANSPORT: 'nats',
       SWITCHYARD_NATS_SERVERS: natsAuthConnection.servers.join(','),
+      ...tlsFiles('SWITCHYARD_NATS'),
       SWITCHYARD_NATS_USER: (natsUser as TemporaryUser).username,
       SWITCHYARD_NATS_PASSWORD: (natsUser as TemporaryUser).password,
     }),
@@ -92,7 +102,8 @@ const cases: CredentialCase[] = [
     env: () => ({
       TRANSPORT: 'nats',
       SWITCHYARD_NATS_SERVERS: natsAuthConnection.servers.join(','),
-      SWITCHYARD_NATS_NKEY_SEED: natsAuthConnection.nkeySeed(),
+      ...tlsFiles('SWITCHYARD_NATS'),
+      SWITCHYARD_NATS_NKEY_SEED: (natsNkeyUser as TemporaryUser).password,
     }),
     // A valid seed of another user: the server does not know its public key.
     secret: { variable: 'SWITCHYARD_NATS_NKEY_SEED', wrong: seed },
@@ -100,19 +111,32 @@ const cases: CredentialCase[] = [
   },
 ]
 
+/** The variables naming the test PKI's CA, client certificate and key files. */
+const tlsFiles = (prefix: string): Env => {
+  const pki = testPkiFiles()
+  return {
+    [`${prefix}_TLS_CA_FILE`]: pki.caCert,
+    [`${prefix}_TLS_CERT_FILE`]: pki.clientCert,
+    [`${prefix}_TLS_KEY_FILE`]: pki.clientKey,
+  }
+}
+
 const apps: SwitchyardApp[] = []
 const topics: { transport: Transport; topic: string }[] = []
 
 beforeAll(async () => {
+  await ensurePki()
   await up('redis')
   await up('nats-auth')
   redisUser = await temporaryRedisUser(redisKeyPrefix)
   natsUser = await temporaryNatsAuthUser()
+  natsNkeyUser = await temporaryNatsAuthNkeyUser()
 }, 180_000)
 
 afterAll(async () => {
   await redisUser?.remove()
   await natsUser?.remove()
+  await natsNkeyUser?.remove()
 })
 
 afterEach(async () => {

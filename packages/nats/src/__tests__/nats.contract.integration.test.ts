@@ -1,15 +1,18 @@
 /**
  * The transport contract suite against the NATS JetStream test server of the broker manager
  * (127.0.0.1:4232, file storage), including the server restart in the middle of a stream; and its
- * core scenarios again as a user with a password on the `nats-auth` server (127.0.0.1:4233, which
- * lets nobody in without credentials), restarted in the middle of a stream too.
+ * core scenarios again as a user with a password over TLS with a client certificate on the
+ * `nats-auth` server (127.0.0.1:4233, which speaks only TLS and lets nobody in without a client
+ * certificate of the test CA and credentials), restarted in the middle of a stream too.
  */
-import { natsAuthConnection, natsConnection, restart, up } from '@switchyard/brokers'
+import { ensurePki, natsAuthConnection, natsConnection, restart, up } from '@switchyard/brokers'
 import { transportContract } from '@switchyard/contract'
 import { beforeAll } from 'vitest'
 import { NatsTransport } from '../nats-transport.js'
 
-// Starts the test NATS server or reuses the running one.
+// Made at load: the contract suite makes a transport (with the client certificate) as it registers.
+await ensurePki()
+// Starts the test NATS servers or reuses the running ones.
 beforeAll(async () => {
   await up('nats')
   await up('nats-auth')
@@ -37,10 +40,11 @@ transportContract(
 )
 
 transportContract(
-  'nats as a user with a password (nats-auth)',
+  'nats over TLS with a client certificate, as a user with a password (nats-auth)',
   () =>
     new NatsTransport({
       servers: natsAuthConnection.servers,
+      tls: natsAuthConnection.tls(),
       user: natsAuthConnection.username,
       password: natsAuthConnection.password,
       prefix: 'contract-auth',

@@ -16,10 +16,16 @@ import {
   restart,
   type TestPki,
   temporaryRabbitmqSecureUser,
+  testTlsMaterial,
   up,
 } from '@switchyard/brokers'
-import { connectOutcome, SecretScan, transportContract } from '@switchyard/contract'
-import { isSwitchyardError, type TlsProblem } from '@switchyard/core'
+import {
+  connectOutcome,
+  expectNoSecretShown,
+  tlsRefusalContract,
+  transportContract,
+} from '@switchyard/contract'
+import { isSwitchyardError } from '@switchyard/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RabbitMqTransportOptions } from '../options.js'
 import { RabbitMqTransport } from '../rabbitmq-transport.js'
@@ -64,12 +70,9 @@ transportContract(
 it('never shows the password in health, status, errors or output (a user and passwords made for this run)', async () => {
   // A user with the documented minimum permissions whose password exists only in this run.
   const user = await temporaryRabbitmqSecureUser()
-  const wrong = `wrong-${randomUUID()}`
-  const scan = new SecretScan()
-  const stopOutput = scan.captureOutput()
   try {
-    for (const password of [user.password, wrong]) {
-      await scan.exercise(
+    await expectNoSecretShown(
+      (password) =>
         new RabbitMqTransport({
           ...login,
           username: user.username,
@@ -77,88 +80,25 @@ it('never shows the password in health, status, errors or output (a user and pas
           port: conn.tlsPort,
           tls: clientTls(),
         }),
-      )
-    }
+      { right: user.password, wrong: `wrong-${randomUUID()}` },
+    )
   } finally {
-    stopOutput()
     await user.remove()
   }
-  expect(scan.count).toBeGreaterThan(3)
-  // The right password connected (health `up`), the wrong one was refused.
-  expect(scan.text).toContain('"status":"up"')
-  expect(scan.text).toContain('AuthenticationError')
-  expect(scan.leaks({ 'the password': user.password, 'the wrong password': wrong })).toEqual([])
 })
 
-describe('rabbitmq: wrong TLS settings, credentials or permissions', () => {
-  const tlsCases: readonly [string, () => RabbitMqTransportOptions, TlsProblem][] = [
-    [
-      'a server certificate from a CA the client does not trust',
-      () => ({ ...login, port: conn.tlsPort, tls: { ...clientTls(), ca: readPem(pki.otherCaCert) } }),
-      'untrusted-server-certificate',
-    ],
-    [
-      'a server name the certificate is not issued for',
-      () => ({ ...login, port: conn.tlsPort, tls: { ...clientTls(), servername: 'rabbit.example' } }),
-      'server-name-mismatch',
-    ],
-    [
-      'no client certificate',
-      () => ({ ...login, port: conn.tlsPort, tls: { ca: readPem(pki.caCert) } }),
-      'client-certificate-refused',
-    ],
-    [
-      'a client certificate from another CA',
-      () => ({
-        ...login,
-        port: conn.tlsPort,
-        tls: {
-          ca: readPem(pki.caCert),
-          cert: readPem(pki.otherClientCert),
-          key: readPem(pki.otherClientKey),
-        },
-      }),
-      'client-certificate-refused',
-    ],
-    [
-      'an expired client certificate',
-      () => ({
-        ...login,
-        port: conn.tlsPort,
-        tls: {
-          ca: readPem(pki.caCert),
-          cert: readPem(pki.expiredClientCert),
-          key: readPem(pki.expiredClientKey),
-        },
-      }),
-      'client-certificate-refused',
-    ],
-    [
-      'a private key that does not belong to the client certificate',
-      () => ({ ...login, port: conn.tlsPort, tls: { ...clientTls(), key: readPem(pki.otherClientKey) } }),
-      'key-mismatch',
-    ],
-    [
-      'a TLS client against the plaintext port',
-      () => ({ ...login, port: conn.port, tls: clientTls() }),
-      'not-a-tls-server',
-    ],
-    [
-      'a plaintext client against the TLS port',
-      () => ({ ...login, port: conn.tlsPort }),
-      'server-requires-tls',
-    ],
-  ]
+tlsRefusalContract('rabbitmq: wrong TLS settings', {
+  kind: 'rabbitmq',
+  material: testTlsMaterial,
+  make: (port, tls) =>
+    new RabbitMqTransport({
+      ...login,
+      port: port === 'tls' ? conn.tlsPort : conn.port,
+      ...(tls === undefined ? {} : { tls }),
+    }),
+})
 
-  it.each(tlsCases)('refuses %s with a TlsError that says what to do', async (_, options, problem) => {
-    const { error, ms } = await attempt(options())
-    expect(isSwitchyardError(error, 'TlsError'), String(error)).toBe(true)
-    expect((error as { problem: TlsProblem }).problem).toBe(problem)
-    expect((error as Error).message).toMatch(/^TLS to rabbitmq at 127\.0\.0\.1:\d+ failed: .+: .+/)
-    expect((error as { retryable: boolean }).retryable).toBe(false)
-    expect(ms).toBeLessThan(5_000)
-  })
-
+describe('rabbitmq: wrong credentials or permissions', () => {
   it('refuses a wrong password over TLS with an AuthenticationError that does not show it', async () => {
     const { error, ms } = await attempt({
       ...login,
