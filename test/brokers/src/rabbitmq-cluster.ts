@@ -63,7 +63,11 @@ const nodeEnv = (id: number): NodeJS.ProcessEnv => {
     RABBITMQ_CONFIG_FILE: join(home(), 'rabbitmq'),
     ERL_EPMD_PORT: String(rabbitmqClusterConnection.epmdPort),
     ERL_EPMD_ADDRESS: host,
-    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: '-kernel inet_dist_use_interface {127,0,0,1}',
+    RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS: `-kernel inet_dist_use_interface {127,0,0,1}${
+      process.env.SWITCHYARD_RABBITMQ_CLUSTER_NET_TICKTIME
+        ? ` -kernel net_ticktime ${Number(process.env.SWITCHYARD_RABBITMQ_CLUSTER_NET_TICKTIME)}`
+        : ''
+    }`,
   }
   return env
 }

@@ -3,7 +3,7 @@
  * this file and stopped after it: group queues are quorum queues, the transport knows all three
  * nodes (`addresses`), and the node leading the group's queue is killed with `kill -9` mid-stream,
  * and in a second run cut off the network (this file runs in a private network namespace: the
- * `cluster` project).
+ * `cluster` project); during the cut the queue's leader is asked of a node on the healthy side.
  */
 import { down, rabbitmqClusterBroker, rabbitmqClusterConnection, up } from '@switchyard/brokers'
 import { clusterContract } from '@switchyard/contract'
@@ -34,6 +34,16 @@ clusterContract(
       return String(leader)
     },
     restartNode: (node) => rabbitmqClusterBroker.startNode(Number(node)),
+    cutLeader: async (topic, group) => {
+      const leader = await rabbitmqClusterBroker.queueLeader(`switchyard:${topic}:${group}`)
+      await rabbitmqClusterBroker.cutNode(leader)
+      return String(leader)
+    },
+    healCut: () => rabbitmqClusterBroker.healCut(),
+    leaders: async (topic, group, cut) => {
+      const healthy = nodeIds.find((id) => String(id) !== cut) as number
+      return [String(await rabbitmqClusterBroker.queueLeader(`switchyard:${topic}:${group}`, healthy))]
+    },
   },
   { timeScale: 10 },
 )
