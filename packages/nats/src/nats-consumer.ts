@@ -31,7 +31,14 @@ export interface ConsumerContext {
   ensureConsumer(topic: string, name: string, spec: ConsumeSpec, ephemeral: boolean): Promise<void>
   /** Deletes a private consumer (errors ignored). */
   deleteConsumer(name: string): Promise<void>
-  /** Waits until what was written on the connection has reached the server (errors ignored). */
+  /**
+   * Settles a message (ack, nak, term) at the end of this turn of the event loop, together with
+   * every other settle of the turn: the client writes each microtask's commands in a socket write of
+   * their own, and the core's settles arrive one per microtask, so sent at once they cost one write
+   * per message. Settles keep their order. `flush()` sends what is queued first.
+   */
+  settle(action: () => void): void
+  /** Sends the queued settles, then waits until what was written on the connection has reached the server (errors ignored). */
   flush(): Promise<void>
   /** A consumer failed to attach while the connection stays up (`error`), or attached again after that. */
   failed(error: unknown): void
@@ -164,7 +171,7 @@ export class NatsConsumer implements DriverConsumer {
   #raw(m: JsMsg): RawDelivery {
     this.#unsettled.add(m)
     const settle = (action: (m: JsMsg) => void): undefined => {
-      if (this.#unsettled.delete(m)) settleQuietly(() => action(m))
+      if (this.#unsettled.delete(m)) this.#context.settle(() => action(m))
       return undefined
     }
     return {

@@ -77,6 +77,9 @@ export class NatsDriver implements TransportDriver {
   readonly #context: ConsumerContext
   #session: Session | undefined
   #closing = false
+  /** Settles queued for the end of this event-loop turn (see `ConsumerContext.settle`). */
+  #settles: (() => void)[] = []
+  #settleTurn: NodeJS.Immediate | undefined
 
   constructor(options: ResolvedNatsOptions) {
     this.#options = options
@@ -96,7 +99,12 @@ export class NatsDriver implements TransportDriver {
       deleteConsumer: async (name) => {
         await this.#session?.jsm.consumers.delete(options.prefix, name).catch(() => false)
       },
+      settle: (action) => {
+        this.#settles.push(action)
+        this.#settleTurn ??= setImmediate(() => this.#sendSettles())
+      },
       flush: async () => {
+        this.#sendSettles()
         await this.#session?.nc.flush().catch(() => {})
       },
       failed: (error) =>
@@ -247,8 +255,24 @@ export class NatsDriver implements TransportDriver {
     }
   }
 
+  /** Sends the queued settles; one whose connection is gone is dropped (the server redelivers). */
+  #sendSettles(): void {
+    if (this.#settleTurn !== undefined) clearImmediate(this.#settleTurn)
+    this.#settleTurn = undefined
+    const settles = this.#settles
+    this.#settles = []
+    for (const settle of settles) {
+      try {
+        settle()
+      } catch {
+        // The connection closed: nothing to settle on; the server delivers the message again.
+      }
+    }
+  }
+
   async close(): Promise<void> {
     this.#closing = true
+    this.#sendSettles()
     const session = this.#session
     this.#session = undefined
     if (session !== undefined) {
