@@ -131,7 +131,9 @@ class RawNatsRequestReply implements RequestReplyClient {
   #subject = ''
 
   async start(topic: string): Promise<void> {
-    this.#subject = `bench-raw.${topic}`
+    // Not under `bench-raw.`: the throughput cases' JetStream stream captures `bench-raw.>`, and a
+    // request on a subject a stream captures is answered by JetStream's PubAck as well.
+    this.#subject = `bench-rr-raw.${topic}`
     const responder = await connectNats({ servers: natsConnection.servers, name: 'bench-rr-raw-responder' })
     this.#responder = responder
     this.#subscription = responder.subscribe(this.#subject, {
