@@ -49,6 +49,7 @@ const byName: Readonly<Record<string, ExitCodeValue>> = {
   SecretKeyError: ExitCode.badInput,
   BrokerUnavailableError: ExitCode.unreachable,
   AuthenticationError: ExitCode.unreachable,
+  TlsError: ExitCode.unreachable,
   CapabilityError: ExitCode.unsupported,
   RevisionConflictError: ExitCode.conflict,
   PublishError: ExitCode.failed,

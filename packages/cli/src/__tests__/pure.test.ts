@@ -4,6 +4,7 @@ import {
   type DeadLetter,
   readDeadLetter,
   SwitchyardHeaders,
+  TlsError,
   type Transport,
 } from '@switchyard/core'
 import { describe, expect, it } from 'vitest'
@@ -123,6 +124,9 @@ describe('config diff', () => {
 describe('exit codes', () => {
   it('map typed errors by name and CliError by its own code', () => {
     expect(exitCodeOf(new ConfigError('x', ['y']))).toBe(ExitCode.badInput)
+    expect(exitCodeOf(new TlsError('redis', '127.0.0.1:6393', 'untrusted-server-certificate'))).toBe(
+      ExitCode.unreachable,
+    )
     expect(exitCodeOf(new CliError('nope', ExitCode.unsupported))).toBe(ExitCode.unsupported)
     expect(exitCodeOf(new Error('plain'))).toBe(ExitCode.failed)
   })
