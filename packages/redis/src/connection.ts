@@ -66,35 +66,34 @@ export const connectFailure = async (
   endpoint: string,
   options: ResolvedRedisOptions,
 ): Promise<SwitchyardError> => {
-  const at = endpoint.replace(/^rediss?:\/\//, '')
-  const tls = tlsFailure(kind, at, error)
+  const server = serverOf(options)
+  const tls = tlsFailure(kind, server.at, error)
   if (tls !== undefined) return tls
   const refused = connectError(error, endpoint)
   if (isSwitchyardError(refused, 'AuthenticationError')) return refused
-  const { hostname, port } = new URL(options.url)
-  if (
-    options.tls === undefined &&
-    (await speaksTls(hostname.replace(/^\[|\]$/g, ''), Number(port || 6379), 2000))
-  ) {
-    return new TlsError(kind, at, 'server-requires-tls', { cause: error })
+  if (options.tls === undefined && (await speaksTls(server.host, server.port, 2000))) {
+    return new TlsError(kind, server.at, 'server-requires-tls', { cause: error })
   }
   return refused
+}
+
+/** Host and port of the URL (brackets of an IPv6 address removed), and `host:port` for errors. */
+const serverOf = (options: ResolvedRedisOptions) => {
+  const { hostname, port, host } = new URL(options.url)
+  return { host: hostname.replace(/^\[|\]$/g, ''), port: Number(port || 6379), at: host }
 }
 
 /**
  * For a TLS connection attempt: rejects with a `not-a-tls-server` `TlsError` as soon as the port
  * answers a plaintext `PING` (a plaintext Redis never answers a TLS hello: it waits for the end of
  * an inline command, so the attempt would only time out); otherwise never settles. One extra
- * short connection per attempt; race it with the attempt.
+ * short connection; race it with an attempt until one has connected over TLS.
  */
-export const plaintextPortCheck = async (endpoint: string, options: ResolvedRedisOptions): Promise<never> => {
-  const { hostname, port } = new URL(options.url)
-  const plaintext = await answersPlaintextPing(
-    hostname.replace(/^\[|\]$/g, ''),
-    Number(port || 6379),
-    options.connectTimeoutMs,
-  )
-  if (plaintext) throw new TlsError(kind, endpoint.replace(/^rediss?:\/\//, ''), 'not-a-tls-server')
+export const plaintextPortCheck = async (options: ResolvedRedisOptions): Promise<never> => {
+  const server = serverOf(options)
+  if (await answersPlaintextPing(server.host, server.port, options.connectTimeoutMs)) {
+    throw new TlsError(kind, server.at, 'not-a-tls-server')
+  }
   return new Promise<never>(() => {})
 }
 

@@ -45,6 +45,8 @@ export class RedisDriver implements TransportDriver {
   readonly #consumers = new Set<RedisConsumer>()
   readonly #context: ConsumerContext
   #client: Client | undefined
+  /** A TLS connection succeeded once: the port speaks TLS, so no plaintext check on reconnects. */
+  #tlsConnected = false
 
   constructor(options: ResolvedRedisOptions) {
     this.#options = options
@@ -88,8 +90,9 @@ export class RedisDriver implements TransportDriver {
     client.on('end', () => this.#lost(client, new Error('the connection closed')))
     try {
       const connected = client.connect()
-      if (this.#options.tls === undefined) await connected
-      else await Promise.race([connected, plaintextPortCheck(this.endpoint, this.#options)])
+      if (this.#options.tls === undefined || this.#tlsConnected) await connected
+      else await Promise.race([connected, plaintextPortCheck(this.#options)])
+      this.#tlsConnected = this.#options.tls !== undefined
     } catch (error) {
       client.destroy()
       throw await connectFailure(error, this.endpoint, this.#options)
