@@ -6,6 +6,7 @@
  * `TransportClosedError`. Messages never contain values or credentials.
  */
 import './long-support.js'
+import { createConnection } from 'node:net'
 import {
   AuthenticationError,
   BrokerUnavailableError,
@@ -91,7 +92,7 @@ export async function bounded<T>(
   } catch (error) {
     const mapped = mapEtcdError(error, operation, endpoint)
     throw isSwitchyardError(mapped, 'BrokerUnavailableError')
-      ? ((await tlsOnlyEndpoint(endpoint)) ?? mapped)
+      ? ((await tlsMismatch(endpoint)) ?? mapped)
       : mapped
   } finally {
     clearTimeout(timer)
@@ -101,19 +102,40 @@ export async function bounded<T>(
 
 /**
  * gRPC reports a plaintext (`http://`) client dropped by a TLS-only etcd as "failed to connect", like
- * an outage. Asked after such a failure: a `TlsError` when one of the plaintext endpoints answers a
- * TLS handshake (it wants `https://` and TLS credentials), else `undefined`.
+ * an outage; and a TLS (`https://`) client whose hello a plaintext etcd answers by resetting the
+ * connection (seen on Node 24, instead of the usual "disconnected before secure TLS connection") the
+ * same way. Asked after such a failure: a `TlsError` when a plaintext endpoint answers a TLS handshake
+ * (`server-requires-tls`), or a TLS endpoint accepts connections but does not answer one
+ * (`not-a-tls-server`); else `undefined` (an outage).
  */
-async function tlsOnlyEndpoint(endpoints: string): Promise<TlsError | undefined> {
-  const plain = endpoints
+async function tlsMismatch(endpoints: string): Promise<TlsError | undefined> {
+  const urls = endpoints
     .split(',')
     .map((e) => (URL.canParse(e.trim()) ? new URL(e.trim()) : undefined))
-    .filter((url): url is URL => url?.protocol === 'http:')
-  for (const url of plain) {
+    .filter((url): url is URL => url?.protocol === 'http:' || url?.protocol === 'https:')
+  for (const url of urls) {
     const host = url.hostname.replace(/^\[|\]$/g, '')
-    if (await speaksTls(host, Number(url.port || 2379), 1000)) {
-      return new TlsError(TRANSPORT, url.origin, 'server-requires-tls')
+    const port = Number(url.port || 2379)
+    const tls = await speaksTls(host, port, 1000)
+    if (url.protocol === 'http:' && tls) return new TlsError(TRANSPORT, url.origin, 'server-requires-tls')
+    if (url.protocol === 'https:' && !tls && (await acceptsConnections(host, port, 1000))) {
+      return new TlsError(TRANSPORT, url.origin, 'not-a-tls-server')
     }
   }
   return undefined
+}
+
+/** Whether `host:port` accepts a TCP connection within `timeoutMs` (nothing is sent). */
+function acceptsConnections(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host, port })
+    const done = (answer: boolean): void => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(answer)
+    }
+    const timer = setTimeout(() => done(false), timeoutMs)
+    socket.once('connect', () => done(true))
+    socket.once('error', () => done(false))
+  })
 }
