@@ -28,10 +28,14 @@ export function registerRestartScenario(h: ContractHarness): void {
     const group = h.group()
     await producer.provision(topic, { groups: [group] })
     const states = { producer: [] as TransportState[], consumer: [] as TransportState[] }
-    const watches = [
-      producer.status$.subscribe((s) => states.producer.push(s.state)),
-      consumer.status$.subscribe((s) => states.consumer.push(s.state)),
-    ]
+    // What a timeout below reports: each state with the name of the error it came with.
+    const seen = { producer: [] as string[], consumer: [] as string[] }
+    const watch = (t: typeof producer, side: 'producer' | 'consumer') =>
+      t.status$.subscribe((s) => {
+        states[side].push(s.state)
+        seen[side].push(s.error ? `${s.state} (${s.error.name})` : s.state)
+      })
+    const watches = [watch(producer, 'producer'), watch(consumer, 'consumer')]
     h.track({
       close: async () => {
         for (const w of watches) w.unsubscribe()
@@ -78,8 +82,8 @@ export function registerRestartScenario(h: ContractHarness): void {
       {
         timeoutMs: 60_000,
         description: () =>
-          `consumer reconnecting then connected, producer connected; producer: ${states.producer.join(' → ')}; ` +
-          `consumer: ${states.consumer.join(' → ')} (${retries} publish retries)`,
+          `consumer reconnecting then connected, producer connected; producer: ${seen.producer.join(' → ')}; ` +
+          `consumer: ${seen.consumer.join(' → ')} (${retries} publish retries)`,
       },
     )
   }, 300_000)

@@ -56,6 +56,8 @@ export class DriverConnection {
   readonly #maxMs: number
   readonly #factor: number
   #connected = false
+  /** True once an attempt has succeeded: later failures are reconnects of a running service. */
+  #everConnected = false
   #attempting = false
   #closed = false
   #failures = 0
@@ -127,8 +129,23 @@ export class DriverConnection {
   }
 
   #start(): void {
-    if (this.#attempting || this.#retry !== undefined || this.#closed) return
+    if (this.#attempting || this.#closed) return
+    if (this.#retry !== undefined) {
+      // A refused login or TLS setup is retried slowly in the background (see #failed); a use
+      // does not wait for that retry but tries again now, as before the first success.
+      if (!this.#refused()) return
+      this.#retry.unsubscribe()
+    }
     this.#attempt()
+  }
+
+  /** True when the last attempt failed on credentials or TLS settings. */
+  #refused(): boolean {
+    const last = this.#lastError
+    return (
+      last !== undefined &&
+      (isSwitchyardError(last, 'AuthenticationError') || isSwitchyardError(last, 'TlsError'))
+    )
   }
 
   #attempt(): void {
@@ -164,6 +181,7 @@ export class DriverConnection {
     this.#watchdog = undefined
     if (this.#closed) return
     this.#connected = true
+    this.#everConnected = true
     this.#failures = 0
     this.#lastError = undefined
     this.#status.set('connected')
@@ -187,15 +205,21 @@ export class DriverConnection {
     this.#lastError = error
     this.#failures++
     this.#status.set('reconnecting', error)
-    if (isSwitchyardError(error, 'AuthenticationError') || isSwitchyardError(error, 'TlsError')) {
-      // Retrying with the same credentials or TLS settings cannot help: fail the waiters; the next use tries again.
+    if (this.#refused()) {
+      // Retrying at once with the same credentials or TLS settings cannot help: fail the waiters;
+      // the next use tries again. Before the first success that is all (a wrong setting shows at
+      // once, and nothing retries it behind the caller's back). After it, a running service keeps
+      // trying at the longest backoff: a broker that has just restarted can refuse a login it
+      // accepts a moment later (Kafka, SCRAM users replayed after the listener opens), and a
+      // consumer-only service has no next use to try again.
       const waiters = [...this.#waiters]
       this.#waiters.clear()
       for (const waiter of waiters) {
         waiter.timer?.unsubscribe()
         waiter.reject(error)
       }
-      this.#failures = 0
+      if (this.#everConnected) this.#retry = this.#scheduler.schedule(() => this.#attempt(), this.#maxMs)
+      else this.#failures = 0
       return
     }
     this.#scheduleRetry()

@@ -197,7 +197,11 @@ export interface ProvisionOptions {
  *
  * Every method may be called before `connect()`: the transport connects on first use. `connect()`
  * exists to fail fast at start-up (it rejects with `BrokerUnavailableError` or
- * `AuthenticationError`). After `close()` every method rejects with `TransportClosedError`.
+ * `AuthenticationError`). A refused login or TLS setup is never retried before the first
+ * connection (each use makes one new attempt); after it, a lost connection whose reconnect is
+ * refused so is tried again in the background every `backoff.maxMs` (default 5 s), because a broker
+ * that has just restarted may refuse a login for a moment, and a consumer-only service would
+ * otherwise stay disconnected. After `close()` every method rejects with `TransportClosedError`.
  */
 export interface Transport {
   /** `memory`, `kafka`, `rabbitmq`, …: for logs and metrics, never for branching. */

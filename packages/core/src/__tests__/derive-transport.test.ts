@@ -1,5 +1,6 @@
 import { asyncScheduler, type SchedulerLike, type Subscription, VirtualTimeScheduler } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
+import { AuthenticationError } from '../errors.js'
 import {
   BrokerUnavailableError,
   type Delivery,
@@ -143,6 +144,53 @@ describe('connection', () => {
     expect(report).toMatchObject({ status: 'degraded', state: 'reconnecting' })
     await waitFor(() => driver.calls.filter((c) => c === 'connect').length === 2, 'a second connect')
     await waitFor(() => states(t) === 'connected', 'connected again')
+  })
+  it('keeps retrying a refused login after a disconnect, at the longest backoff, without a use', async () => {
+    const driver = new ScriptedDriver()
+    const t = derive(driver, { backoff: { initialMs: 1, maxMs: 5 } })
+    const seen: { state: TransportState; error?: string }[] = []
+    t.status$.subscribe((s) => seen.push({ state: s.state, ...(s.error ? { error: s.error.name } : {}) }))
+    await t.connect()
+    // A broker just restarted: it refuses the login twice, then accepts it.
+    const refused = () => Promise.reject(new AuthenticationError('scripted', 'login refused'))
+    driver.connectAnswers.push(refused, refused)
+    driver.events.next({
+      type: 'disconnected',
+      error: new BrokerUnavailableError('scripted', 'here', 'gone'),
+    })
+    await waitFor(
+      () => states(t) === 'connected' && driver.calls.filter((c) => c === 'connect').length === 4,
+      'connected again',
+    )
+    expect(seen.map((s) => s.error ?? s.state)).toEqual([
+      'idle',
+      'connecting',
+      'connected',
+      'BrokerUnavailableError',
+      'AuthenticationError',
+      'AuthenticationError',
+      'connected',
+    ])
+  })
+
+  it('does not retry a login refused before the first connection; the next use tries again', async () => {
+    const driver = new ScriptedDriver()
+    const refused = () => Promise.reject(new AuthenticationError('scripted', 'login refused'))
+    driver.connectAnswers.push(refused)
+    // Records every wait the connection schedules (none is a retry here).
+    const waits: number[] = []
+    const scheduler: SchedulerLike = {
+      now: () => Date.now(),
+      schedule: (work, delay = 0, state) => {
+        waits.push(delay)
+        return asyncScheduler.schedule(work as never, delay, state)
+      },
+    }
+    const t = derive(driver, { scheduler, connectTimeoutMs: 60_000, backoff: { initialMs: 7, maxMs: 7 } })
+    await expect(t.connect()).rejects.toMatchObject({ name: 'AuthenticationError' })
+    expect(waits).not.toContain(7)
+    await t.connect()
+    expect(driver.calls.filter((c) => c === 'connect')).toHaveLength(2)
   })
 })
 
