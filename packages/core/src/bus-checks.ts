@@ -125,16 +125,16 @@ export function checkMiddleware(what: string, middleware: unknown): readonly Mid
   return middleware as readonly Middleware[]
 }
 
-export function checkPublishInterceptors(interceptors: unknown): void {
-  if (!Array.isArray(interceptors))
-    fail('Bus options', 'publishInterceptors', 'must be an array of (next) => publish functions')
+/** Checks `BusOptions.publishInterceptors` or `consumeInterceptors`: an array of `(next) => …` functions. */
+export function checkInterceptors(
+  field: 'publishInterceptors' | 'consumeInterceptors',
+  interceptors: unknown,
+): void {
+  const shape = field === 'publishInterceptors' ? '(next) => publish' : '(next, stream) => hand-out'
+  if (!Array.isArray(interceptors)) fail('Bus options', field, `must be an array of ${shape} functions`)
   interceptors.forEach((p, i) => {
     if (typeof p !== 'function')
-      fail(
-        'Bus options',
-        `publishInterceptors[${i}]`,
-        `must be a function (next) => publish, got ${typeof p}`,
-      )
+      fail('Bus options', `${field}[${i}]`, `must be a function ${shape}, got ${typeof p}`)
   })
 }
 

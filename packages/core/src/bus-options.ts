@@ -267,6 +267,47 @@ export type PublishNext = (messages: readonly OutgoingMessage[]) => Promise<void
  */
 export type PublishInterceptor = (next: PublishNext) => PublishNext
 
+/** The stream a {@link ConsumeInterceptor} wraps. */
+export interface ConsumeStream {
+  /** `consume` (also `messages`) or `dead-letters` (`deadLetters`). */
+  readonly kind: 'consume' | 'dead-letters'
+  /** The topic or pattern given to `consume`; for `dead-letters`, the dead-letter topic read. */
+  readonly topic: string
+  readonly group: string | undefined
+}
+
+/** Hands one delivery on to the stream's subscriber (in the end, the application's code). */
+export type ConsumeNext = (delivery: Delivery<unknown>) => void
+
+/**
+ * Wraps the hand-out of every delivery of the Bus's `consume`, `messages` and `deadLetters` streams:
+ * what `middleware` is to `handle`. Built once per stream subscription.
+ *
+ * **When to use:** work that must see a delivery handed to the application and its settle: a
+ * process span from hand-out to `ack`/`nack`, a duration metric.
+ *
+ * **Details:** first interceptor outermost; runs after decoding, synchronously, just before the
+ * subscriber's `next`. It may pass on another `Delivery` object (e.g. one whose `ack` ends a span)
+ * that settles the original, and must call `next` exactly once, synchronously: the delivery is
+ * already counted against `inFlight`, so a dropped one would never be settled. What `next` runs
+ * synchronously (the subscriber's `next`, the start of a `mergeMap` project) runs inside any
+ * context the interceptor sets around it. It must not throw.
+ *
+ * @example
+ * const timed: ConsumeInterceptor = (next) => (delivery) => {
+ *   const started = performance.now()
+ *   const record = () => histogram.record(performance.now() - started)
+ *   next({
+ *     message: delivery.message,
+ *     get settled() { return delivery.settled },
+ *     ack: () => delivery.ack().finally(record),
+ *     nack: (options) => delivery.nack(options).finally(record),
+ *   })
+ * }
+ * const bus = new Bus(transport, { consumeInterceptors: [timed] })
+ */
+export type ConsumeInterceptor = (next: ConsumeNext, stream: ConsumeStream) => ConsumeNext
+
 /**
  * How the Bus restarts a `handle` subscription whose stream fails (OTP-style supervision). Errors a
  * restart cannot fix — `TransportClosedError` (a deliberate close), `InvalidTopicError`,
@@ -331,6 +372,8 @@ export interface BusOptions {
   readonly hooks?: BusHooks
   /** Around every transport publish call, first = outermost (see `PublishInterceptor`). */
   readonly publishInterceptors?: readonly PublishInterceptor[]
+  /** Around the hand-out of every `consume`/`messages`/`deadLetters` delivery, first = outermost (see `ConsumeInterceptor`). */
+  readonly consumeInterceptors?: readonly ConsumeInterceptor[]
   /**
    * Middleware around every handler of this Bus, first = outermost (see `Middleware` for the
    * full order). Replaces `hooks.aroundHandle`.

@@ -8,7 +8,17 @@
 
 import { asyncScheduler, type SchedulerLike, Subject } from 'rxjs'
 import { BusLog } from './bus-log.js'
-import type { BusEvent, BusHooks, BusOptions, Codec, PublishInterceptor, PublishNext } from './bus-options.js'
+import type {
+  BusEvent,
+  BusHooks,
+  BusOptions,
+  Codec,
+  ConsumeInterceptor,
+  ConsumeNext,
+  ConsumeStream,
+  PublishInterceptor,
+  PublishNext,
+} from './bus-options.js'
 import { jsonCodec } from './codecs.js'
 import type { ConsumeDrain } from './consume-drain.js'
 import { isDeadLetter } from './dead-letter.js'
@@ -50,6 +60,8 @@ export class BusRuntime {
   readonly #deadLetterTopic: ((topic: string) => string) | undefined
   /** `Transport.publish` wrapped in `BusOptions.publishInterceptors`. */
   readonly #publish: PublishNext
+  /** `BusOptions.consumeInterceptors`, first outermost. */
+  readonly #consumeInterceptors: readonly ConsumeInterceptor[]
   /** Log lines for rare events and status changes; `undefined` when logging is off. */
   readonly log: BusLog | undefined
   closed = false
@@ -64,12 +76,22 @@ export class BusRuntime {
     this.closeTransport = options.closeTransport ?? false
     this.#deadLetterTopic = options.deadLetterTopic
     this.#publish = publishChain(transport, options.publishInterceptors)
+    this.#consumeInterceptors = options.consumeInterceptors ?? []
     const supervision = resolveSupervision(options.supervision)
     const scheduler = this.scheduler
     this.supervisor =
       supervision === undefined ? undefined : new Supervisor(supervision, () => scheduler.now())
     const logger = options.logger === undefined ? defaultLogger() : options.logger
     this.log = logger === false || logger === silentLogger ? undefined : new BusLog(logger)
+  }
+
+  /** `handOut` wrapped in `BusOptions.consumeInterceptors` for one stream subscription. */
+  consumeChain(handOut: ConsumeNext, stream: ConsumeStream): ConsumeNext {
+    let chain = handOut
+    const interceptors = this.#consumeInterceptors
+    for (let i = interceptors.length - 1; i >= 0; i--)
+      chain = (interceptors[i] as ConsumeInterceptor)(chain, stream)
+    return chain
   }
 
   /** True when someone listens to `events$`: build event objects only then. */

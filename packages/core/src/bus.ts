@@ -13,9 +13,9 @@ import { type BatchHandleOptions, type BatchHandler, BatchRun } from './batch-ha
 import {
   asEncodeError,
   checkHandleOptions,
+  checkInterceptors,
   checkLogger,
   checkMiddleware,
-  checkPublishInterceptors,
   checkPublishOptions,
   subscribeOptionsOf,
 } from './bus-checks.js'
@@ -116,7 +116,10 @@ export class Bus {
     }
     this.transport = transport
     if (options.middleware !== undefined) checkMiddleware('Bus options', options.middleware)
-    if (options.publishInterceptors !== undefined) checkPublishInterceptors(options.publishInterceptors)
+    if (options.publishInterceptors !== undefined)
+      checkInterceptors('publishInterceptors', options.publishInterceptors)
+    if (options.consumeInterceptors !== undefined)
+      checkInterceptors('consumeInterceptors', options.consumeInterceptors)
     const stuck = options.stuckAfterMs
     if (
       stuck !== undefined &&
@@ -233,13 +236,21 @@ export class Bus {
       const transport = this.transport
       if ((codec as Codec<unknown>) === bytesCodec && transport instanceof DriverTransport) {
         // Nothing to decode: the derived transport's deliveries are handed out as they are.
-        return passDeliveries(this.#runtime, subscribe.group, (watcher) =>
+        const stream = { kind: 'consume', topic, group: subscribe.group } as const
+        return passDeliveries(this.#runtime, stream, (watcher) =>
           transport.subscribe(topic, { ...subscribe, [settleWatch]: watcher } as WatchedSubscribeOptions),
         ) as Observable<Delivery<T>>
       }
       return transport
         .subscribe(topic, subscribe)
-        .pipe(decodeDeliveries(this.#runtime, codec, subscribe.group, options.deadLetterTopic))
+        .pipe(
+          decodeDeliveries(
+            this.#runtime,
+            codec,
+            { kind: 'consume', topic, group: subscribe.group },
+            options.deadLetterTopic,
+          ),
+        )
     })
   }
 
@@ -300,7 +311,14 @@ export class Bus {
       }
       return this.transport
         .subscribe(dlq, subscribe)
-        .pipe(decodeDeliveries(this.#runtime, reader, subscribe.group, undefined))
+        .pipe(
+          decodeDeliveries(
+            this.#runtime,
+            reader,
+            { kind: 'dead-letters', topic: dlq, group: subscribe.group },
+            undefined,
+          ),
+        )
     })
   }
 

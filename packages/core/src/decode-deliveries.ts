@@ -13,7 +13,7 @@
  */
 import { Observable, type OperatorFunction, type Subscription } from 'rxjs'
 import { isPromiseLike } from './bus-checks.js'
-import type { Codec } from './bus-options.js'
+import type { Codec, ConsumeStream } from './bus-options.js'
 import { type BusRuntime, withPayload } from './bus-runtime.js'
 import { ConsumeDrain } from './consume-drain.js'
 import { normaliseNack } from './delivery.js'
@@ -70,11 +70,13 @@ class DecodedDelivery<T> implements Delivery<T> {
 export function decodeDeliveries<T>(
   runtime: BusRuntime,
   codec: Codec<T>,
-  group: string | undefined,
+  stream: ConsumeStream,
   deadLetterTopic: string | undefined,
 ): OperatorFunction<Delivery, Delivery<T>> {
+  const group = stream.group
   return (source) =>
     new Observable<Delivery<T>>((subscriber) => {
+      const handOut = runtime.consumeChain((d) => subscriber.next(d as Delivery<T>), stream)
       // The last asynchronous decode still running; later deliveries queue behind it.
       let tail: Promise<void> | undefined
       let upstream: Subscription | undefined
@@ -92,7 +94,7 @@ export function decodeDeliveries<T>(
         // is then already the decoded one, and copying it would only repeat the same fields.
         const decoded =
           (value as unknown) === message.payload ? (message as Message<T>) : withPayload(message, value)
-        subscriber.next(new DecodedDelivery(decoded, raw, drain))
+        handOut(new DecodedDelivery(decoded, raw, drain) as Delivery<unknown>)
       }
 
       const rejected = (raw: Delivery, thrown: unknown): void => {
@@ -167,10 +169,12 @@ export function decodeDeliveries<T>(
  */
 export function passDeliveries(
   runtime: BusRuntime,
-  group: string | undefined,
+  stream: ConsumeStream,
   subscribe: (watcher: SettleWatcher) => Observable<Delivery>,
 ): Observable<Delivery> {
+  const group = stream.group
   return new Observable<Delivery>((subscriber) => {
+    const handOut = runtime.consumeChain((d) => subscriber.next(d as Delivery), stream)
     let upstream: Subscription | undefined
     const drain = new ConsumeDrain(runtime, () => {
       upstream?.unsubscribe()
@@ -182,7 +186,7 @@ export function passDeliveries(
         if (drain.draining) return
         if (runtime.observed) runtime.emit({ type: 'delivered', message: delivery.message, group })
         drain.handedOut()
-        subscriber.next(delivery)
+        handOut(delivery as Delivery<unknown>)
       },
       error(error: unknown) {
         if (isSwitchyardError(error, 'TransportClosedError')) subscriber.complete()

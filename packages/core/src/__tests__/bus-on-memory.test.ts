@@ -8,7 +8,15 @@
 import { MemoryTransport } from '@switchyard/memory'
 import { firstValueFrom, mergeMap, VirtualTimeScheduler } from 'rxjs'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Bus, type BusEvent, bytesCodec, type Middleware, SwitchyardHeaders } from '../index.js'
+import {
+  Bus,
+  type BusEvent,
+  bytesCodec,
+  type ConsumeInterceptor,
+  type Delivery,
+  type Middleware,
+  SwitchyardHeaders,
+} from '../index.js'
 import { uniqueTopic, waitFor } from './wait-for.js'
 
 const cleanups: (() => Promise<void>)[] = []
@@ -74,6 +82,68 @@ describe('Bus on the memory transport', () => {
     expect(events.filter((e) => e.type === 'dead-lettered')).toHaveLength(1)
     expect(events.filter((e) => e.type === 'published' && e.topic === `${topic}.dlq.dlq`)).toHaveLength(0)
     expect(events.filter((e) => e.type === 'published' && e.topic === `${topic}.dlq`)).toHaveLength(1)
+  })
+
+  it('runs consumeInterceptors outermost first around each hand-out of consume and deadLetters; a replaced delivery settles the original', async () => {
+    const transport = new MemoryTransport()
+    const seen: string[] = []
+    const settles: string[] = []
+    const named =
+      (name: string): ConsumeInterceptor =>
+      (next, stream) =>
+      (delivery) => {
+        seen.push(`${name}:${stream.kind}:${stream.topic}:${stream.group}:${delivery.message.id}`)
+        next(
+          name === 'outer'
+            ? {
+                message: delivery.message,
+                get settled() {
+                  return delivery.settled
+                },
+                ack: () => {
+                  settles.push(`ack ${delivery.message.id}`)
+                  return delivery.ack()
+                },
+                nack: (options) => {
+                  settles.push(`nack ${delivery.message.id}`)
+                  return delivery.nack(options)
+                },
+              }
+            : delivery,
+        )
+      }
+    const bus = new Bus(transport, {
+      consumeInterceptors: [named('outer'), named('inner')],
+      closeTransport: true,
+    })
+    cleanups.push(() => bus.close({ timeoutMs: 100 }))
+    const topic = uniqueTopic()
+    await transport.provision(topic, { groups: ['g'] })
+    await transport.provision(`${topic}.dlq`, { groups: ['audit'] })
+    const consumed: Delivery<number>[] = []
+    const letters: Delivery<unknown>[] = []
+    bus.consume<number>(topic, { group: 'g' }).subscribe((d) => consumed.push(d))
+    bus.deadLetters(topic, { group: 'audit' }).subscribe((d) => letters.push(d))
+    await bus.publish(topic, 1, { id: 'a' })
+    await waitFor(() => consumed.length === 1, 'the delivery')
+    expect(consumed[0]?.message.payload).toBe(1)
+    // The wrapper's nack reached the transport: the message comes again.
+    await consumed[0]?.nack({ requeue: true })
+    await waitFor(() => consumed.length === 2, 'the redelivery')
+    await consumed[1]?.ack()
+    expect(consumed[1]?.settled).toBe(true)
+    await bus.publish(`${topic}.dlq`, 2, { id: 'b' })
+    await waitFor(() => letters.length === 1, 'the dead letter')
+    await letters[0]?.ack()
+    expect(settles).toEqual(['nack a', 'ack a', 'ack b'])
+    expect(seen).toEqual([
+      `outer:consume:${topic}:g:a`,
+      `inner:consume:${topic}:g:a`,
+      `outer:consume:${topic}:g:a`,
+      `inner:consume:${topic}:g:a`,
+      `outer:dead-letters:${topic}.dlq:audit:b`,
+      `inner:dead-letters:${topic}.dlq:audit:b`,
+    ])
   })
 
   it('completes the documented consume pattern at bus.close() instead of crashing with TransportClosedError', async () => {

@@ -565,6 +565,19 @@ describe('Bus.handle', () => {
     expect(() => bus.handle('', {}, () => {})).toThrow(/Invalid topic/)
   })
 
+  it('rejects consumeInterceptors that are not an array of functions, naming the entry', () => {
+    const field = (consumeInterceptors: unknown) => {
+      try {
+        new Bus(new StubTransport(), { consumeInterceptors } as never)
+      } catch (error) {
+        return isSwitchyardError(error, 'ConfigError') ? error.context.field : `not a ConfigError: ${error}`
+      }
+      return 'no error'
+    }
+    expect(field({})).toBe('consumeInterceptors')
+    expect(field([() => (d: unknown) => d, 'x'])).toBe('consumeInterceptors[1]')
+  })
+
   it('reports a failed transport stream as an event and settles ready/stop without rejections', async () => {
     const { transport, bus, events } = setup()
     const topic = uniqueTopic()
