@@ -16,7 +16,13 @@ import {
   SimpleSpanProcessor,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-base'
-import type { BusOptions, Middleware, PublishInterceptor, Transport } from '@switchyard/core'
+import type {
+  BusOptions,
+  ConsumeInterceptor,
+  Middleware,
+  PublishInterceptor,
+  Transport,
+} from '@switchyard/core'
 import { BusTelemetry } from '@switchyard/otel'
 
 /** One exported span, as written to `SPANS_FILE`. */
@@ -60,7 +66,7 @@ class FileSpanExporter implements SpanExporter {
 
 export interface Tracing {
   /** Spread into the Bus options; the telemetry behind them is bound by {@link bind}. */
-  readonly busOptions: Pick<BusOptions, 'middleware' | 'publishInterceptors'>
+  readonly busOptions: Pick<BusOptions, 'middleware' | 'publishInterceptors' | 'consumeInterceptors'>
   /** Creates the `BusTelemetry` for the transport `configure()` built (its kind names the system). */
   bind(transport: Transport): void
   /** Finished spans as lines (the in-memory exporter; empty with `SPANS_FILE`). */
@@ -83,8 +89,13 @@ export function startTracing(service: string, env: Readonly<Record<string, strin
   // The Bus is built inside configure(), before the transport is known here: delegate.
   const middleware: Middleware = (next) => (ctx) => bound().middleware(next)(ctx)
   const interceptor: PublishInterceptor = (next) => (messages) => bound().publishInterceptor(next)(messages)
+  const streams: ConsumeInterceptor = (next, stream) => bound().consumeInterceptor(next, stream)
   return {
-    busOptions: { middleware: [middleware], publishInterceptors: [interceptor] },
+    busOptions: {
+      middleware: [middleware],
+      publishInterceptors: [interceptor],
+      consumeInterceptors: [streams],
+    },
     bind: (transport) => {
       telemetry = new BusTelemetry(transport, { tracerProvider })
     },

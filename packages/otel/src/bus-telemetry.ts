@@ -8,9 +8,11 @@
  * per message gives each its own context and the `send` span (CLIENT) links to all of them.
  * Consumer side (the middleware): a `process {topic}` CONSUMER span per handler run, child of (or
  * only linked to) the producer context read from the headers, with retries, dead-lettering and
- * drops as span events and errors recorded. Metrics follow the messaging conventions plus
- * Switchyard's own counters. It does not instrument `consume`/`messages` streams (the Bus settles
- * nothing there) and exports nothing: the application brings the SDK.
+ * drops as span events and errors recorded. `consume`/`messages`/`deadLetters` streams (the
+ * consume interceptor): a `process {topic}` span per delivery from its hand-out to the settle the
+ * application calls, active while the stream's subscriber runs synchronously, with an `ack`/`nack`
+ * CLIENT span around the settle itself. Metrics follow the messaging conventions plus Switchyard's
+ * own counters. It exports nothing: the application brings the SDK.
  */
 import {
   type Attributes,
@@ -30,10 +32,16 @@ import {
 } from '@opentelemetry/api'
 import type {
   BusOptions,
+  ConsumeInterceptor,
+  ConsumeNext,
+  ConsumeStream,
+  Delivery,
   HandleContext,
   HandlerOutcome,
   HealthReport,
+  Message,
   Middleware,
+  NackOptions,
   OutgoingMessage,
   PublishInterceptor,
   PublishNext,
@@ -104,6 +112,8 @@ export class BusTelemetry {
   readonly middleware: Middleware
   /** Put it first in `BusOptions.publishInterceptors`. */
   readonly publishInterceptor: PublishInterceptor
+  /** Put it first in `BusOptions.consumeInterceptors`: spans and metrics for `consume` streams. */
+  readonly consumeInterceptor: ConsumeInterceptor
 
   readonly #tracer: Tracer | undefined
   readonly #metrics: TelemetryMetrics | undefined
@@ -142,11 +152,19 @@ export class BusTelemetry {
           )
     this.middleware = (next) => (ctx) => this.#process(next, ctx)
     this.publishInterceptor = (next) => (messages) => this.#send(next, messages)
+    this.consumeInterceptor = (next, stream) =>
+      this.#tracer === undefined && this.#metrics === undefined
+        ? next
+        : (delivery) => this.#handOut(next, stream, delivery)
   }
 
-  /** `{ middleware, publishInterceptors }` to spread into `BusOptions`. */
-  get busOptions(): Pick<BusOptions, 'middleware' | 'publishInterceptors'> {
-    return { middleware: [this.middleware], publishInterceptors: [this.publishInterceptor] }
+  /** `{ middleware, publishInterceptors, consumeInterceptors }` to spread into `BusOptions`. */
+  get busOptions(): Pick<BusOptions, 'middleware' | 'publishInterceptors' | 'consumeInterceptors'> {
+    return {
+      middleware: [this.middleware],
+      publishInterceptors: [this.publishInterceptor],
+      consumeInterceptors: [this.consumeInterceptor],
+    }
   }
 
   /**
@@ -209,7 +227,7 @@ export class BusTelemetry {
         ? trace.setSpanContext(parent, carried)
         : parent,
     )
-    this.#setMessageAttributes(span, message)
+    this.#setMessageAttributes(span, message, message.payload.byteLength)
     return { span, messages: [this.#inject(message, trace.setSpan(parent, span))] }
   }
 
@@ -238,7 +256,7 @@ export class BusTelemetry {
           ? trace.setSpanContext(parent, carried)
           : parent,
       )
-      this.#setMessageAttributes(create, message)
+      this.#setMessageAttributes(create, message, message.payload.byteLength)
       create.end()
       links[i] = { context: create.spanContext() }
       out[i] = this.#inject(message, trace.setSpan(parent, create))
@@ -380,30 +398,9 @@ export class BusTelemetry {
       if (tracer === undefined) {
         result = next(ctx)
       } else {
-        const raw = ctx.raw
-        // The message's context is the only parent a process span has: the context active here
-        // is whatever the consumer loop inherited (the code that called `handle`, or on memory
-        // the publisher), never the cause of this message.
-        const extracted =
-          raw.headers.traceparent === undefined
-            ? undefined
-            : this.#propagator.extract(ROOT_CONTEXT, raw.headers, headersGetter)
-        const producer =
-          extracted === undefined ? undefined : validSpanContext(trace.getSpanContext(extracted))
-        let parent = ROOT_CONTEXT
-        if (extracted !== undefined) {
-          parent = producer !== undefined && this.#childOfProducer ? extracted : trace.deleteSpan(extracted)
-        }
-        const attributes = shape.span
-        span = tracer.startSpan(
-          shape.spanName,
-          producer === undefined
-            ? { kind: SpanKind.CONSUMER, attributes }
-            : { kind: SpanKind.CONSUMER, attributes, links: [{ context: producer }] },
-          parent,
-        )
-        if (this.#setMessageAttributes(span, raw)) span.setAttribute(S.attempt, ctx.attempt)
-        result = context.with(trace.setSpan(parent, span), next, undefined, ctx)
+        const started = this.#startProcess(tracer, shape, ctx.raw, ctx.raw.payload.byteLength)
+        span = started.span
+        result = context.with(started.context, next, undefined, ctx)
       }
     } catch (thrown) {
       this.#processed(shape, span, started, undefined, toError(thrown))
@@ -421,6 +418,104 @@ export class BusTelemetry {
     return this.#processed(shape, span, started, result, undefined)
   }
 
+  /**
+   * Starts the process span of one message. The message's context is its only parent: the context
+   * active here is whatever the consumer loop inherited (the code that called `handle` or
+   * `subscribe`, or on memory the publisher), never the cause of this message.
+   */
+  #startProcess(
+    tracer: Tracer,
+    shape: Shape,
+    message: Message<unknown>,
+    bodySize: number | undefined,
+  ): { span: Span; context: Context } {
+    const extracted =
+      message.headers.traceparent === undefined
+        ? undefined
+        : this.#propagator.extract(ROOT_CONTEXT, message.headers, headersGetter)
+    const producer = extracted === undefined ? undefined : validSpanContext(trace.getSpanContext(extracted))
+    let parent = ROOT_CONTEXT
+    if (extracted !== undefined) {
+      parent = producer !== undefined && this.#childOfProducer ? extracted : trace.deleteSpan(extracted)
+    }
+    const attributes = shape.span
+    const span = tracer.startSpan(
+      shape.spanName,
+      producer === undefined
+        ? { kind: SpanKind.CONSUMER, attributes }
+        : { kind: SpanKind.CONSUMER, attributes, links: [{ context: producer }] },
+      parent,
+    )
+    if (this.#setMessageAttributes(span, message, bodySize)) span.setAttribute(S.attempt, message.attempt)
+    return { span, context: trace.setSpan(parent, span) }
+  }
+
+  /**
+   * One delivery of a `consume`/`messages`/`deadLetters` stream: its process span (and the
+   * duration metric) runs from the hand-out to the end of the settle the application calls; the
+   * subscriber's synchronous code runs inside it. A delivery never settled (given back when the
+   * stream ends) ends no span and records no duration.
+   */
+  #handOut(next: ConsumeNext, stream: ConsumeStream, delivery: Delivery<unknown>): void {
+    const message = delivery.message
+    const shape = this.#consumerShape(stream.topic, message.topic, stream.group)
+    const metrics = this.#metrics
+    if (metrics !== undefined) metrics.consumed.series(shape.key, shape.metric).value++
+    const payload = message.payload
+    const bodySize = payload instanceof Uint8Array ? payload.byteLength : undefined
+    const tracer = this.#tracer
+    const started = tracer === undefined ? undefined : this.#startProcess(tracer, shape, message, bodySize)
+    const traced = new TelemetryDelivery(delivery, (settle, outcome) =>
+      this.#settle(shape, started, metrics === undefined ? 0 : performance.now(), settle, outcome),
+    )
+    if (started === undefined) next(traced)
+    else context.with(started.context, next, undefined, traced)
+  }
+
+  /** Runs the application's settle inside its `ack`/`nack` span; ends the process span after it. */
+  #settle(
+    shape: Shape,
+    process: { span: Span; context: Context } | undefined,
+    handedOut: number,
+    settle: () => Promise<void>,
+    outcome: HandlerOutcome,
+  ): Promise<void> {
+    const tracer = this.#tracer
+    const name = outcome.kind === 'ack' ? 'ack' : 'nack'
+    const span =
+      tracer === undefined || process === undefined || !process.span.isRecording()
+        ? undefined
+        : tracer.startSpan(
+            `${name} ${shape.span[A.destinationName] as string}`,
+            {
+              kind: SpanKind.CLIENT,
+              attributes: { ...shape.metric, [A.operationType]: 'settle', [A.operationName]: name },
+            },
+            process.context,
+          )
+    let result: Promise<void>
+    try {
+      result = settle()
+    } catch (thrown) {
+      result = Promise.reject(thrown)
+    }
+    return result.then(
+      () => {
+        span?.end()
+        this.#processed(shape, process?.span, handedOut, outcome, undefined, false)
+      },
+      (thrown: unknown) => {
+        const error = toError(thrown)
+        if (span !== undefined) {
+          failSpan(span, error)
+          span.end()
+        }
+        this.#processed(shape, process?.span, handedOut, outcome, error, false)
+        throw thrown
+      },
+    )
+  }
+
   /** Records the end of one handler run; returns `outcome` unchanged. */
   #processed(
     shape: Shape,
@@ -428,11 +523,13 @@ export class BusTelemetry {
     started: number,
     outcome: HandlerOutcome | undefined,
     thrown: Error | undefined,
+    handled = true,
   ): HandlerOutcome {
-    const error = thrown ?? errorOf(outcome)
+    // A stream's nack is the application's choice, not a failure this package can name.
+    const error = thrown ?? (handled ? errorOf(outcome) : undefined)
     const metrics = this.#metrics
     if (metrics !== undefined) {
-      metrics.inFlight.series(shape.key, shape.metric).value--
+      if (handled) metrics.inFlight.series(shape.key, shape.metric).value--
       metrics.processDuration.record(
         (performance.now() - started) / 1000,
         error === undefined ? shape.duration : withErrorType(shape.duration, error),
@@ -499,11 +596,12 @@ export class BusTelemetry {
    */
   #setMessageAttributes(
     span: Span,
-    message: { readonly id: string; readonly payload: Uint8Array; readonly key?: string | undefined },
+    message: { readonly id: string; readonly key?: string | undefined },
+    bodySize: number | undefined,
   ): boolean {
     if (!span.isRecording()) return false
     span.setAttribute(A.messageId, message.id)
-    span.setAttribute(A.bodySize, message.payload.byteLength)
+    if (bodySize !== undefined) span.setAttribute(A.bodySize, bodySize)
     if (message.key !== undefined && this.system === 'kafka')
       span.setAttribute(A.kafkaMessageKey, message.key)
     return true
@@ -569,4 +667,52 @@ function failSpan(span: Span, error: Error): void {
 
 function toError(thrown: unknown): Error {
   return thrown instanceof Error ? thrown : new Error(String(thrown))
+}
+
+/** The reason of a stream's `nack({ requeue: false })` outcome (never recorded as an error). */
+const nackedReason = new Error('nack({ requeue: false })')
+
+/**
+ * The delivery a consume stream hands out with telemetry on: settles the original through
+ * `settle`, which wraps the call in its span and ends the process span.
+ */
+class TelemetryDelivery implements Delivery<unknown> {
+  readonly #delivery: Delivery<unknown>
+  readonly #settle: (settle: () => Promise<void>, outcome: HandlerOutcome) => Promise<void>
+  #recorded = false
+
+  constructor(
+    delivery: Delivery<unknown>,
+    settle: (settle: () => Promise<void>, outcome: HandlerOutcome) => Promise<void>,
+  ) {
+    this.#delivery = delivery
+    this.#settle = settle
+  }
+
+  get message(): Message<unknown> {
+    return this.#delivery.message
+  }
+
+  get settled(): boolean {
+    return this.#delivery.settled
+  }
+
+  ack(): Promise<void> {
+    return this.#once(() => this.#delivery.ack(), { kind: 'ack' })
+  }
+
+  nack(options?: NackOptions): Promise<void> {
+    const outcome: HandlerOutcome =
+      options?.requeue === false && options.delayMs === undefined
+        ? { kind: 'dead-letter', reason: nackedReason }
+        : { kind: 'retry', delayMs: options?.delayMs ?? 0 }
+    return this.#once(() => this.#delivery.nack(options), outcome)
+  }
+
+  /** The first settle is recorded; later ones (no-ops on the delivery) pass straight through. */
+  #once(settle: () => Promise<void>, outcome: HandlerOutcome): Promise<void> {
+    if (this.#recorded || this.#delivery.settled) return settle()
+    this.#recorded = true
+    return this.#settle(settle, outcome)
+  }
 }

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto'
 import { type Attributes, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
-import { Bus, type Transport } from '@switchyard/core'
+import { Bus, bytesCodec, type Transport } from '@switchyard/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { MessagingMetrics, SwitchyardTelemetry } from '../semconv.js'
 import {
@@ -266,6 +266,78 @@ export function telemetrySuite(label: string, create: () => Transport, options: 
       expect(total(await pointsOf(sdk, SwitchyardTelemetry.deadLettersMetric, topic))).toBe(1)
       expect(total(await pointsOf(sdk, SwitchyardTelemetry.inFlightMetric, topic))).toBe(0)
       expect(total(await pointsOf(sdk, MessagingMetrics.sentMessages, `${topic}.dlq`))).toBe(1)
+    })
+
+    it('gives consume streams a process span per delivery, active in the subscriber, ended by its ack or nack span', async () => {
+      const topic = name('stream')
+      const decoded = name('g')
+      const bytes = name('g')
+      await provision(topic, [decoded, bytes])
+      const bus = busWith()
+      const active: (string | undefined)[] = []
+      const settles: Promise<void>[] = []
+      const onDelivery = (d: {
+        message: { attempt: number }
+        ack(): Promise<void>
+        nack(o?: object): Promise<void>
+      }) => {
+        active.push(trace.getActiveSpan()?.spanContext().spanId)
+        // The first attempt goes back once, the second is acknowledged.
+        settles.push(d.message.attempt === 1 ? d.nack({ requeue: true }) : d.ack())
+      }
+      // The JSON stream decodes; the bytes stream hands out the transport's deliveries as they are.
+      const streams = [
+        bus.consume(topic, { group: decoded }).subscribe(onDelivery),
+        bus.consume(topic, { group: bytes, codec: bytesCodec }).subscribe(onDelivery),
+      ]
+      cleanups.push(async () => {
+        for (const s of streams) s.unsubscribe()
+      })
+      await bus.publish(topic, { n: 1 }, { id: 'id-stream' })
+      await waitFor(
+        () => spanNamed(sdk, `process ${topic}`).length === 4 && spanNamed(sdk, `ack ${topic}`).length === 2,
+        'four process spans and two ack spans',
+        options.timeoutMs,
+      )
+      await Promise.all(settles)
+
+      const [send] = spanNamed(sdk, `send ${topic}`)
+      const processes = spanNamed(sdk, `process ${topic}`)
+      if (send === undefined) throw new Error('send span missing')
+      for (const process of processes) {
+        expect(process.kind).toBe(SpanKind.CONSUMER)
+        expect(process.parentSpanContext?.spanId).toBe(send.spanContext().spanId)
+        expect(process.attributes).toMatchObject({
+          'messaging.system': options.system,
+          'messaging.destination.name': topic,
+          'messaging.operation.type': 'process',
+          'messaging.message.id': 'id-stream',
+        })
+      }
+      const outcomes = processes
+        .map(
+          (p) =>
+            `${p.attributes['messaging.consumer.group.name']}:${p.attributes[SwitchyardTelemetry.attempt]}:${p.attributes[SwitchyardTelemetry.outcome]}`,
+        )
+        .sort()
+      expect(outcomes).toEqual(
+        [`${decoded}:1:retry`, `${decoded}:2:ack`, `${bytes}:1:retry`, `${bytes}:2:ack`].sort(),
+      )
+      // The subscriber ran inside each process span.
+      expect([...active].sort()).toEqual(processes.map((p) => p.spanContext().spanId).sort())
+      // Each settle has its CLIENT span inside the process span it ends.
+      const settleSpans = [...spanNamed(sdk, `ack ${topic}`), ...spanNamed(sdk, `nack ${topic}`)]
+      expect(settleSpans).toHaveLength(4)
+      for (const settle of settleSpans) {
+        const parent = processes.find((p) => p.spanContext().spanId === settle.parentSpanContext?.spanId)
+        expect(settle.kind).toBe(SpanKind.CLIENT)
+        expect(settle.attributes['messaging.operation.type']).toBe('settle')
+        expect(parent?.attributes[SwitchyardTelemetry.outcome]).toBe(
+          settle.name.startsWith('ack') ? 'ack' : 'retry',
+        )
+      }
+      expect(total(await pointsOf(sdk, MessagingMetrics.consumedMessages, topic))).toBe(4)
+      expect(total(await pointsOf(sdk, MessagingMetrics.processDuration, topic))).toBe(4)
     })
 
     it('with processParent "link" starts a new trace per message that links to the producer', async () => {
