@@ -209,8 +209,8 @@ export class DriverConnection {
       // Retrying at once with the same credentials or TLS settings cannot help: fail the waiters;
       // the next use tries again. Before the first success that is all (a wrong setting shows at
       // once, and nothing retries it behind the caller's back). After it, a running service keeps
-      // trying at the longest backoff: a broker that has just restarted can refuse a login it
-      // accepts a moment later (Kafka, SCRAM users replayed after the listener opens), and a
+      // trying at the longest backoff: a broker that is still starting can refuse a login or a
+      // handshake it accepts a moment later (Kafka over SASL_SSL during a restart, in CI), and a
       // consumer-only service has no next use to try again.
       const waiters = [...this.#waiters]
       this.#waiters.clear()

@@ -669,9 +669,6 @@ function toError(thrown: unknown): Error {
   return thrown instanceof Error ? thrown : new Error(String(thrown))
 }
 
-/** The reason of a stream's `nack({ requeue: false })` outcome (never recorded as an error). */
-const nackedReason = new Error('nack({ requeue: false })')
-
 /**
  * The delivery a consume stream hands out with telemetry on: settles the original through
  * `settle`, which wraps the call in its span and ends the process span.
@@ -702,9 +699,10 @@ class TelemetryDelivery implements Delivery<unknown> {
   }
 
   nack(options?: NackOptions): Promise<void> {
+    // Without requeue the transport drops the message for this group (a stream never dead-letters).
     const outcome: HandlerOutcome =
       options?.requeue === false && options.delayMs === undefined
-        ? { kind: 'dead-letter', reason: nackedReason }
+        ? { kind: 'drop' }
         : { kind: 'retry', delayMs: options?.delayMs ?? 0 }
     return this.#once(() => this.#delivery.nack(options), outcome)
   }

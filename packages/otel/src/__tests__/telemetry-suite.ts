@@ -272,7 +272,8 @@ export function telemetrySuite(label: string, create: () => Transport, options: 
       const topic = name('stream')
       const decoded = name('g')
       const bytes = name('g')
-      await provision(topic, [decoded, bytes])
+      const dropping = name('g')
+      await provision(topic, [decoded, bytes, dropping])
       const bus = busWith()
       const active: (string | undefined)[] = []
       const settles: Promise<void>[] = []
@@ -289,14 +290,22 @@ export function telemetrySuite(label: string, create: () => Transport, options: 
       const streams = [
         bus.consume(topic, { group: decoded }).subscribe(onDelivery),
         bus.consume(topic, { group: bytes, codec: bytesCodec }).subscribe(onDelivery),
+        // This group gives it up: the transport drops it for the group.
+        bus.consume(topic, { group: dropping }).subscribe((d) => {
+          active.push(trace.getActiveSpan()?.spanContext().spanId)
+          settles.push(d.nack({ requeue: false }))
+        }),
       ]
       cleanups.push(async () => {
         for (const s of streams) s.unsubscribe()
       })
       await bus.publish(topic, { n: 1 }, { id: 'id-stream' })
       await waitFor(
-        () => spanNamed(sdk, `process ${topic}`).length === 4 && spanNamed(sdk, `ack ${topic}`).length === 2,
-        'four process spans and two ack spans',
+        () =>
+          spanNamed(sdk, `process ${topic}`).length === 5 &&
+          spanNamed(sdk, `ack ${topic}`).length === 2 &&
+          spanNamed(sdk, `nack ${topic}`).length === 3,
+        'five process spans, two ack and three nack spans',
         options.timeoutMs,
       )
       await Promise.all(settles)
@@ -321,23 +330,33 @@ export function telemetrySuite(label: string, create: () => Transport, options: 
         )
         .sort()
       expect(outcomes).toEqual(
-        [`${decoded}:1:retry`, `${decoded}:2:ack`, `${bytes}:1:retry`, `${bytes}:2:ack`].sort(),
+        [
+          `${decoded}:1:retry`,
+          `${decoded}:2:ack`,
+          `${bytes}:1:retry`,
+          `${bytes}:2:ack`,
+          `${dropping}:1:drop`,
+        ].sort(),
       )
       // The subscriber ran inside each process span.
       expect([...active].sort()).toEqual(processes.map((p) => p.spanContext().spanId).sort())
       // Each settle has its CLIENT span inside the process span it ends.
       const settleSpans = [...spanNamed(sdk, `ack ${topic}`), ...spanNamed(sdk, `nack ${topic}`)]
-      expect(settleSpans).toHaveLength(4)
+      expect(settleSpans).toHaveLength(5)
       for (const settle of settleSpans) {
         const parent = processes.find((p) => p.spanContext().spanId === settle.parentSpanContext?.spanId)
         expect(settle.kind).toBe(SpanKind.CLIENT)
         expect(settle.attributes['messaging.operation.type']).toBe('settle')
-        expect(parent?.attributes[SwitchyardTelemetry.outcome]).toBe(
-          settle.name.startsWith('ack') ? 'ack' : 'retry',
+        expect(settle.attributes['messaging.operation.name']).toBe(settle.name.split(' ')[0])
+        expect(parent?.attributes[SwitchyardTelemetry.outcome]).toMatch(
+          settle.name.startsWith('ack') ? /^ack$/ : /^(retry|drop)$/,
         )
       }
-      expect(total(await pointsOf(sdk, MessagingMetrics.consumedMessages, topic))).toBe(4)
-      expect(total(await pointsOf(sdk, MessagingMetrics.processDuration, topic))).toBe(4)
+      // Neither a stream's nack nor its drop is an error.
+      expect(processes.every((p) => p.status.code === SpanStatusCode.UNSET)).toBe(true)
+      expect(total(await pointsOf(sdk, MessagingMetrics.consumedMessages, topic))).toBe(5)
+      expect(total(await pointsOf(sdk, MessagingMetrics.processDuration, topic))).toBe(5)
+      expect(total(await pointsOf(sdk, SwitchyardTelemetry.deadLettersMetric, topic))).toBe(0)
     })
 
     it('with processParent "link" starts a new trace per message that links to the producer', async () => {
