@@ -175,6 +175,16 @@ export class BusTelemetry {
     return this.#carried(headers)
   }
 
+  /**
+   * The context of a stream delivery's process span (`undefined` for a delivery this telemetry did
+   * not hand out, or with traces off). For `for await (const d of bus.messages(…))` loops, whose
+   * body runs after the hand-out and so outside the span: `context.with(telemetry.contextOf(d) ??
+   * context.active(), () => work(d))`.
+   */
+  contextOf(delivery: Delivery<unknown>): Context | undefined {
+    return delivery instanceof TelemetryDelivery ? delivery.context : undefined
+  }
+
   // ---- producer side ----
 
   #send(next: PublishNext, messages: readonly OutgoingMessage[]): Promise<void> {
@@ -465,7 +475,7 @@ export class BusTelemetry {
     const bodySize = payload instanceof Uint8Array ? payload.byteLength : undefined
     const tracer = this.#tracer
     const started = tracer === undefined ? undefined : this.#startProcess(tracer, shape, message, bodySize)
-    const traced = new TelemetryDelivery(delivery, (settle, outcome) =>
+    const traced = new TelemetryDelivery(delivery, started?.context, (settle, outcome) =>
       this.#settle(shape, started, metrics === undefined ? 0 : performance.now(), settle, outcome),
     )
     if (started === undefined) next(traced)
@@ -674,14 +684,18 @@ function toError(thrown: unknown): Error {
  * `settle`, which wraps the call in its span and ends the process span.
  */
 class TelemetryDelivery implements Delivery<unknown> {
+  /** The process span's context, with traces on. */
+  readonly context: Context | undefined
   readonly #delivery: Delivery<unknown>
   readonly #settle: (settle: () => Promise<void>, outcome: HandlerOutcome) => Promise<void>
   #recorded = false
 
   constructor(
     delivery: Delivery<unknown>,
+    spanContext: Context | undefined,
     settle: (settle: () => Promise<void>, outcome: HandlerOutcome) => Promise<void>,
   ) {
+    this.context = spanContext
     this.#delivery = delivery
     this.#settle = settle
   }

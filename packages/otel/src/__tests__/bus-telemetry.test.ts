@@ -2,6 +2,7 @@
  * `BusTelemetry` on the memory transport: the shared telemetry suite, plus what only needs one
  * transport (semantic-convention modes, switches, publish failures, decode failures).
  */
+import { context, trace } from '@opentelemetry/api'
 import { Bus } from '@switchyard/core'
 import { MemoryTransport } from '@switchyard/memory'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -38,6 +39,38 @@ describe('BusTelemetry on memory', () => {
   })
   afterEach(async () => {
     await transport.close({ drain: false })
+  })
+
+  it('gives a for-await loop the process span of each delivery through contextOf', async () => {
+    const telemetry = sdk.telemetry(transport)
+    const bus = new Bus(transport, { ...telemetry.busOptions })
+    await transport.provision('orders', { groups: ['billing'] })
+    await bus.publish('orders', 1)
+    const seen: { active: string | undefined; ofDelivery: string | undefined }[] = []
+    for await (const d of bus.messages('orders', { group: 'billing' })) {
+      // The loop body runs after the hand-out: no span is active here until it is entered.
+      expect(trace.getActiveSpan()).toBeUndefined()
+      const ofDelivery = trace.getSpan(telemetry.contextOf(d) ?? context.active())?.spanContext().spanId
+      await context.with(telemetry.contextOf(d) ?? context.active(), async () => {
+        seen.push({ active: trace.getActiveSpan()?.spanContext().spanId, ofDelivery })
+        await d.ack()
+      })
+      break
+    }
+    await waitFor(() => spanNamed(sdk, 'process orders').length === 1, 'the process span')
+    const process = spanNamed(sdk, 'process orders')[0]
+    expect(seen).toEqual([
+      { active: process?.spanContext().spanId, ofDelivery: process?.spanContext().spanId },
+    ])
+    expect(
+      telemetry.contextOf({
+        message: {} as never,
+        settled: false,
+        ack: async () => {},
+        nack: async () => {},
+      }),
+    ).toBeUndefined()
+    await bus.close()
   })
 
   it('writes the v1.24 names beside the current ones in dup mode', async () => {
