@@ -209,8 +209,11 @@ describe('switchyard console in a browser (Kafka, etcd, the example service)', (
         timeout: 30_000,
       })
       .toBeGreaterThanOrEqual(2)
-    const box = await row.locator('svg.chart').boundingBox()
-    expect(box?.width).toBeGreaterThan(100)
+    // The live update replaces the table's rows: a box read while a row is swapped is null (seen
+    // once on Node 24 in CI), so the width is read until a row is in place.
+    await expect
+      .poll(async () => (await row.locator('svg.chart').boundingBox())?.width ?? 0, { timeout: 10_000 })
+      .toBeGreaterThan(100)
     await page.screenshot({ path: join(docs, 'console-lag.png') })
   }, 60_000)
 
