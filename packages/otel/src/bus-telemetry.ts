@@ -169,7 +169,7 @@ export class BusTelemetry {
 
   /**
    * The producer's span context carried by `headers` (what a process span is a child of), or
-   * `undefined`. For code that reads deliveries itself (`bus.consume`) and starts its own spans.
+   * `undefined`. For code that reads messages some other way and starts its own spans.
    */
   producerContext(headers: Readonly<Record<string, string>>): SpanContext | undefined {
     return this.#carried(headers)
@@ -475,8 +475,9 @@ export class BusTelemetry {
     const bodySize = payload instanceof Uint8Array ? payload.byteLength : undefined
     const tracer = this.#tracer
     const started = tracer === undefined ? undefined : this.#startProcess(tracer, shape, message, bodySize)
+    const handedOut = metrics === undefined ? 0 : performance.now()
     const traced = new TelemetryDelivery(delivery, started?.context, (settle, outcome) =>
-      this.#settle(shape, started, metrics === undefined ? 0 : performance.now(), settle, outcome),
+      this.#settle(shape, started, handedOut, settle, outcome),
     )
     if (started === undefined) next(traced)
     else context.with(started.context, next, undefined, traced)

@@ -73,6 +73,23 @@ describe('BusTelemetry on memory', () => {
     await bus.close()
   })
 
+  it('times a stream delivery from its hand-out to the end of its settle', async () => {
+    const bus = new Bus(transport, { ...sdk.telemetry(transport).busOptions })
+    await transport.provision('held', { groups: ['g'] })
+    await bus.publish('held', 1)
+    const handedOut: { ack(): Promise<void> }[] = []
+    const sub = bus.consume('held', { group: 'g' }).subscribe((d) => handedOut.push(d))
+    await waitFor(() => handedOut.length === 1, 'the delivery')
+    // The application holds the delivery 50 ms before it settles (what is measured, not a wait).
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await handedOut[0]?.ack()
+    const [duration] = await pointsOf(sdk, 'messaging.process.duration', 'held')
+    const histogram = duration?.value
+    expect(typeof histogram === 'object' && histogram.sum).toBeGreaterThanOrEqual(0.049)
+    sub.unsubscribe()
+    await bus.close()
+  })
+
   it('writes the v1.24 names beside the current ones in dup mode', async () => {
     const bus = new Bus(transport, { ...sdk.telemetry(transport, { semconv: 'dup' }).busOptions })
     const sub = bus.handle('orders', { group: 'billing' }, () => undefined)
