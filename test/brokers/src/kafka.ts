@@ -109,8 +109,18 @@ logger.groups.name = org.apache.kafka.coordinator.group.GroupMetadataManager
 logger.groups.level = warn
 `
 
-/** A Kafka cluster id: 16 random bytes, base64url without padding (what StorageTool random-uuid prints). */
-export const clusterId = (): string => randomBytes(16).toString('base64url')
+/**
+ * A Kafka cluster id: 16 random bytes, base64url without padding (what StorageTool random-uuid prints),
+ * never starting with `-`. StorageTool's argument parser reads `-t -Xyz…` as a missing value and exits 1
+ * (1 id in 64; it failed a CI run's kafka-secure start on 2026-12-05); Kafka's own random ids skip
+ * those too.
+ */
+export const clusterId = (): string => {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url')
+    if (!id.startsWith('-')) return id
+  }
+}
 
 export const isKafkaCommand = (command: string): boolean => command.includes('kafka.Kafka')
 
