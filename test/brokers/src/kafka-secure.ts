@@ -175,8 +175,11 @@ const configIsCurrent = async (): Promise<boolean> => {
   return existsSync(path) && readFileSync(path, 'utf8') === (await serverProperties())
 }
 
-/** Whether this process has started kafka-secure on fresh storage already (see `start`). */
-let formattedInThisProcess = false
+/**
+ * Whether this process has had kafka-secure up already, started or reused (see `start`): a restart
+ * (down, then up) must keep the data of a broker this process used, whoever started it.
+ */
+let usedInThisProcess = false
 
 const start = async (): Promise<number> => {
   const p = paths()
@@ -202,11 +205,11 @@ const start = async (): Promise<number> => {
     { mode: 0o600 },
   )
   writeFileSync(p.config, await serverProperties())
-  // Fresh metadata at the first start of this process; a restart in the same process keeps it (the
-  // restart scenarios need their messages). A metadata log grown over many runs made Kafka 4.4.0
+  // Fresh metadata unless this process has used the broker; a restart in the same process keeps it
+  // (the restart scenarios need their messages; wiping it there once lost a test's topic). A metadata log grown over many runs made Kafka 4.4.0
   // refuse the test user after every restart (2026-12-05), until its credential was written again.
-  if (!formattedInThisProcess) rmSync(p.data, { recursive: true, force: true })
-  formattedInThisProcess = true
+  if (!usedInThisProcess) rmSync(p.data, { recursive: true, force: true })
+  usedInThisProcess = true
   await formatStorage()
   const jvm = [
     '-Xms64m',
@@ -253,6 +256,7 @@ export const kafkaSecureBroker: BrokerDriver = {
       running = undefined
     }
     if (running !== undefined && (await probe(false).catch(() => false))) {
+      usedInThisProcess = true
       return {
         broker: 'kafka-secure',
         action: 'reused',
@@ -286,6 +290,7 @@ export const kafkaSecureBroker: BrokerDriver = {
     } catch (error) {
       throw fail(`not ready: ${(error as Error).message}`)
     }
+    usedInThisProcess = true
     return {
       broker: 'kafka-secure',
       action: 'started',
