@@ -8,6 +8,7 @@
  * Consumers are deleted and the subject purged after each case; that is not measured.
  */
 
+import { randomUUID } from 'node:crypto'
 import {
   AckPolicy,
   DeliverPolicy,
@@ -17,7 +18,7 @@ import {
   jetstreamManager,
   StorageType,
 } from '@nats-io/jetstream'
-import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { connect, type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node'
 import { natsConnection } from '@switchyard/brokers'
 import { Bus, bytesCodec } from '@switchyard/core'
 import { NatsTransport } from '@switchyard/nats'
@@ -28,6 +29,21 @@ const switchyardPrefix = 'bench-sy'
 const rawPrefix = 'bench-raw'
 /** `max_ack_pending` of both sides' group consumers (the transport's default). */
 const maxAckPending = 10_000
+
+/**
+ * Publish options of the raw side: none, what a hand-written producer sends. With
+ * `SWITCHYARD_BENCH_RAW_METADATA=1` (an experiment, off in `npm run bench`) the headers Switchyard
+ * puts on every message (content type, id, timestamp), to separate the cost of those bytes from
+ * the cost of the Switchyard layer.
+ */
+function rawPublishOptions(): { headers: ReturnType<typeof natsHeaders> } | undefined {
+  if (process.env.SWITCHYARD_BENCH_RAW_METADATA !== '1') return undefined
+  const h = natsHeaders()
+  h.set('content-type', 'application/octet-stream')
+  h.set('x-switchyard-id', randomUUID())
+  h.set('x-switchyard-timestamp', String(Date.now()))
+  return { headers: h }
+}
 const done: Promise<void> = Promise.resolve()
 
 /** A lazily opened connection with its JetStream manager, for cleanup (both sides) and the raw side. */
@@ -124,13 +140,13 @@ class RawNatsClient implements BenchClient {
 
   async publishOne(topic: string, payload: Uint8Array): Promise<void> {
     const { js } = await this.#session.get()
-    await js.publish(`${rawPrefix}.${topic}`, payload)
+    await js.publish(`${rawPrefix}.${topic}`, payload, rawPublishOptions())
   }
 
   async publishBatch(topic: string, payloads: readonly Uint8Array[]): Promise<void> {
     const { js } = await this.#session.get()
     const subject = `${rawPrefix}.${topic}`
-    await Promise.all(payloads.map((payload) => js.publish(subject, payload)))
+    await Promise.all(payloads.map((payload) => js.publish(subject, payload, rawPublishOptions())))
   }
 
   async consume(

@@ -7,6 +7,7 @@
  *
  * Streams are deleted after each case; that is not measured.
  */
+import { randomUUID } from 'node:crypto'
 import { redisConnection } from '@switchyard/brokers'
 import { Bus, bytesCodec } from '@switchyard/core'
 import { RedisTransport } from '@switchyard/redis'
@@ -15,6 +16,18 @@ import { consumeWithBus } from './bus-consumer.js'
 import type { BenchClient, ConsumerHandle, Side } from './client.js'
 
 const done: Promise<void> = Promise.resolve()
+const contentTypeJson = JSON.stringify({ 'content-type': 'application/octet-stream' })
+
+/**
+ * The fields of one raw entry: `payload` only, what a hand-written producer writes. With
+ * `SWITCHYARD_BENCH_RAW_METADATA=1` (an experiment, off in `npm run bench`) also the fields
+ * Switchyard writes on every entry (`id`, `ts`, `headers` with the content type), to separate the
+ * cost of those bytes at the server from the cost of the Switchyard layer.
+ */
+function rawFields(payload: Uint8Array): Record<string, string | Buffer> {
+  if (process.env.SWITCHYARD_BENCH_RAW_METADATA !== '1') return { payload: asBuffer(payload) }
+  return { id: randomUUID(), ts: String(Date.now()), headers: contentTypeJson, payload: asBuffer(payload) }
+}
 const buffers = { typeMapping: { [RESP_TYPES.BLOB_STRING]: Buffer } } as const
 const newClient = () => createClient({ url: redisConnection.url, RESP: 2 })
 type Client = ReturnType<typeof newClient>
@@ -78,13 +91,13 @@ class RawRedisClient implements BenchClient {
 
   async publishOne(topic: string, payload: Uint8Array): Promise<void> {
     const client = await this.#connection()
-    await client.xAdd(this.#key(topic), '*', { payload: asBuffer(payload) })
+    await client.xAdd(this.#key(topic), '*', rawFields(payload))
   }
 
   async publishBatch(topic: string, payloads: readonly Uint8Array[]): Promise<void> {
     const client = await this.#connection()
     const key = this.#key(topic)
-    await Promise.all(payloads.map((payload) => client.xAdd(key, '*', { payload: asBuffer(payload) })))
+    await Promise.all(payloads.map((payload) => client.xAdd(key, '*', rawFields(payload))))
   }
 
   async consume(
