@@ -20,7 +20,7 @@ import {
 } from '@nats-io/jetstream'
 import { connect, type NatsConnection, headers as natsHeaders } from '@nats-io/transport-node'
 import { natsConnection } from '@switchyard/brokers'
-import { Bus, bytesCodec } from '@switchyard/core'
+import { Bus, bytesCodec, SwitchyardHeaders } from '@switchyard/core'
 import { NatsTransport } from '@switchyard/nats'
 import { consumeWithBus } from './bus-consumer.js'
 import type { BenchClient, ConsumerHandle, Side } from './client.js'
@@ -39,9 +39,9 @@ const maxAckPending = 10_000
 function rawPublishOptions(): { headers: ReturnType<typeof natsHeaders> } | undefined {
   if (process.env.SWITCHYARD_BENCH_RAW_METADATA !== '1') return undefined
   const h = natsHeaders()
-  h.set('content-type', 'application/octet-stream')
-  h.set('x-switchyard-id', randomUUID())
-  h.set('x-switchyard-timestamp', String(Date.now()))
+  h.set(SwitchyardHeaders.contentType, 'application/octet-stream')
+  h.set(SwitchyardHeaders.messageId, randomUUID())
+  h.set(SwitchyardHeaders.timestamp, String(Date.now()))
   return { headers: h }
 }
 const done: Promise<void> = Promise.resolve()
