@@ -97,6 +97,15 @@ export interface RabbitMqTransportOptions {
    * A publish made while disconnected waits the core's connect timeout instead.
    */
   readonly publishWaitMs?: number
+  /**
+   * How long a channel may stay open without confirming (or draining) anything while publishes
+   * wait on it, in ms (default 10,000, at least 1,000). Then it is taken for stuck — seen on a
+   * quorum queue whose leader node was cut off the network: the channel neither confirmed nor
+   * closed — and closed, and its unconfirmed messages are re-sent on a fresh channel (they may be
+   * stored twice, never lost) within `publishWaitMs`. A lower value recovers sooner and risks
+   * duplicates from a broker that is only slow.
+   */
+  readonly confirmTimeoutMs?: number
   /** Most messages that may wait to be re-sent at once; more reject at once (default 100,000). */
   readonly publishBufferMessages?: number
   /**
@@ -146,6 +155,7 @@ export interface ResolvedOptions {
   readonly prefix: string
   readonly reconnect: Required<RabbitMqReconnectOptions>
   readonly publishWaitMs: number
+  readonly confirmTimeoutMs: number
   readonly publishBufferMessages: number
   readonly confirmWindows: number
   readonly mandatory: boolean
@@ -266,6 +276,7 @@ const shape = {
     factor: z.number(issue('must be a number >= 1')).min(1, issue('must be >= 1')).default(2),
   }).prefault({}),
   publishWaitMs: ms(0).default(30_000),
+  confirmTimeoutMs: ms(1_000).default(10_000),
   publishBufferMessages: int(0).default(100_000),
   confirmWindows: int(1, 64).default(defaultConfirmWindows),
   mandatory: z.boolean(issue('must be true or false')).default(false),
@@ -330,6 +341,7 @@ export function resolveOptions(options: RabbitMqTransportOptions = {}): Resolved
     prefix: o.prefix,
     reconnect: o.reconnect,
     publishWaitMs: o.publishWaitMs,
+    confirmTimeoutMs: o.confirmTimeoutMs,
     publishBufferMessages: o.publishBufferMessages,
     confirmWindows: o.confirmWindows,
     mandatory: o.mandatory,

@@ -4,11 +4,14 @@
  * A batch is written in one go and its confirms are awaited together (a window), never one round
  * trip per message. Several windows may be in flight (the core sends up to `confirmWindows`): they
  * are written one after the other, whole, in the order `publish` was called, so the channel keeps
- * their order, and each settles with its own messages' confirms. Socket backpressure (`publish` returning false) waits for `drain`. A message
- * that was written but not confirmed when the connection dropped is written again once the
- * connection is back (it may then be stored twice, never lost), within `publishWaitMs` and
- * `publishBufferMessages`; after that the batch rejects with `BrokerUnavailableError`. A broker
- * nack, or a `mandatory` message the broker returns as unroutable, rejects with `PublishError`.
+ * their order, and each settles with its own messages' confirms. Socket backpressure (`publish`
+ * returning false) waits for `drain`. A message that was written but not confirmed when the
+ * connection dropped is written again once the connection is back (it may then be stored twice,
+ * never lost), within `publishWaitMs` and `publishBufferMessages`; after that the batch rejects
+ * with `BrokerUnavailableError`. A channel that stays open but neither confirms nor drains for
+ * `confirmTimeoutMs` while a window waits on it (seen on a quorum queue whose leader was cut off
+ * the network) is closed, and its unconfirmed messages are re-sent the same way. A broker nack, or
+ * a `mandatory` message the broker returns as unroutable, rejects with `PublishError`.
  *
  * It validates nothing about topics or sizes (the core does) and declares no topology. The core
  * flushes or rejects publishes on close; `close()` here only refuses to wait for a connection.
@@ -44,8 +47,8 @@ export class Publisher {
   #writing = false
   /** Windows waiting to write, in call order. */
   readonly #turns: (() => void)[] = []
-  /** Windows being written or awaiting confirms, per channel. */
-  readonly #inFlight = new Map<ConfirmChannel, number>()
+  /** Per channel: windows being written or awaiting confirms, and confirms or drains seen (progress). */
+  readonly #inFlight = new Map<ConfirmChannel, { windows: number; progress: number }>()
   /** Channels that saw a nack: closed once their windows are done. */
   readonly #retiring = new Set<ConfirmChannel>()
 
@@ -108,13 +111,21 @@ export class Publisher {
     }
   }
 
-  /** Writes the batch (or the listed indices of it); resolves with the indices lost to a closed channel. */
+  /**
+   * Writes the batch (or the listed indices of it); resolves with the indices lost to a closed
+   * channel, or to a stuck one: a window that is still unconfirmed while its channel confirmed
+   * nothing and drained nothing for `confirmTimeoutMs` (checked every `confirmTimeoutMs`) gives up
+   * on the channel (closes it: its other windows' messages come back as lost too) and counts its
+   * unconfirmed messages as lost, so they are re-sent on a fresh channel.
+   */
   async #write(
     channel: ConfirmChannel,
     batch: readonly Outgoing[],
     indices?: readonly number[],
   ): Promise<number[]> {
-    this.#inFlight.set(channel, (this.#inFlight.get(channel) ?? 0) + 1)
+    const progress = this.#inFlight.get(channel) ?? { windows: 0, progress: 0 }
+    progress.windows++
+    this.#inFlight.set(channel, progress)
     if (this.#writing) await new Promise<void>((resolve) => this.#turns.push(resolve))
     else this.#writing = true
     const count = indices ? indices.length : batch.length
@@ -122,17 +133,47 @@ export class Publisher {
     let failure: SwitchyardError | undefined
     let nacked = false
     let remaining = count
+    /** Per message: 1 once its confirm (or its loss) has been counted. */
+    const settled = new Uint8Array(count)
+    /** Messages handed to the channel so far. */
+    let written = 0
+    let givenUp = false
     let finish: () => void = () => undefined
     const confirmed = new Promise<void>((resolve) => {
       finish = resolve
     })
+    let wake: () => void = () => undefined
+    const stuck = new Promise<void>((resolve) => {
+      wake = resolve
+    })
+    let seen = progress.progress
+    const check = (): void => {
+      if (progress.progress !== seen) {
+        seen = progress.progress
+        timer = setTimeout(check, this.#options.confirmTimeoutMs)
+        return
+      }
+      givenUp = true
+      for (let k = 0; k < written; k++) {
+        if (settled[k]) continue
+        settled[k] = 1
+        lost.push(indices ? (indices[k] as number) : k)
+      }
+      this.#abandon(channel)
+      wake()
+      finish()
+    }
+    let timer = setTimeout(check, this.#options.confirmTimeoutMs)
     const returned = this.#returned
-    for (let k = 0; k < count; k++) {
+    for (let k = 0; k < count && !givenUp; k++) {
       const i = indices ? (indices[k] as number) : k
       const item = batch[i] as Outgoing
-      let written: boolean
+      let accepted: boolean
       try {
-        written = channel.publish(item.exchange, item.routingKey, item.content, item.properties, (error) => {
+        accepted = channel.publish(item.exchange, item.routingKey, item.content, item.properties, (error) => {
+          progress.progress++
+          if (settled[k]) return
+          settled[k] = 1
           if (error) {
             if (error.message === 'message nacked') {
               failure ??= nackedError(item.topic)
@@ -147,6 +188,7 @@ export class Publisher {
           }
           if (--remaining === 0) finish()
         })
+        written = k + 1
       } catch (error) {
         if (error instanceof RangeError || error instanceof TypeError) {
           failure ??= encodeError(item.topic, error)
@@ -161,16 +203,29 @@ export class Publisher {
         if (this.#channel === channel) this.#channel = undefined
         break
       }
-      if (!written) await this.#drained(channel)
+      if (!accepted) {
+        await Promise.race([this.#drained(channel), stuck])
+        progress.progress++
+      }
     }
+    // Given up while waiting for `drain`: what was not written is lost as well.
+    if (givenUp) for (let k = written; k < count; k++) lost.push(indices ? (indices[k] as number) : k)
     // Hand the channel to the next window (the flag stays set) before awaiting this one's confirms.
     const next = this.#turns.shift()
     if (next) next()
     else this.#writing = false
     await confirmed
+    clearTimeout(timer)
     this.#finished(channel, nacked)
     if (failure) throw failure
     return lost
+  }
+
+  /** Gives up on a channel that stopped confirming: no new window uses it, and it is closed. */
+  #abandon(channel: ConfirmChannel): void {
+    if (this.#channel === channel) this.#channel = undefined
+    this.#retiring.delete(channel)
+    channel.close().catch(() => undefined)
   }
 
   /**
@@ -180,9 +235,9 @@ export class Publisher {
    * (so a nack never fails the window beside it).
    */
   #finished(channel: ConfirmChannel, nacked: boolean): void {
-    const left = (this.#inFlight.get(channel) ?? 1) - 1
-    if (left > 0) this.#inFlight.set(channel, left)
-    else this.#inFlight.delete(channel)
+    const state = this.#inFlight.get(channel)
+    const left = state ? --state.windows : 0
+    if (left <= 0) this.#inFlight.delete(channel)
     if (nacked) {
       if (this.#channel === channel) this.#channel = undefined
       this.#retiring.add(channel)

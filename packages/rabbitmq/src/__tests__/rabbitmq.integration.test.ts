@@ -125,6 +125,34 @@ describe('RabbitMqTransport on RabbitMQ', () => {
     expect(c.deliveries.map((d) => payloadText(d.message.payload))).toEqual(['kept'])
   })
 
+  it('gives up on a channel that stops confirming: re-sends on fresh ones, rejects past publishWaitMs, loses nothing', async () => {
+    const topic = topicName('rmq.stuck')
+    const producer = transport({ confirmTimeoutMs: 1_000, publishWaitMs: 4_000 })
+    await producer.provision(topic, { groups: ['g'] })
+    // The group queue's process is suspended: the broker takes the message and never confirms it,
+    // while the connection and the channel stay up (what a quorum queue whose leader was cut off
+    // the network did to the channel of a healthy node).
+    const queue = `rabbit_misc:r(<<"${rabbitmqConnection.vhost}">>, queue, <<"${producer.naming.groupQueue(topic, 'g')}">>)`
+    const queueProcess = (call: 'suspend' | 'resume'): Promise<string> =>
+      rabbitmqctl(['eval', `{ok, Q} = rabbit_amqqueue:lookup(${queue}), sys:${call}(amqqueue:get_pid(Q)).`])
+    const stuck = createMessage(topic, { payload: 'stuck' })
+    await queueProcess('suspend')
+    try {
+      const error = await expectSwitchyardError(producer.publish([stuck]), 'BrokerUnavailableError')
+      expect(error.retryable).toBe(true)
+      expect(error.message).toContain('publishWaitMs')
+    } finally {
+      await queueProcess('resume')
+    }
+    // The transport publishes again on a fresh channel, and the rejected message was not lost: the
+    // broker had taken it (once per re-send: duplicates, as documented).
+    const after = createMessage(topic, { payload: 'after' })
+    await producer.publish([after])
+    const c = track(collect(producer, topic, { group: 'g' }))
+    await c.waitForIds(2)
+    expect(new Set(c.ids)).toEqual(new Set([stuck.id, after.id]))
+  })
+
   it('routes pattern subscriptions through binding keys, for groups and ephemeral subscribers', async () => {
     const t = transport()
     const p = topicName('rmq.pat')
