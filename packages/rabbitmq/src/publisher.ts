@@ -49,6 +49,8 @@ export class Publisher {
   readonly #turns: (() => void)[] = []
   /** Per channel: windows being written or awaiting confirms, and confirms or drains seen (progress). */
   readonly #inFlight = new Map<ConfirmChannel, { windows: number; progress: number }>()
+  /** Channels given up on for not confirming: their lost messages need no topology repair. */
+  readonly #abandoned = new WeakSet<ConfirmChannel>()
   /** Channels that saw a nack: closed once their windows are done. */
   readonly #retiring = new Set<ConfirmChannel>()
 
@@ -103,7 +105,7 @@ export class Publisher {
           { cause: this.#connection.lastError },
         )
       }
-      if (this.#connection.usable) {
+      if (this.#connection.usable && !this.#abandoned.has(channel)) {
         // Only the channel failed (e.g. 404 after an exchange was deleted): repair, then retry calmly.
         await new Promise((resolve) => setTimeout(resolve, 100))
         await this.#repairTopology().catch(() => undefined)
@@ -224,6 +226,7 @@ export class Publisher {
   /** Gives up on a channel that stopped confirming: no new window uses it, and it is closed. */
   #abandon(channel: ConfirmChannel): void {
     if (this.#channel === channel) this.#channel = undefined
+    this.#abandoned.add(channel)
     this.#retiring.delete(channel)
     channel.close().catch(() => undefined)
   }
