@@ -94,6 +94,17 @@ export class ConnectionManager {
     for (const wake of [...this.#waiters]) wake(model)
   }
 
+  /**
+   * Drops a connection that stopped answering while its socket stays up (the broker opens no
+   * channel on it): its socket is destroyed, so it is reported lost and the core reconnects,
+   * through the next node first, as after any loss. `why` becomes the error's reason.
+   */
+  sever(model: ChannelModel, why: string): void {
+    if (this.#model !== model) return
+    const socket = (model.connection as unknown as { stream?: { destroy(error?: Error): void } }).stream
+    socket?.destroy(new Error(why))
+  }
+
   /** The live connection, or the next one within `timeoutMs` (`undefined` after that or on close). */
   within(timeoutMs: number): Promise<ChannelModel | undefined> {
     if (this.#usable || this.#closed) return Promise.resolve(this.#usable)

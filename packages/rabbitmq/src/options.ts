@@ -102,8 +102,10 @@ export interface RabbitMqTransportOptions {
    * wait on it, in ms (default 10,000, at least 1,000). Then it is taken for stuck — seen on a
    * quorum queue whose leader node was cut off the network: the channel neither confirmed nor
    * closed — and closed, and its unconfirmed messages are re-sent on a fresh channel (they may be
-   * stored twice, never lost) within `publishWaitMs`. A lower value recovers sooner and risks
-   * duplicates from a broker that is only slow.
+   * stored twice, never lost) within `publishWaitMs`; a batch still unconfirmed at `publishWaitMs`
+   * gives up its channel the same way, however its confirms trickle. A connection on which no
+   * publish channel opens within this time is dropped and made again (through the next node
+   * first). A lower value recovers sooner and risks duplicates from a broker that is only slow.
    */
   readonly confirmTimeoutMs?: number
   /** Most messages that may wait to be re-sent at once; more reject at once (default 100,000). */

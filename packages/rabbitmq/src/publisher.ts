@@ -10,7 +10,9 @@
  * never lost), within `publishWaitMs` and `publishBufferMessages`; after that the batch rejects
  * with `BrokerUnavailableError`. A channel that stays open but neither confirms nor drains for
  * `confirmTimeoutMs` while a window waits on it (seen on a quorum queue whose leader was cut off
- * the network) is closed, and its unconfirmed messages are re-sent the same way. A broker nack, or
+ * the network), or that has not confirmed a window by `publishWaitMs`, is closed, and its
+ * unconfirmed messages are re-sent the same way. Retries always wait for the event loop's next
+ * turn, so the heartbeats that notice a dead connection keep running. A broker nack, or
  * a `mandatory` message the broker returns as unroutable, rejects with `PublishError`.
  *
  * It validates nothing about topics or sizes (the core does) and declares no topology. The core
@@ -75,7 +77,7 @@ export class Publisher {
   async onConnected(model: ChannelModel): Promise<void> {
     this.#channel = undefined
     this.#opening = undefined
-    await this.#open(model)
+    await this.#openWithin(model)
   }
 
   onLost(): void {
@@ -94,7 +96,7 @@ export class Publisher {
     let pending: readonly number[] | undefined
     for (;;) {
       const channel = this.#channel ?? (await this.#ready(deadline, pending?.length ?? batch.length))
-      const lost = await this.#write(channel, batch, pending)
+      const lost = await this.#write(channel, deadline, batch, pending)
       if (lost.length === 0) return
       pending = lost
       if (Date.now() >= deadline) {
@@ -109,6 +111,10 @@ export class Publisher {
         // Only the channel failed (e.g. 404 after an exchange was deleted): repair, then retry calmly.
         await new Promise((resolve) => setTimeout(resolve, 100))
         await this.#repairTopology().catch(() => undefined)
+      } else {
+        // Never retry without letting timers and I/O run: a loop of promise callbacks alone would
+        // starve the heartbeats that notice a dead connection.
+        await new Promise((resolve) => setImmediate(resolve))
       }
     }
   }
@@ -116,12 +122,14 @@ export class Publisher {
   /**
    * Writes the batch (or the listed indices of it); resolves with the indices lost to a closed
    * channel, or to a stuck one: a window that is still unconfirmed while its channel confirmed
-   * nothing and drained nothing for `confirmTimeoutMs` (checked every `confirmTimeoutMs`) gives up
-   * on the channel (closes it: its other windows' messages come back as lost too) and counts its
+   * nothing and drained nothing for `confirmTimeoutMs` (checked every `confirmTimeoutMs`), or at
+   * the first check past the publish's `deadline` however its confirms trickle, gives up on the
+   * channel (closes it: its other windows' messages come back as lost too) and counts its
    * unconfirmed messages as lost, so they are re-sent on a fresh channel.
    */
   async #write(
     channel: ConfirmChannel,
+    deadline: number,
     batch: readonly Outgoing[],
     indices?: readonly number[],
   ): Promise<number[]> {
@@ -150,7 +158,7 @@ export class Publisher {
     })
     let seen = progress.progress
     const check = (): void => {
-      if (progress.progress !== seen) {
+      if (progress.progress !== seen && Date.now() < deadline) {
         seen = progress.progress
         timer = setTimeout(check, this.#options.confirmTimeoutMs)
         return
@@ -267,9 +275,9 @@ export class Publisher {
       const model = this.#connection.usable
       if (model) {
         try {
-          return await this.#open(model)
+          return await this.#openWithin(model)
         } catch {
-          // the connection dropped while the channel opened: wait for the next one
+          // the connection dropped (or was dropped) while the channel opened: wait for the next one
         }
       }
       const left = deadline - Date.now()
@@ -291,6 +299,28 @@ export class Publisher {
     }
   }
 
+  /**
+   * Opens the publish channel, or gives up on the connection: one that opens no channel within
+   * `confirmTimeoutMs` (seen on a cluster node whose channels were stuck on a quorum queue after a
+   * network cut) is dropped, so the core reconnects, through the next node first.
+   */
+  #openWithin(model: ChannelModel): Promise<ConfirmChannel> {
+    if (this.#channel) return Promise.resolve(this.#channel)
+    const opening = this.#open(model)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const ms = this.#options.confirmTimeoutMs
+        this.#connection.sever(
+          model,
+          `no publish channel could be opened on it for ${ms} ms (confirmTimeoutMs)`,
+        )
+        reject(new Error('channel open timed out'))
+      }, this.#options.confirmTimeoutMs)
+    })
+    return Promise.race([opening, timeout]).finally(() => clearTimeout(timer))
+  }
+
   #open(model: ChannelModel): Promise<ConfirmChannel> {
     if (this.#channel) return Promise.resolve(this.#channel)
     if (this.#opening) return this.#opening
@@ -304,9 +334,13 @@ export class Publisher {
       })
       channel.on('close', () => {
         if (this.#channel === channel) this.#channel = undefined
-        if (this.#opening === opening) this.#opening = undefined
       })
-      if (this.#opening === opening) this.#channel = channel
+      // Open now: from here on `#channel` alone says which channel to use, so a channel given up
+      // on (nack, stuck) is never handed out again while its close is still under way.
+      if (this.#opening === opening) {
+        this.#opening = undefined
+        this.#channel = channel
+      }
       return channel
     })
     this.#opening = opening

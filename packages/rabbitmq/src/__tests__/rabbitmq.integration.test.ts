@@ -127,7 +127,7 @@ describe('RabbitMqTransport on RabbitMQ', () => {
 
   it('gives up on a channel that stops confirming: re-sends on fresh ones, rejects past publishWaitMs, loses nothing', async () => {
     const topic = topicName('rmq.stuck')
-    const producer = transport({ confirmTimeoutMs: 1_000, publishWaitMs: 4_000 })
+    const producer = transport({ confirmTimeoutMs: 1_000, publishWaitMs: 6_000 })
     await producer.provision(topic, { groups: ['g'] })
     // The group queue's process is suspended: the broker takes the message and never confirms it,
     // while the connection and the channel stay up (what a quorum queue whose leader was cut off
@@ -136,14 +136,27 @@ describe('RabbitMqTransport on RabbitMQ', () => {
     const queueProcess = (call: 'suspend' | 'resume'): Promise<string> =>
       rabbitmqctl(['eval', `{ok, Q} = rabbit_amqqueue:lookup(${queue}), sys:${call}(amqqueue:get_pid(Q)).`])
     const stuck = createMessage(topic, { payload: 'stuck' })
+    // While it waits, the event loop must keep running (the heartbeats that notice a dead
+    // connection are timers): the longest gap between ticks of a 50 ms interval is recorded.
+    let longestGap = 0
+    let last = Date.now()
+    const ticks = setInterval(() => {
+      const now = Date.now()
+      longestGap = Math.max(longestGap, now - last)
+      last = now
+    }, 50)
     await queueProcess('suspend')
     try {
       const error = await expectSwitchyardError(producer.publish([stuck]), 'BrokerUnavailableError')
       expect(error.retryable).toBe(true)
       expect(error.message).toContain('publishWaitMs')
     } finally {
+      clearInterval(ticks)
       await queueProcess('resume')
     }
+    // Re-sending must not hold the event loop (on a cluster, a re-send loop made of promise
+    // callbacks alone delayed the heartbeat timeout by a minute); a bound, not a speed target.
+    expect(longestGap).toBeLessThan(2_500)
     // The transport publishes again on a fresh channel, and the rejected message was not lost: the
     // broker had taken it (once per re-send: duplicates, as documented).
     const after = createMessage(topic, { payload: 'after' })
